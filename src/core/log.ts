@@ -1,0 +1,92 @@
+/**
+ * The core's view of the replicated log: a contiguous run of entries after `firstIndex - 1`.
+ *
+ * It mirrors what the log store holds (durable or on its way there); the log store is the source of truth after a
+ * crash. Index 0 with term 0 is the empty prefix every log shares.
+ */
+import type { Entry } from './types.js';
+
+export class RaftLog {
+  /** Index of the entry just before `entries[0]` (0 until compaction exists). */
+  private readonly prevIndex: number;
+  private readonly prevTerm: number;
+  private entries: Entry[];
+
+  constructor(entries: readonly Entry[] = [], prevIndex = 0, prevTerm = 0) {
+    this.prevIndex = prevIndex;
+    this.prevTerm = prevTerm;
+    this.entries = [...entries];
+    for (let i = 0; i < this.entries.length; i++) {
+      const entry = this.entries[i]!;
+      if (entry.index !== prevIndex + 1 + i) {
+        throw new Error(`log is not contiguous: expected index ${prevIndex + 1 + i}, found ${entry.index}`);
+      }
+    }
+  }
+
+  get firstIndex(): number {
+    return this.prevIndex + 1;
+  }
+
+  get lastIndex(): number {
+    return this.prevIndex + this.entries.length;
+  }
+
+  get lastTerm(): number {
+    return this.entries.length === 0 ? this.prevTerm : this.entries[this.entries.length - 1]!.term;
+  }
+
+  /** The term of the entry at `index`, or undefined when the index is outside the log. */
+  termAt(index: number): number | undefined {
+    if (index === this.prevIndex) return this.prevTerm;
+    if (index < this.prevIndex || index > this.lastIndex) return undefined;
+    return this.entries[index - this.prevIndex - 1]!.term;
+  }
+
+  entryAt(index: number): Entry | undefined {
+    if (index <= this.prevIndex || index > this.lastIndex) return undefined;
+    return this.entries[index - this.prevIndex - 1];
+  }
+
+  /** Entries in [from, to] (inclusive), at most `limit` of them. */
+  slice(from: number, to: number, limit = Number.POSITIVE_INFINITY): Entry[] {
+    const start = Math.max(from, this.firstIndex);
+    const end = Math.min(to, this.lastIndex, start + limit - 1);
+    if (end < start) return [];
+    return this.entries.slice(start - this.prevIndex - 1, end - this.prevIndex);
+  }
+
+  /** Whether a log ending at (lastIndex, lastTerm) is at least as up-to-date as this one (Raft paper 5.4.1). */
+  isUpToDate(lastIndex: number, lastTerm: number): boolean {
+    return lastTerm > this.lastTerm || (lastTerm === this.lastTerm && lastIndex >= this.lastIndex);
+  }
+
+  /**
+   * The largest index at or below `index` whose term is at most `term` (etcd's findConflictByTerm). Used on both
+   * sides of fast backtracking.
+   */
+  lastIndexWithTermAtMost(index: number, term: number): { index: number; term: number } {
+    let i = Math.min(index, this.lastIndex);
+    while (i > this.prevIndex) {
+      const t = this.entries[i - this.prevIndex - 1]!.term;
+      if (t <= term) return { index: i, term: t };
+      i--;
+    }
+    return { index: this.prevIndex, term: this.prevTerm };
+  }
+
+  append(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      if (entry.index !== this.lastIndex + 1) {
+        throw new Error(`append out of order: log ends at ${this.lastIndex}, entry has index ${entry.index}`);
+      }
+      this.entries.push(entry);
+    }
+  }
+
+  /** Drop every entry at or after `index`. */
+  truncateFrom(index: number): void {
+    if (index <= this.prevIndex) throw new Error(`cannot truncate at ${index}: at or before the log start ${this.prevIndex}`);
+    this.entries.length = Math.max(0, index - this.prevIndex - 1);
+  }
+}

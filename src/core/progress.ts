@@ -1,0 +1,85 @@
+/**
+ * What a leader knows about one follower's log (etcd's tracker.Progress, in small).
+ *
+ * - `probe`: the leader does not know where the follower's log matches; it sends one AppendEntries at a time and
+ *   waits for the answer (or the next heartbeat) before sending another.
+ * - `replicate`: the follower is known to match up to `matchIndex`; the leader streams entries optimistically,
+ *   advancing `nextIndex` as it sends, with at most `maxInflight` unacknowledged messages.
+ *
+ * Invariant: matchIndex < nextIndex.
+ */
+export type ProgressMode = 'probe' | 'replicate';
+
+export class Progress {
+  matchIndex = 0;
+  nextIndex: number;
+  mode: ProgressMode = 'probe';
+  /** In probe mode: a probe is outstanding, do not send another until a response or heartbeat. */
+  probeSent = false;
+  /** Last index of each unacknowledged message in replicate mode, oldest first. */
+  readonly inflight: number[] = [];
+  /** Heard from since the last check-quorum round. */
+  recentActive = false;
+
+  constructor(nextIndex: number) {
+    this.nextIndex = nextIndex;
+  }
+
+  /** Whether another AppendEntries carrying entries may be sent now. */
+  canSend(maxInflight: number): boolean {
+    return this.mode === 'probe' ? !this.probeSent : this.inflight.length < maxInflight;
+  }
+
+  /** Record that a message ending at `lastIndex` was sent. */
+  sent(lastIndex: number, entryCount: number): void {
+    if (this.mode === 'probe') {
+      this.probeSent = true;
+    } else if (entryCount > 0) {
+      this.nextIndex = lastIndex + 1;
+      this.inflight.push(lastIndex);
+    }
+  }
+
+  /** A success response: the follower matches up to `index`. Returns whether anything changed. */
+  acknowledge(index: number): boolean {
+    const advanced = index > this.matchIndex;
+    if (advanced) this.matchIndex = index;
+    if (this.nextIndex <= this.matchIndex) this.nextIndex = this.matchIndex + 1;
+    while (this.inflight.length > 0 && this.inflight[0]! <= index) this.inflight.shift();
+    if (this.mode === 'probe') {
+      this.probeSent = false;
+      this.becomeReplicate();
+    }
+    return advanced;
+  }
+
+  /**
+   * A rejection of the AppendEntries whose prevLogIndex was `rejected`, with the follower's hint. Returns false when
+   * the rejection is stale (it answers a message older than what we already know) and was ignored.
+   */
+  reject(rejected: number, nextProbe: number): boolean {
+    if (this.mode === 'replicate') {
+      if (rejected <= this.matchIndex) return false;
+      this.becomeProbe();
+      this.nextIndex = Math.max(this.matchIndex + 1, Math.min(rejected, nextProbe));
+      return true;
+    }
+    if (this.nextIndex - 1 !== rejected) return false;
+    this.nextIndex = Math.max(this.matchIndex + 1, Math.min(rejected, nextProbe));
+    this.probeSent = false;
+    return true;
+  }
+
+  becomeProbe(): void {
+    this.mode = 'probe';
+    this.probeSent = false;
+    this.inflight.length = 0;
+    this.nextIndex = this.matchIndex + 1;
+  }
+
+  private becomeReplicate(): void {
+    this.mode = 'replicate';
+    this.inflight.length = 0;
+    this.nextIndex = this.matchIndex + 1;
+  }
+}

@@ -1,0 +1,707 @@
+/**
+ * The Raft protocol as a pure, synchronous, deterministic object: every input method returns the effects it asks its
+ * driver to perform. No I/O, no timers, no promises; time arrives as timer events and randomness from the injected
+ * source, so the same inputs always give the same effects.
+ *
+ * Durability rule (Raft paper, Figure 2; lolraft's "Persistent States"): a message whose meaning depends on durable
+ * state (a granted vote, an append acknowledgement, a vote request carrying our own vote) is held back until every
+ * write issued before it has been reported durable. A leader sends AppendEntries in parallel with its own write but
+ * counts itself in the commit quorum only up to its durable index.
+ */
+import { RaftLog } from './log.js';
+import { Progress } from './progress.js';
+import { committedIndex, voteResult } from './quorum.js';
+import {
+  defaultRaftConfig,
+  type AppendEntries,
+  type AppendEntriesResponse,
+  type Effect,
+  type Entry,
+  type HardState,
+  type NodeId,
+  type Proposal,
+  type RaftConfig,
+  type RaftMessage,
+  type RandomSource,
+  type RecoveredState,
+  type RequestVote,
+  type RequestVoteResponse,
+  type Role,
+} from './types.js';
+
+export interface RaftCoreOptions {
+  readonly id: NodeId;
+  /** Every voting member of the cluster, this node included. */
+  readonly voters: readonly NodeId[];
+  readonly config?: Partial<RaftConfig>;
+  readonly random: RandomSource;
+  /** Durable state read back from the log store; an empty log and term 0 when absent. */
+  readonly recovered?: RecoveredState;
+}
+
+/** A read-only summary of the core, for status APIs and invariant checks. */
+export interface CoreStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly votedFor: NodeId | null;
+  readonly leader: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly stableIndex: number;
+}
+
+interface PendingWrite {
+  readonly writeId: number;
+  /** The log index this write makes durable; lowered when a later write truncates below it. */
+  durableIndex: number;
+}
+
+interface HeldMessage {
+  readonly afterWriteId: number;
+  readonly to: NodeId;
+  readonly message: RaftMessage;
+}
+
+export class RaftCore {
+  readonly id: NodeId;
+  readonly config: RaftConfig;
+  private readonly voters: readonly NodeId[];
+  private readonly random: RandomSource;
+  private readonly log: RaftLog;
+
+  private currentTerm: number;
+  private votedFor: NodeId | null;
+  private currentRole: Role = 'follower';
+  private leaderId: NodeId | null = null;
+  /** Invariant: appliedIndex <= handedToApply <= commitIndex <= lastIndex. */
+  private commit: number;
+  private handedToApply: number;
+  private applied: number;
+
+  /** Invariant: stableIndex <= lastIndex; the log up to stableIndex is durable in the log store. */
+  private stable: number;
+  private nextWriteId = 1;
+  private readonly pendingWrites: PendingWrite[] = [];
+  private readonly heldMessages: HeldMessage[] = [];
+
+  /** Votes received in the current (pre-)election, by voter. */
+  private readonly votes = new Map<NodeId, boolean>();
+  /** The write that makes our own vote durable; our vote counts once it completes. */
+  private selfVoteWriteId = 0;
+
+  private readonly progress = new Map<NodeId, Progress>();
+  /** Local proposals awaiting commit on this leader: entry index -> proposal id. */
+  private readonly pendingProposals = new Map<number, string>();
+
+  private effects: Effect[] = [];
+
+  constructor(options: RaftCoreOptions) {
+    this.id = options.id;
+    this.config = { ...defaultRaftConfig, ...options.config };
+    if (this.config.heartbeatIntervalMs >= this.config.electionTimeoutMs) {
+      throw new RangeError('heartbeatIntervalMs must be smaller than electionTimeoutMs');
+    }
+    if (!options.voters.includes(options.id)) {
+      throw new RangeError(`node ${options.id} is not among the voters [${options.voters.join(', ')}]`);
+    }
+    this.voters = [...options.voters];
+    this.random = options.random;
+    const recovered = options.recovered ?? { hardState: { term: 0, votedFor: null, commit: 0 }, entries: [] };
+    this.log = new RaftLog(recovered.entries);
+    this.currentTerm = recovered.hardState.term;
+    this.votedFor = recovered.hardState.votedFor;
+    this.commit = Math.min(recovered.hardState.commit, this.log.lastIndex);
+    this.handedToApply = 0;
+    this.applied = 0;
+    this.stable = this.log.lastIndex;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Read-only views
+
+  get role(): Role {
+    return this.currentRole;
+  }
+  get term(): number {
+    return this.currentTerm;
+  }
+  get leader(): NodeId | null {
+    return this.leaderId;
+  }
+  get commitIndex(): number {
+    return this.commit;
+  }
+  get appliedIndex(): number {
+    return this.applied;
+  }
+  get lastIndex(): number {
+    return this.log.lastIndex;
+  }
+  get stableIndex(): number {
+    return this.stable;
+  }
+  get members(): readonly NodeId[] {
+    return this.voters;
+  }
+
+  termAt(index: number): number | undefined {
+    return this.log.termAt(index);
+  }
+
+  entryAt(index: number): Entry | undefined {
+    return this.log.entryAt(index);
+  }
+
+  /** Entries in [from, to], inclusive. */
+  entries(from: number, to: number): Entry[] {
+    return this.log.slice(from, to);
+  }
+
+  status(): CoreStatus {
+    return {
+      id: this.id,
+      role: this.currentRole,
+      term: this.currentTerm,
+      votedFor: this.votedFor,
+      leader: this.leaderId,
+      commitIndex: this.commit,
+      appliedIndex: this.applied,
+      lastIndex: this.log.lastIndex,
+      lastTerm: this.log.lastTerm,
+      stableIndex: this.stable,
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Inputs
+
+  /** Begin operating: arm the election timer and apply what the recovered log already knows to be committed. */
+  start(): Effect[] {
+    this.resetElectionTimer();
+    this.maybeApply();
+    return this.flush();
+  }
+
+  /** Campaign now instead of waiting for the election timer (a single-node bootstrap, or a forced election). */
+  campaign(): Effect[] {
+    if (this.currentRole !== 'leader') this.startElection(false);
+    return this.flush();
+  }
+
+  /** The election timer fired. */
+  electionTimeout(): Effect[] {
+    if (this.currentRole === 'leader') {
+      this.checkQuorum();
+    } else {
+      this.startElection(this.config.preVote);
+    }
+    return this.flush();
+  }
+
+  /** The heartbeat timer fired. */
+  heartbeatDue(): Effect[] {
+    if (this.currentRole === 'leader') {
+      for (const peer of this.peers()) this.sendHeartbeat(peer);
+      this.effects.push({ type: 'resetHeartbeatTimer', afterMs: this.config.heartbeatIntervalMs });
+    }
+    return this.flush();
+  }
+
+  /**
+   * Append proposals to the leader's log as one batch and start replicating them. On a non-leader every proposal
+   * fails at once with NOT_LEADER.
+   */
+  propose(proposals: readonly Proposal[]): Effect[] {
+    if (proposals.length === 0) return [];
+    if (this.currentRole !== 'leader') {
+      for (const proposal of proposals) {
+        this.effects.push({
+          type: 'proposalFailed',
+          id: proposal.id,
+          failure: { code: 'NOT_LEADER', leaderHint: this.leaderId, outcome: 'not-appended' },
+        });
+      }
+      return this.flush();
+    }
+    const entries: Entry[] = [];
+    let index = this.log.lastIndex;
+    for (const proposal of proposals) {
+      index++;
+      entries.push({ index, term: this.currentTerm, kind: 'command', data: proposal.data });
+      this.pendingProposals.set(index, proposal.id);
+    }
+    this.appendAsLeader(entries);
+    return this.flush();
+  }
+
+  /** A write issued as `persist(writeId)` (and every write before it) is now durable. */
+  persisted(writeId: number): Effect[] {
+    while (this.pendingWrites.length > 0 && this.pendingWrites[0]!.writeId <= writeId) {
+      const write = this.pendingWrites.shift()!;
+      this.stable = Math.max(this.stable, Math.min(write.durableIndex, this.log.lastIndex));
+    }
+    while (this.heldMessages.length > 0 && this.heldMessages[0]!.afterWriteId <= writeId) {
+      const held = this.heldMessages.shift()!;
+      this.effects.push({ type: 'send', to: held.to, message: held.message });
+    }
+    if (this.currentRole === 'candidate' && this.selfVoteWriteId !== 0 && this.selfVoteWriteId <= writeId) {
+      this.selfVoteWriteId = 0;
+      this.votes.set(this.id, true);
+      this.tallyVotes(false);
+    }
+    if (this.currentRole === 'leader') this.maybeCommit();
+    return this.flush();
+  }
+
+  /** The state machine has applied every entry up to `index`. */
+  appliedTo(index: number): Effect[] {
+    if (index > this.handedToApply) throw new Error(`applied ${index} but only ${this.handedToApply} was handed out`);
+    this.applied = Math.max(this.applied, index);
+    return [];
+  }
+
+  /** A message from a peer. Messages from nodes outside the configuration are ignored. */
+  receive(from: NodeId, message: RaftMessage): Effect[] {
+    if (from === this.id || !this.voters.includes(from)) return [];
+    this.step(from, message);
+    return this.flush();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Message handling
+
+  private step(from: NodeId, message: RaftMessage): void {
+    if (message.term > this.currentTerm) {
+      if (message.type === 'RequestVote') {
+        // A follower that hears from a live leader ignores candidates (thesis 4.2.3, disruptive servers): pre-vote
+        // and check-quorum together keep a partitioned node from deposing a healthy leader when it comes back.
+        if (this.inLeaderLease()) {
+          if (message.preVote) this.send(from, this.voteResponse(false, true));
+          return;
+        }
+        if (message.preVote) {
+          this.handleRequestVote(from, message);
+          return;
+        }
+        this.becomeFollower(message.term, null);
+      } else if (message.type === 'RequestVoteResponse' && message.preVote && message.granted) {
+        // A granted pre-vote echoes the term we would campaign in; it is not a newer term.
+      } else {
+        const leader = message.type === 'AppendEntries' ? from : null;
+        this.becomeFollower(message.term, leader);
+      }
+    } else if (message.term < this.currentTerm) {
+      if (message.type === 'AppendEntries') {
+        // Tell a stale leader about the newer term so it steps down (needed with check-quorum and pre-vote, where
+        // it might otherwise never see a higher term).
+        this.send(from, this.appendResponse(false, message.prevLogIndex, 0, 0));
+      } else if (message.type === 'RequestVote') {
+        this.send(from, this.voteResponse(false, message.preVote));
+      }
+      return;
+    }
+
+    switch (message.type) {
+      case 'RequestVote':
+        this.handleRequestVote(from, message);
+        return;
+      case 'RequestVoteResponse':
+        this.handleVoteResponse(from, message);
+        return;
+      case 'AppendEntries':
+        this.handleAppendEntries(from, message);
+        return;
+      case 'AppendEntriesResponse':
+        this.handleAppendResponse(from, message);
+        return;
+    }
+  }
+
+  private handleRequestVote(from: NodeId, request: RequestVote): void {
+    const upToDate = this.log.isUpToDate(request.lastLogIndex, request.lastLogTerm);
+    if (request.preVote) {
+      // Grant a pre-vote for a future term to any up-to-date log; nothing is recorded.
+      const granted = request.term > this.currentTerm && upToDate;
+      this.send(from, { type: 'RequestVoteResponse', term: granted ? request.term : this.currentTerm, granted, preVote: true });
+      return;
+    }
+    const canVote = this.votedFor === null || this.votedFor === from;
+    if (canVote && upToDate && (this.currentRole === 'follower' || this.currentRole === 'preCandidate')) {
+      if (this.currentRole === 'preCandidate') this.becomeFollower(this.currentTerm, null);
+      this.votedFor = from;
+      this.saveHardState();
+      this.resetElectionTimer();
+      this.reply(from, this.voteResponse(true, false));
+    } else {
+      this.reply(from, this.voteResponse(false, false));
+    }
+  }
+
+  private handleVoteResponse(from: NodeId, response: RequestVoteResponse): void {
+    const campaigning = response.preVote ? this.currentRole === 'preCandidate' : this.currentRole === 'candidate';
+    if (!campaigning) return;
+    if (response.preVote && response.granted && response.term !== this.currentTerm + 1) return;
+    this.votes.set(from, response.granted);
+    this.tallyVotes(response.preVote);
+  }
+
+  private handleAppendEntries(from: NodeId, request: AppendEntries): void {
+    this.becomeFollower(this.currentTerm, from);
+    if (request.prevLogIndex < this.commit) {
+      // Everything up to our commit index is known to match any leader's log; acknowledge what we have.
+      const skip = this.commit - request.prevLogIndex;
+      if (skip >= request.entries.length) {
+        this.reply(from, this.appendResponse(true, this.commit, 0, 0));
+        return;
+      }
+      this.acceptEntries(from, {
+        ...request,
+        prevLogIndex: this.commit,
+        prevLogTerm: this.log.termAt(this.commit)!,
+        entries: request.entries.slice(skip),
+      });
+      return;
+    }
+    const localTerm = this.log.termAt(request.prevLogIndex);
+    if (localTerm !== request.prevLogTerm) {
+      const hint = this.log.lastIndexWithTermAtMost(Math.min(request.prevLogIndex, this.log.lastIndex), request.prevLogTerm);
+      this.reply(from, this.appendResponse(false, request.prevLogIndex, hint.index, hint.term));
+      return;
+    }
+    this.acceptEntries(from, request);
+  }
+
+  /** The consistency check passed at `request.prevLogIndex`: append what is new, truncating a conflicting suffix. */
+  private acceptEntries(from: NodeId, request: AppendEntries): void {
+    let firstNew = request.entries.length;
+    let truncateFrom: number | null = null;
+    for (let i = 0; i < request.entries.length; i++) {
+      const entry = request.entries[i]!;
+      const localTerm = this.log.termAt(entry.index);
+      if (localTerm === undefined) {
+        firstNew = i;
+        break;
+      }
+      if (localTerm !== entry.term) {
+        if (entry.index <= this.commit) {
+          throw new Error(`entry ${entry.index} conflicts with a committed entry (commit ${this.commit})`);
+        }
+        truncateFrom = entry.index;
+        firstNew = i;
+        break;
+      }
+    }
+    const newEntries = request.entries.slice(firstNew);
+    if (truncateFrom !== null) this.log.truncateFrom(truncateFrom);
+    if (newEntries.length > 0) {
+      this.log.append(newEntries);
+      this.persist(truncateFrom, newEntries);
+    }
+    const matched = request.prevLogIndex + request.entries.length;
+    const newCommit = Math.min(request.leaderCommit, matched);
+    if (newCommit > this.commit) {
+      this.commit = newCommit;
+      this.maybeApply();
+    }
+    this.reply(from, this.appendResponse(true, matched, 0, 0));
+  }
+
+  private handleAppendResponse(from: NodeId, response: AppendEntriesResponse): void {
+    if (this.currentRole !== 'leader') return;
+    const progress = this.progress.get(from);
+    if (progress === undefined) return;
+    progress.recentActive = true;
+    if (response.success) {
+      const inflightBefore = progress.inflight.length;
+      if (progress.acknowledge(response.index)) this.maybeCommit();
+      if (progress.mode === 'replicate' && progress.inflight.length === inflightBefore && inflightBefore >= this.config.maxInflightMessages) {
+        // A response that frees nothing while the window is full means messages were lost: let one more through so
+        // that a gap is detected and the follower falls back to probing (etcd frees one slot the same way).
+        progress.inflight.shift();
+      }
+      this.sendAppendWhileAllowed(from, progress);
+      return;
+    }
+    // Fast backtracking: jump to the end of the last term the follower's hint and our log have in common.
+    let nextProbe = response.hintIndex + 1;
+    if (response.hintTerm > 0) {
+      nextProbe = this.log.lastIndexWithTermAtMost(response.hintIndex, response.hintTerm).index + 1;
+    }
+    if (progress.reject(response.index, nextProbe)) this.sendAppend(from, progress);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Elections
+
+  private startElection(preVote: boolean): void {
+    if (!this.voters.includes(this.id)) return;
+    this.votes.clear();
+    this.selfVoteWriteId = 0;
+    if (preVote) {
+      this.setRole('preCandidate');
+      this.setLeader(null);
+      this.votes.set(this.id, true);
+      this.resetElectionTimer();
+      const request: RequestVote = {
+        type: 'RequestVote',
+        term: this.currentTerm + 1,
+        lastLogIndex: this.log.lastIndex,
+        lastLogTerm: this.log.lastTerm,
+        preVote: true,
+      };
+      for (const peer of this.peers()) this.send(peer, request);
+      this.tallyVotes(true);
+      return;
+    }
+    this.currentTerm++;
+    this.votedFor = this.id;
+    this.setRole('candidate');
+    this.setLeader(null);
+    this.resetElectionTimer();
+    this.selfVoteWriteId = this.saveHardState();
+    const request: RequestVote = {
+      type: 'RequestVote',
+      term: this.currentTerm,
+      lastLogIndex: this.log.lastIndex,
+      lastLogTerm: this.log.lastTerm,
+      preVote: false,
+    };
+    // Held until our own vote is durable: we must not be able to vote twice in this term after a crash.
+    for (const peer of this.peers()) this.reply(peer, request);
+  }
+
+  private tallyVotes(preVote: boolean): void {
+    const result = voteResult(this.voters, this.votes);
+    if (result === 'won') {
+      if (preVote) this.startElection(false);
+      else this.becomeLeader();
+    } else if (result === 'lost') {
+      this.becomeFollower(this.currentTerm, null);
+    }
+  }
+
+  /**
+   * A follower that knows a leader and whose election timer has not fired since it last heard from it, or a leader
+   * (which steps down by check-quorum once it loses its majority).
+   */
+  private inLeaderLease(): boolean {
+    return this.config.checkQuorum && this.leaderId !== null && this.currentRole !== 'candidate';
+  }
+
+  private checkQuorum(): void {
+    if (this.config.checkQuorum) {
+      let active = 1;
+      for (const [peer, progress] of this.progress) {
+        if (progress.recentActive && this.voters.includes(peer)) active++;
+        progress.recentActive = false;
+      }
+      if (active < Math.floor(this.voters.length / 2) + 1) {
+        this.becomeFollower(this.currentTerm, null);
+        return;
+      }
+    }
+    this.effects.push({ type: 'resetElectionTimer', afterMs: this.config.electionTimeoutMs });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Role changes
+
+  private becomeFollower(term: number, leader: NodeId | null): void {
+    const wasLeader = this.currentRole === 'leader';
+    if (term > this.currentTerm) {
+      this.currentTerm = term;
+      this.votedFor = null;
+      this.saveHardState();
+    }
+    if (wasLeader) {
+      this.effects.push({ type: 'cancelHeartbeatTimer' });
+      this.progress.clear();
+      this.failPendingProposals(leader);
+    }
+    this.votes.clear();
+    this.selfVoteWriteId = 0;
+    this.setRole('follower');
+    this.setLeader(leader);
+    this.resetElectionTimer();
+  }
+
+  private becomeLeader(): void {
+    this.setRole('leader');
+    this.setLeader(this.id);
+    this.votes.clear();
+    this.progress.clear();
+    for (const peer of this.peers()) this.progress.set(peer, new Progress(this.log.lastIndex + 1));
+    // Check quorum once per election timeout; heartbeats at their own pace.
+    this.effects.push({ type: 'resetElectionTimer', afterMs: this.config.electionTimeoutMs });
+    this.effects.push({ type: 'resetHeartbeatTimer', afterMs: this.config.heartbeatIntervalMs });
+    // A new leader commits an entry of its own term at once, which commits everything before it (paper 5.4.2).
+    this.appendAsLeader([{ index: this.log.lastIndex + 1, term: this.currentTerm, kind: 'noop', data: '' }]);
+  }
+
+  private setRole(role: Role): void {
+    if (role === this.currentRole) return;
+    this.currentRole = role;
+    this.effects.push({ type: 'roleChanged', role, term: this.currentTerm });
+  }
+
+  private setLeader(leader: NodeId | null): void {
+    if (leader === this.leaderId) return;
+    this.leaderId = leader;
+    this.effects.push({ type: 'leaderChanged', leader, term: this.currentTerm });
+  }
+
+  private failPendingProposals(leaderHint: NodeId | null): void {
+    for (const [, id] of this.pendingProposals) {
+      this.effects.push({ type: 'proposalFailed', id, failure: { code: 'NOT_LEADER', leaderHint, outcome: 'unknown' } });
+    }
+    this.pendingProposals.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Replication and commit
+
+  private appendAsLeader(entries: readonly Entry[]): void {
+    this.log.append(entries);
+    this.persist(null, entries);
+    for (const [peer, progress] of this.progress) this.sendAppendWhileAllowed(peer, progress);
+    // A single-voter cluster commits as soon as its own write is durable (see persisted()).
+  }
+
+  private sendAppendWhileAllowed(peer: NodeId, progress: Progress): void {
+    while (progress.nextIndex <= this.log.lastIndex && progress.canSend(this.config.maxInflightMessages)) {
+      this.sendAppend(peer, progress);
+    }
+  }
+
+  /** Send entries from the follower's nextIndex (possibly none, as a probe). */
+  private sendAppend(peer: NodeId, progress: Progress): void {
+    const prevLogIndex = progress.nextIndex - 1;
+    const prevLogTerm = this.log.termAt(prevLogIndex);
+    if (prevLogTerm === undefined) throw new Error(`no term for index ${prevLogIndex} while replicating to ${peer}`);
+    const entries = this.log.slice(progress.nextIndex, this.log.lastIndex, this.config.maxEntriesPerMessage);
+    this.send(peer, {
+      type: 'AppendEntries',
+      term: this.currentTerm,
+      prevLogIndex,
+      prevLogTerm,
+      entries,
+      leaderCommit: this.commit,
+    });
+    progress.sent(prevLogIndex + entries.length, entries.length);
+  }
+
+  private sendHeartbeat(peer: NodeId): void {
+    const progress = this.progress.get(peer)!;
+    if (progress.mode === 'probe') {
+      // The heartbeat doubles as the retransmission of a lost probe.
+      progress.probeSent = false;
+      this.sendAppend(peer, progress);
+      return;
+    }
+    // In replicate mode the follower is known to match up to matchIndex, so an empty append there always succeeds
+    // and carries the commit index.
+    this.send(peer, {
+      type: 'AppendEntries',
+      term: this.currentTerm,
+      prevLogIndex: progress.matchIndex,
+      prevLogTerm: this.log.termAt(progress.matchIndex)!,
+      entries: [],
+      leaderCommit: this.commit,
+    });
+  }
+
+  private maybeCommit(): void {
+    const quorumIndex = committedIndex(this.voters, (id) =>
+      id === this.id ? this.stable : (this.progress.get(id)?.matchIndex ?? 0),
+    );
+    // Figure 8: only an entry of the leader's own term is committed by counting replicas.
+    if (quorumIndex > this.commit && this.log.termAt(quorumIndex) === this.currentTerm) {
+      this.commit = quorumIndex;
+      this.maybeApply();
+      // Followers learn the new commit index with the next append or heartbeat.
+      for (const [peer, progress] of this.progress) {
+        if (progress.mode === 'replicate' && progress.matchIndex === this.log.lastIndex && progress.inflight.length === 0) {
+          this.sendHeartbeat(peer);
+        }
+      }
+    }
+  }
+
+  private maybeApply(): void {
+    if (this.commit <= this.handedToApply) return;
+    const entries = this.log.slice(this.handedToApply + 1, this.commit);
+    const proposals = new Map<number, string>();
+    for (const entry of entries) {
+      const id = this.pendingProposals.get(entry.index);
+      if (id !== undefined) {
+        proposals.set(entry.index, id);
+        this.pendingProposals.delete(entry.index);
+      }
+    }
+    this.handedToApply = this.commit;
+    this.effects.push({ type: 'apply', entries, proposals });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Persistence and sending
+
+  private saveHardState(): number {
+    return this.persist(null, []);
+  }
+
+  private hardState(): HardState {
+    return { term: this.currentTerm, votedFor: this.votedFor, commit: this.commit };
+  }
+
+  /** Issue one atomic write of the current hard state, an optional truncation and new entries. */
+  private persist(truncateFrom: number | null, entries: readonly Entry[]): number {
+    const writeId = this.nextWriteId++;
+    if (truncateFrom !== null) {
+      // The durable log beyond truncateFrom-1 no longer matches ours, whatever earlier writes report.
+      this.stable = Math.min(this.stable, truncateFrom - 1);
+      for (const write of this.pendingWrites) write.durableIndex = Math.min(write.durableIndex, truncateFrom - 1);
+    }
+    const durableIndex = entries.length > 0 ? entries[entries.length - 1]!.index : Math.min(this.stable, this.log.lastIndex);
+    this.pendingWrites.push({ writeId, durableIndex });
+    this.effects.push({ type: 'persist', writeId, hardState: this.hardState(), truncateFrom, entries });
+    return writeId;
+  }
+
+  /** Send now. */
+  private send(to: NodeId, message: RaftMessage): void {
+    this.effects.push({ type: 'send', to, message });
+  }
+
+  /** Send once every write issued so far is durable. */
+  private reply(to: NodeId, message: RaftMessage): void {
+    const last = this.pendingWrites[this.pendingWrites.length - 1];
+    if (last === undefined) this.send(to, message);
+    else this.heldMessages.push({ afterWriteId: last.writeId, to, message });
+  }
+
+  private voteResponse(granted: boolean, preVote: boolean): RequestVoteResponse {
+    return { type: 'RequestVoteResponse', term: this.currentTerm, granted, preVote };
+  }
+
+  private appendResponse(success: boolean, index: number, hintIndex: number, hintTerm: number): AppendEntriesResponse {
+    return { type: 'AppendEntriesResponse', term: this.currentTerm, success, index, hintIndex, hintTerm };
+  }
+
+  private resetElectionTimer(): void {
+    const base = this.config.electionTimeoutMs;
+    this.effects.push({ type: 'resetElectionTimer', afterMs: base + Math.floor(this.random() * base) });
+  }
+
+  private peers(): NodeId[] {
+    return this.voters.filter((id) => id !== this.id);
+  }
+
+  private flush(): Effect[] {
+    const out = this.effects;
+    this.effects = [];
+    return out;
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The vocabulary of the pure Raft core: identifiers, log entries, wire messages, inputs and effects.
+ *
+ * Nothing here performs I/O. The core consumes inputs and returns effects; a driver (the node statechart in
+ * production, the simulator in tests) performs the effects and feeds completions back as inputs.
+ */
+
+/** A node's stable identity inside one cluster. */
+export type NodeId = string;
+
+/** What a log entry carries. `noop` is appended by every new leader so that it can commit entries of older terms. */
+export type EntryKind = 'command' | 'noop';
+
+/**
+ * One log entry. `data` is the command exactly as it was encoded once at proposal time (superjson text); the core
+ * never looks inside it.
+ */
+export interface Entry {
+  readonly index: number;
+  readonly term: number;
+  readonly kind: EntryKind;
+  readonly data: string;
+}
+
+/**
+ * What must survive a crash besides the log (Raft paper, Figure 2 "Persistent state on all servers").
+ * Invariant: `commit` never exceeds the last index of the durable log it was saved with.
+ */
+export interface HardState {
+  readonly term: number;
+  readonly votedFor: NodeId | null;
+  readonly commit: number;
+}
+
+/** Pre-vote and vote request. A pre-vote carries the term the candidate *would* use and changes no state. */
+export interface RequestVote {
+  readonly type: 'RequestVote';
+  readonly term: number;
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+  readonly preVote: boolean;
+}
+
+export interface RequestVoteResponse {
+  readonly type: 'RequestVoteResponse';
+  /** For a granted pre-vote, the term that was asked for; otherwise the voter's current term. */
+  readonly term: number;
+  readonly granted: boolean;
+  readonly preVote: boolean;
+}
+
+export interface AppendEntries {
+  readonly type: 'AppendEntries';
+  readonly term: number;
+  readonly prevLogIndex: number;
+  readonly prevLogTerm: number;
+  readonly entries: readonly Entry[];
+  readonly leaderCommit: number;
+}
+
+export interface AppendEntriesResponse {
+  readonly type: 'AppendEntriesResponse';
+  readonly term: number;
+  readonly success: boolean;
+  /**
+   * On success: the highest index known to match the leader's log (prevLogIndex + entries.length).
+   * On rejection: the prevLogIndex that was rejected, so that the leader can ignore stale rejections.
+   */
+  readonly index: number;
+  /**
+   * Fast backtracking (etcd's RejectHint/LogTerm): on rejection, the largest index at or below the rejected one whose
+   * term is at most `prevLogTerm`, and that entry's term. The leader can skip a whole term per round trip.
+   */
+  readonly hintIndex: number;
+  readonly hintTerm: number;
+}
+
+/** Every message the core sends or receives between peers. */
+export type RaftMessage = RequestVote | RequestVoteResponse | AppendEntries | AppendEntriesResponse;
+
+/** A message addressed to a peer. */
+export interface Envelope {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly message: RaftMessage;
+}
+
+export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
+
+/** A proposal handed to the core: an id chosen by the caller and the already-encoded command. */
+export interface Proposal {
+  readonly id: string;
+  readonly data: string;
+}
+
+/** Why a proposal failed inside the core. */
+export type ProposalFailure =
+  /** This node was not leader when the proposal arrived: it was certainly not appended. */
+  | { readonly code: 'NOT_LEADER'; readonly leaderHint: NodeId | null; readonly outcome: 'not-appended' }
+  /**
+   * Leadership was lost after the entry was appended but before it committed: a later leader may still commit it.
+   * (hashicorp/raft's ErrLeadershipLost has the same meaning.)
+   */
+  | { readonly code: 'NOT_LEADER'; readonly leaderHint: NodeId | null; readonly outcome: 'unknown' };
+
+/**
+ * Effects the core asks its driver to perform. The driver performs them in order.
+ *
+ * - `persist`: write the hard state, an optional truncation and new entries atomically (truncating from `truncateFrom` first when present), then
+ *   report `persisted(writeId)`. Writes complete in the order they were issued.
+ * - `send`: deliver a message to a peer. Messages whose correctness depends on durable state (votes, append
+ *   acknowledgements) are held back by the core until the writes they depend on are reported durable.
+ * - `apply`: hand committed entries to the state machine, in index order, then report `applied(lastIndex)`.
+ *   `proposals` maps an entry index to the id of the local proposal it carries.
+ * - `resetElectionTimer` / `resetHeartbeatTimer` / `cancelHeartbeatTimer`: (re)arm or disarm the two timers; a fired
+ *   timer is reported as `electionTimeout()` / `heartbeatDue()`.
+ * - `proposalFailed`: reject a pending proposal.
+ * - `roleChanged`, `leaderChanged`: observability.
+ */
+export type Effect =
+  | {
+      readonly type: 'persist';
+      readonly writeId: number;
+      readonly hardState: HardState;
+      readonly truncateFrom: number | null;
+      readonly entries: readonly Entry[];
+    }
+  | { readonly type: 'send'; readonly to: NodeId; readonly message: RaftMessage }
+  | { readonly type: 'apply'; readonly entries: readonly Entry[]; readonly proposals: ReadonlyMap<number, string> }
+  | { readonly type: 'resetElectionTimer'; readonly afterMs: number }
+  | { readonly type: 'resetHeartbeatTimer'; readonly afterMs: number }
+  | { readonly type: 'cancelHeartbeatTimer' }
+  | { readonly type: 'proposalFailed'; readonly id: string; readonly failure: ProposalFailure }
+  | { readonly type: 'roleChanged'; readonly role: Role; readonly term: number }
+  | { readonly type: 'leaderChanged'; readonly leader: NodeId | null; readonly term: number };
+
+/** Tunables of the core. Times are in milliseconds of whatever clock the driver's timer uses. */
+export interface RaftConfig {
+  /** Base election timeout T. Followers wait a random time in [T, 2T) before campaigning; leaders check quorum every T. */
+  readonly electionTimeoutMs: number;
+  /** How often a leader sends heartbeats. Must be well below electionTimeoutMs. */
+  readonly heartbeatIntervalMs: number;
+  /** Most entries in one AppendEntries. */
+  readonly maxEntriesPerMessage: number;
+  /** Most unacknowledged AppendEntries per follower in replicate mode. */
+  readonly maxInflightMessages: number;
+  /** Run a pre-vote round before a real election (Raft thesis 9.6). */
+  readonly preVote: boolean;
+  /** A leader steps down when it has not heard from a majority within an election timeout. */
+  readonly checkQuorum: boolean;
+}
+
+export const defaultRaftConfig: RaftConfig = {
+  electionTimeoutMs: 1000,
+  heartbeatIntervalMs: 100,
+  maxEntriesPerMessage: 256,
+  maxInflightMessages: 64,
+  preVote: true,
+  checkQuorum: true,
+};
+
+/** What a node recovers from its log store before it starts. */
+export interface RecoveredState {
+  readonly hardState: HardState;
+  readonly entries: readonly Entry[];
+}
+
+/** A source of uniform random numbers in [0, 1). Injected so that runs are reproducible. */
+export type RandomSource = () => number;

@@ -1,0 +1,143 @@
+/**
+ * The state machine actor: the application's replicated state. Users subclass `StateMachine` and implement `apply`;
+ * the node hands it committed entries in log order, exactly once per entry per incarnation of the node.
+ *
+ * `apply` must be deterministic: every node applies the same commands in the same order and must reach the same
+ * state and results. Throwing rejects that one command (the proposer gets `Rejected` with what was thrown) without
+ * stopping the node; the throw must be deterministic too.
+ */
+import { Actor } from '../../src/actor.js';
+import type { Entry } from '../../src/core/index.js';
+
+export interface Apply {
+  readonly type: 'Apply';
+  readonly entries: readonly Entry[];
+  /** Entry index -> id of the proposal made on this node, for the entries that have one. */
+  readonly proposals: ReadonlyMap<number, string>;
+}
+export type StateMachineMessage = Apply;
+
+export type ApplyOutcome<Result, AppError> =
+  | { readonly ok: true; readonly value: Result }
+  | { readonly ok: false; readonly error: AppError | CommandDecodeError };
+
+export interface ProposalResult<Result, AppError> {
+  readonly proposalId: string;
+  readonly index: number;
+  readonly outcome: ApplyOutcome<Result, AppError>;
+}
+
+export interface Applied<Result, AppError> {
+  readonly type: 'Applied';
+  /** Every entry up to this index has been applied. */
+  readonly index: number;
+  readonly results: readonly ProposalResult<Result, AppError>[];
+}
+export type StateMachineReply<Result, AppError> = Applied<Result, AppError>;
+
+/** Where an entry sits in the log, given to `apply` for applications that need it (timestamps, ids, fencing). */
+export interface ApplyContext {
+  readonly index: number;
+  readonly term: number;
+}
+
+/** A committed entry whose command no longer decodes with the node's schema (for example after a schema change). */
+export class CommandDecodeError extends Error {
+  readonly code = 'COMMAND_DECODE_FAILED';
+  constructor(
+    readonly index: number,
+    message: string,
+  ) {
+    super(`entry ${index}: ${message}`);
+    this.name = 'CommandDecodeError';
+  }
+}
+
+export type CommandDecoder<Command> = (data: string) => Command;
+
+export abstract class StateMachine<Command, Result = unknown, AppError = unknown> extends Actor<
+  StateMachineMessage,
+  StateMachineReply<Result, AppError>
+> {
+  private decoder: CommandDecoder<Command> | null = null;
+  private readonly queue: Apply[] = [];
+  /** Position inside queue[0] where applying resumes after an asynchronous apply. */
+  private cursor = 0;
+  private results: ProposalResult<Result, AppError>[] = [];
+  private busy = false;
+
+  /** Apply one committed command and return its result (or a promise of it). Throw to reject the command. */
+  abstract apply(command: Command, context: ApplyContext): Result | Promise<Result>;
+
+  receive(message: StateMachineMessage): void {
+    this.onApply(message);
+  }
+
+  /** @internal The node supplies how entry data decodes into commands (superjson, then the command schema). */
+  useDecoder(decoder: CommandDecoder<Command>): void {
+    this.decoder = decoder;
+  }
+
+  protected onApply(message: Apply): void {
+    this.queue.push(message);
+    if (!this.busy) this.drain();
+  }
+
+  /** Apply queued entries in order; synchronous applies run in one go, an asynchronous one resumes when it settles. */
+  private drain(): void {
+    while (this.queue.length > 0) {
+      const batch = this.queue[0]!;
+      while (this.cursor < batch.entries.length) {
+        const entry = batch.entries[this.cursor++]!;
+        if (entry.kind !== 'command') continue;
+        const proposalId = batch.proposals.get(entry.index);
+        const settle = (outcome: ApplyOutcome<Result, AppError>): void => {
+          if (proposalId !== undefined) this.results.push({ proposalId, index: entry.index, outcome });
+        };
+        let command: Command;
+        try {
+          command = this.decode(entry);
+        } catch (error) {
+          settle({ ok: false, error: new CommandDecodeError(entry.index, error instanceof Error ? error.message : String(error)) });
+          continue;
+        }
+        let result: Result | Promise<Result>;
+        try {
+          result = this.apply(command, { index: entry.index, term: entry.term });
+        } catch (error) {
+          settle({ ok: false, error: error as AppError });
+          continue;
+        }
+        if (isPromiseLike(result)) {
+          this.busy = true;
+          result.then(
+            (value) => settle({ ok: true, value }),
+            (error: unknown) => settle({ ok: false, error: error as AppError }),
+          ).then(() => {
+            this.busy = false;
+            if (this.running) this.drain();
+          });
+          return;
+        }
+        settle({ ok: true, value: result });
+      }
+      this.queue.shift();
+      this.cursor = 0;
+      const last = batch.entries[batch.entries.length - 1];
+      if (last !== undefined) {
+        const results = this.results;
+        this.results = [];
+        this.reply({ type: 'Applied', index: last.index, results });
+      }
+    }
+  }
+
+  private decode(entry: Entry): Command {
+    if (this.decoder === null) throw new Error('the state machine has no command decoder: it is not attached to a node');
+    return this.decoder(entry.data);
+  }
+}
+
+function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}

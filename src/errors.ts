@@ -1,0 +1,78 @@
+/**
+ * Errors a caller of xraft can receive. Each has a stable `code` to switch on; messages are for people.
+ */
+import type { NodeId } from './core/index.js';
+
+export type XraftErrorCode = 'NOT_LEADER' | 'TIMEOUT' | 'STOPPED' | 'REJECTED' | 'INVALID_COMMAND' | 'STORE_FAILED';
+
+export abstract class XraftError extends Error {
+  abstract readonly code: XraftErrorCode;
+}
+
+/**
+ * The node is not the leader. `outcome` says what happened to the proposal:
+ * - `not-appended`: it was never in any log; retrying elsewhere is safe.
+ * - `unknown`: leadership was lost after the entry was appended; a later leader may still commit it.
+ */
+export class NotLeaderError extends XraftError {
+  readonly code = 'NOT_LEADER';
+  constructor(
+    readonly leaderHint: NodeId | null,
+    readonly outcome: 'not-appended' | 'unknown',
+  ) {
+    super(
+      outcome === 'not-appended'
+        ? `not the leader${leaderHint === null ? ' (leader unknown)' : `; try ${leaderHint}`}`
+        : `leadership was lost before the proposal committed; it may still be committed by a later leader`,
+    );
+    this.name = 'NotLeaderError';
+  }
+}
+
+export class TimeoutError extends XraftError {
+  readonly code = 'TIMEOUT';
+  constructor(readonly afterMs: number) {
+    super(`no answer within ${afterMs} ms; the operation may still take effect`);
+    this.name = 'TimeoutError';
+  }
+}
+
+export class StoppedError extends XraftError {
+  readonly code = 'STOPPED';
+  constructor(reason = 'the node is stopped') {
+    super(reason);
+    this.name = 'StoppedError';
+  }
+}
+
+/** The state machine refused the command; `cause` is what its `apply` threw. */
+export class RejectedError<AppError> extends XraftError {
+  readonly code = 'REJECTED';
+  constructor(override readonly cause: AppError) {
+    super(`the state machine rejected the command: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'RejectedError';
+  }
+}
+
+/** A proposed command failed the node's command schema; nothing was proposed. */
+export class InvalidCommandError extends XraftError {
+  readonly code = 'INVALID_COMMAND';
+  constructor(
+    message: string,
+    readonly issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[],
+  ) {
+    super(message);
+    this.name = 'InvalidCommandError';
+  }
+}
+
+export class StoreFailedError extends XraftError {
+  readonly code = 'STORE_FAILED';
+  constructor(
+    message: string,
+    readonly storeCode: string,
+  ) {
+    super(message);
+    this.name = 'StoreFailedError';
+  }
+}

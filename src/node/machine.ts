@@ -1,0 +1,231 @@
+/**
+ * The node statechart: recovering -> follower <-> preCandidate -> candidate -> leader, and stopped.
+ *
+ * The statechart owns the wiring: it invokes the four actors as children, turns their replies into core inputs, and
+ * sends the core's effects to the children with `sendTo`. The core decides role changes; the statechart mirrors them
+ * as states, so an inspector shows the node's role and every event that moved it.
+ *
+ * One xstate event per batch, never per entry: proposals arrive as one `xraft.propose` per turn, the log store
+ * acknowledges a group of writes with one `LogSaved`, the state machine answers a batch with one `Applied`.
+ */
+import { assign, emit, enqueueActions, setup } from 'xstate';
+import type { NodeId, Proposal, Role } from '../core/index.js';
+import { fromActor } from '../actor.js';
+import type { LogStoreMessage, LogStoreReply } from '../../actors/log-store/LogStore.js';
+import type { NetworkMessage, NetworkReply } from '../../actors/network/NetworkActor.js';
+import type { StateMachineMessage, StateMachineReply } from '../../actors/state-machine/StateMachine.js';
+import type { TimerMessage, TimerReply } from '../../actors/timer/TimerActor.js';
+import { NodeRuntime, type NodeInput } from './runtime.js';
+
+export interface NodeContext<Command, Result, AppError> {
+  readonly runtime: NodeRuntime<Command, Result, AppError>;
+  readonly id: NodeId;
+  readonly role: Role | 'recovering' | 'stopped';
+  readonly term: number;
+  readonly leader: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  /** Why the node stopped, when it stopped on a failure. */
+  readonly error: string | null;
+}
+
+export type NodeEvent<Result, AppError> =
+  | { readonly type: 'xraft.propose'; readonly proposals: readonly Proposal[] }
+  | { readonly type: 'xraft.campaign' }
+  | { readonly type: 'xraft.stop' }
+  | TimerReply
+  | NetworkReply
+  | LogStoreReply
+  | StateMachineReply<Result, AppError>;
+
+/** Events a node emits for observers (`actor.on(type, listener)`). */
+export type NodeEmitted =
+  | { readonly type: 'roleChanged'; readonly role: Role; readonly term: number }
+  | { readonly type: 'leaderChanged'; readonly leader: NodeId | null; readonly term: number }
+  | { readonly type: 'applied'; readonly index: number }
+  | { readonly type: 'stopped'; readonly error: string | null };
+
+/** Build the statechart for a node whose commands, results and errors have the given types. */
+export function createNodeMachine<Command, Result, AppError>() {
+  type Context = NodeContext<Command, Result, AppError>;
+  type Event = NodeEvent<Result, AppError>;
+
+  const summary = (runtime: NodeRuntime<Command, Result, AppError>) => {
+    const core = runtime.core;
+    if (core === null) return {};
+    return {
+      role: core.role,
+      term: core.term,
+      leader: core.leader,
+      commitIndex: core.commitIndex,
+      appliedIndex: core.appliedIndex,
+      lastIndex: core.lastIndex,
+    };
+  };
+
+  const roleIs = (role: Role) => ({ context }: { context: Context }) => context.role === role;
+
+  /** Eventless transitions that keep the active state equal to the core's role. */
+  const roles: readonly Role[] = ['follower', 'preCandidate', 'candidate', 'leader'];
+  const followRoleExcept = (current: Role) =>
+    roles.filter((role) => role !== current).map((role) => ({ guard: roleIs(role), target: role }));
+
+  return setup({
+    types: {
+      context: {} as Context,
+      events: {} as Event,
+      input: {} as NodeInput<Command, Result, AppError>,
+      emitted: {} as NodeEmitted,
+      children: {} as { timer: 'timer'; network: 'network'; logStore: 'logStore'; stateMachine: 'stateMachine' },
+    },
+    actors: {
+      timer: fromActor<TimerMessage, TimerReply>(),
+      network: fromActor<NetworkMessage, NetworkReply>(),
+      logStore: fromActor<LogStoreMessage, LogStoreReply>(),
+      stateMachine: fromActor<StateMachineMessage, StateMachineReply<Result, AppError>>(),
+    },
+    actions: {
+      /** Feed the event to the core; its effects wait in the runtime's outbox for `dispatch`. */
+      step: assign(({ context, event }) => {
+        const { runtime } = context;
+        switch (event.type) {
+          case 'Loaded':
+            runtime.recover(event.state);
+            break;
+          case 'Received':
+            runtime.step((core) => core.receive(event.from, event.message));
+            break;
+          case 'ElectionTimeout':
+            runtime.step((core) => core.electionTimeout());
+            break;
+          case 'HeartbeatDue':
+            runtime.step((core) => core.heartbeatDue());
+            break;
+          case 'LogSaved':
+            runtime.step((core) => core.persisted(event.writeId));
+            break;
+          case 'Applied':
+            runtime.applied(event.index, event.results);
+            break;
+          case 'xraft.propose':
+            runtime.propose(event.proposals);
+            break;
+          case 'xraft.campaign':
+            runtime.step((core) => core.campaign());
+            break;
+          default:
+            runtime.outbox = [];
+        }
+        return summary(runtime);
+      }),
+      /** Perform the core's effects: messages to the children, events to observers, answers to callers. */
+      dispatch: enqueueActions(({ context, enqueue }) => {
+        const { runtime } = context;
+        const effects = runtime.outbox;
+        runtime.outbox = [];
+        for (const effect of effects) {
+          switch (effect.type) {
+            case 'persist':
+              enqueue.sendTo('logStore', {
+                type: 'SaveLog',
+                writeId: effect.writeId,
+                hardState: effect.hardState,
+                truncateFrom: effect.truncateFrom,
+                entries: effect.entries,
+              });
+              break;
+            case 'send':
+              enqueue.sendTo('network', { type: 'Send', to: effect.to, message: effect.message });
+              break;
+            case 'apply':
+              enqueue.sendTo('stateMachine', { type: 'Apply', entries: effect.entries, proposals: effect.proposals });
+              break;
+            case 'resetElectionTimer':
+              enqueue.sendTo('timer', { type: 'StartElectionTimer', afterMs: effect.afterMs });
+              break;
+            case 'resetHeartbeatTimer':
+              enqueue.sendTo('timer', { type: 'StartHeartbeatTimer', afterMs: effect.afterMs });
+              break;
+            case 'cancelHeartbeatTimer':
+              enqueue.sendTo('timer', { type: 'CancelHeartbeatTimer' });
+              break;
+            case 'proposalFailed':
+              enqueue(() => runtime.fail(effect.id, effect.failure.leaderHint, effect.failure.outcome));
+              break;
+            case 'settle':
+              enqueue(() => runtime.settle(effect.results));
+              break;
+            case 'roleChanged':
+              enqueue.emit({ type: 'roleChanged', role: effect.role, term: effect.term });
+              break;
+            case 'leaderChanged':
+              enqueue.emit({ type: 'leaderChanged', leader: effect.leader, term: effect.term });
+              break;
+          }
+        }
+      }),
+      emitApplied: emit(({ event }) => ({ type: 'applied' as const, index: event.type === 'Applied' ? event.index : 0 })),
+      stopWithError: assign(({ event }) => ({
+        error: event.type === 'StoreFailed' ? `log store failed (${event.cause.code}): ${event.cause.message}` : null,
+      })),
+      failWaiters: ({ context }) => context.runtime.failAll(context.error ?? 'the node was stopped'),
+      emitStopped: emit(({ context }) => ({ type: 'stopped' as const, error: context.error })),
+    },
+  }).createMachine({
+    id: 'node',
+    context: ({ input }) => ({
+      runtime: new NodeRuntime(input),
+      id: input.id,
+      role: 'recovering',
+      term: 0,
+      leader: null,
+      commitIndex: 0,
+      appliedIndex: 0,
+      lastIndex: 0,
+      error: null,
+    }),
+    invoke: [
+      { id: 'timer', src: 'timer', input: ({ context }) => context.runtime.actors.timer },
+      { id: 'network', src: 'network', input: ({ context }) => context.runtime.actors.network },
+      { id: 'logStore', src: 'logStore', input: ({ context }) => context.runtime.actors.logStore },
+      { id: 'stateMachine', src: 'stateMachine', input: ({ context }) => context.runtime.actors.stateMachine },
+    ],
+    initial: 'recovering',
+    on: {
+      'xraft.stop': '.stopped',
+      StoreFailed: { target: '.stopped', actions: 'stopWithError' },
+    },
+    states: {
+      recovering: {
+        entry: enqueueActions(({ enqueue }) => enqueue.sendTo('logStore', { type: 'Load' })),
+        on: {
+          Loaded: { target: 'running', actions: ['step', 'dispatch'] },
+          'xraft.propose': { actions: ['step', 'dispatch'] },
+        },
+      },
+      running: {
+        initial: 'follower',
+        on: {
+          Received: { actions: ['step', 'dispatch'] },
+          ElectionTimeout: { actions: ['step', 'dispatch'] },
+          HeartbeatDue: { actions: ['step', 'dispatch'] },
+          LogSaved: { actions: ['step', 'dispatch'] },
+          Applied: { actions: ['step', 'dispatch', 'emitApplied'] },
+          'xraft.propose': { actions: ['step', 'dispatch'] },
+          'xraft.campaign': { actions: ['step', 'dispatch'] },
+        },
+        states: {
+          follower: { always: followRoleExcept('follower') },
+          preCandidate: { always: followRoleExcept('preCandidate') },
+          candidate: { always: followRoleExcept('candidate') },
+          leader: { always: followRoleExcept('leader') },
+        },
+      },
+      stopped: {
+        type: 'final',
+        entry: [assign({ role: 'stopped' as const }), 'failWaiters', 'emitStopped'],
+      },
+    },
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * Committed proposals per second of an in-process three-node cluster with the memory actors and real timers:
+ * `concurrency` clients each keep one proposal outstanding, 100-byte payloads, for `seconds`.
+ * This measures the framework (core, statechart, actors, codec), not a disk or a network.
+ */
+import { z } from 'zod';
+import { createRaftNode, MemoryNetworkHub, ReducerStateMachine, type RaftNode } from '../src/index.js';
+
+export interface ClusterBenchResult {
+  readonly concurrency: number;
+  readonly committed: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+const command = z.object({ payload: z.string() });
+type Command = z.infer<typeof command>;
+
+export async function benchCluster(concurrency: number, seconds: number): Promise<ClusterBenchResult> {
+  const ids = ['n1', 'n2', 'n3'];
+  const hub = new MemoryNetworkHub();
+  const nodes: RaftNode<Command, number>[] = ids.map((id) =>
+    createRaftNode({
+      id,
+      members: ids,
+      commandSchema: command,
+      stateMachine: new ReducerStateMachine(0, (count: number) => [count + 1, count + 1]),
+      network: hub.endpoint(id),
+      config: { electionTimeoutMs: 300, heartbeatIntervalMs: 50 },
+    }),
+  );
+  nodes[0]!.campaign();
+  const leader = await waitForLeader(nodes);
+  const payload = 'x'.repeat(100);
+  const latencies: number[] = [];
+  let committed = 0;
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  const client = async (): Promise<void> => {
+    while (performance.now() < until) {
+      const sent = performance.now();
+      await leader.propose({ payload });
+      latencies.push(performance.now() - sent);
+      committed++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, client));
+  const elapsed = (performance.now() - started) / 1000;
+  await Promise.all(nodes.map((node) => node.stop()));
+  latencies.sort((a, b) => a - b);
+  return {
+    concurrency,
+    committed,
+    seconds: elapsed,
+    perSecond: committed / elapsed,
+    p50Ms: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
+    p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+  };
+}
+
+async function waitForLeader(nodes: RaftNode<Command, number>[]): Promise<RaftNode<Command, number>> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const leader = nodes.find((node) => node.status().role === 'leader');
+    if (leader !== undefined) return leader;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('no leader within 5 s');
+}

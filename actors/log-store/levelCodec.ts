@@ -1,0 +1,185 @@
+/**
+ * How `LevelLogStore` lays out keys and values on disk. Every value ends with a CRC-32 of the bytes before it, so that
+ * a flipped bit anywhere in a value is caught when it is read back, not served.
+ *
+ * Entry key: the index as 8 bytes, big-endian, so that the store's byte order is log order.
+ * Entry value (format 1):
+ *
+ * ```
+ * offset    size  field
+ * 0         1     format (1)
+ * 1         1     kind (0 = noop, 1 = command)
+ * 2         8     index, big-endian (repeats the key: an entry stored under the wrong key is detected)
+ * 10        8     term, big-endian
+ * 18        4     n, the byte length of data
+ * 22        n     data: the command exactly as encoded at proposal time, UTF-8 (never re-encoded)
+ * 22+n      m     extras: the entry's other fields (proposal id, session tag) as JSON, or nothing (m = 0)
+ * 22+n+m    4     CRC-32 (IEEE) of everything before it
+ * ```
+ *
+ * Small records (identity, hard state, membership) are JSON text followed by the same 4-byte CRC-32.
+ */
+import type { Entry, EntryKind } from '../../src/core/index.js';
+import type { CorruptionReason } from './LogStore.js';
+
+const FORMAT = 1;
+const HEADER_BYTES = 22;
+const CRC_BYTES = 4;
+const TWO_TO_32 = 2 ** 32;
+
+const crcTable = (() => {
+  const table = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  return table;
+})();
+
+/** CRC-32 (IEEE 802.3, as zlib) of `bytes[start, end)`. */
+export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let crc = -1;
+  for (let i = start; i < end; i++) crc = crcTable[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
+
+/** A value that failed to decode; the store turns it into a `StoreCorruptedError` naming the key. */
+export class DecodeFailure extends Error {
+  constructor(
+    readonly reason: CorruptionReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function writeUint64(buffer: Buffer, value: number, offset: number): void {
+  buffer.writeUInt32BE(Math.floor(value / TWO_TO_32), offset);
+  buffer.writeUInt32BE(value >>> 0, offset + 4);
+}
+
+function readUint64(buffer: Uint8Array, offset: number): number {
+  const view = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  return view.readUInt32BE(offset) * TWO_TO_32 + view.readUInt32BE(offset + 4);
+}
+
+/** The 8-byte big-endian key of entry `index`. */
+export function entryKey(index: number): Buffer {
+  const key = Buffer.allocUnsafe(8);
+  writeUint64(key, index, 0);
+  return key;
+}
+
+export function decodeEntryKey(key: Uint8Array): number {
+  if (key.length !== 8) throw new DecodeFailure('UNDECODABLE', `an entry key must be 8 bytes, found ${key.length}`);
+  return readUint64(key, 0);
+}
+
+/** The fields every entry has; anything else an entry carries (id, session, ...) travels in the extras section. */
+const CORE_FIELDS = new Set(['index', 'term', 'kind', 'data']);
+
+function extrasOf(entry: Entry): string | null {
+  let extras: Record<string, unknown> | null = null;
+  for (const [field, value] of Object.entries(entry)) {
+    if (CORE_FIELDS.has(field) || value === undefined) continue;
+    extras ??= {};
+    extras[field] = value;
+  }
+  return extras === null ? null : JSON.stringify(extras);
+}
+
+export function encodeEntry(entry: Entry): Buffer {
+  const dataBytes = Buffer.byteLength(entry.data, 'utf8');
+  const extras = extrasOf(entry);
+  const extrasBytes = extras === null ? 0 : Buffer.byteLength(extras, 'utf8');
+  const crcAt = HEADER_BYTES + dataBytes + extrasBytes;
+  const value = Buffer.allocUnsafe(crcAt + CRC_BYTES);
+  value[0] = FORMAT;
+  value[1] = entry.kind === 'command' ? 1 : 0;
+  writeUint64(value, entry.index, 2);
+  writeUint64(value, entry.term, 10);
+  value.writeUInt32BE(dataBytes, 18);
+  value.write(entry.data, HEADER_BYTES, dataBytes, 'utf8');
+  if (extras !== null) value.write(extras, HEADER_BYTES + dataBytes, extrasBytes, 'utf8');
+  value.writeUInt32BE(crc32(value, 0, crcAt), crcAt);
+  return value;
+}
+
+export function decodeEntry(value: Uint8Array): Entry {
+  if (value.length < HEADER_BYTES + CRC_BYTES) {
+    throw new DecodeFailure('UNDECODABLE', `an entry value must be at least ${HEADER_BYTES + CRC_BYTES} bytes, found ${value.length}`);
+  }
+  checkCrc(value);
+  if (value[0] !== FORMAT) throw new DecodeFailure('UNDECODABLE', `unknown entry format ${value[0]}`);
+  const kindByte = value[1];
+  if (kindByte !== 0 && kindByte !== 1) throw new DecodeFailure('UNDECODABLE', `unknown entry kind ${kindByte}`);
+  const kind: EntryKind = kindByte === 1 ? 'command' : 'noop';
+  const dataEnd = HEADER_BYTES + readUint32(value, 18);
+  const crcAt = value.length - CRC_BYTES;
+  if (dataEnd > crcAt) throw new DecodeFailure('UNDECODABLE', `entry data length ${dataEnd - HEADER_BYTES} overruns the value`);
+  let data: string;
+  let extras: object = {};
+  try {
+    data = utf8.decode(value.subarray(HEADER_BYTES, dataEnd));
+  } catch {
+    throw new DecodeFailure('UNDECODABLE', 'entry data is not valid UTF-8');
+  }
+  if (dataEnd < crcAt) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(utf8.decode(value.subarray(dataEnd, crcAt)));
+    } catch {
+      throw new DecodeFailure('UNDECODABLE', 'entry extras are not valid JSON');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new DecodeFailure('UNDECODABLE', 'entry extras are not a JSON object');
+    }
+    extras = parsed;
+  }
+  // The extras are fields this codec wrote from an Entry (checksummed above); they are restored as they were.
+  return { ...extras, index: readUint64(value, 2), term: readUint64(value, 10), kind, data };
+}
+
+function readUint32(value: Uint8Array, offset: number): number {
+  return ((value[offset]! << 24) | (value[offset + 1]! << 16) | (value[offset + 2]! << 8) | value[offset + 3]!) >>> 0;
+}
+
+export function encodeRecord(record: object): Buffer {
+  const json = JSON.stringify(record);
+  const length = Buffer.byteLength(json, 'utf8');
+  const value = Buffer.allocUnsafe(length + CRC_BYTES);
+  value.write(json, 0, length, 'utf8');
+  value.writeUInt32BE(crc32(value, 0, length), length);
+  return value;
+}
+
+/** Decode a JSON record and check its shape with `accept`, which returns the typed record or null. */
+export function decodeRecord<T>(value: Uint8Array, accept: (parsed: unknown) => T | null): T {
+  if (value.length < CRC_BYTES) throw new DecodeFailure('UNDECODABLE', `a record must be at least ${CRC_BYTES} bytes`);
+  checkCrc(value);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(utf8.decode(value.subarray(0, value.length - CRC_BYTES)));
+  } catch {
+    throw new DecodeFailure('UNDECODABLE', 'the record is not valid JSON');
+  }
+  const record = accept(parsed);
+  if (record === null) throw new DecodeFailure('UNDECODABLE', 'the record does not have the expected fields');
+  return record;
+}
+
+function checkCrc(value: Uint8Array): void {
+  const end = value.length - CRC_BYTES;
+  const stored = readUint32(value, end);
+  const actual = crc32(value, 0, end);
+  if (stored !== actual) {
+    throw new DecodeFailure('CHECKSUM_MISMATCH', `checksum mismatch (stored ${hex32(stored)}, computed ${hex32(actual)})`);
+  }
+}
+
+function hex32(value: number): string {
+  return value.toString(16).padStart(8, '0');
+}

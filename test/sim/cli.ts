@@ -1,0 +1,80 @@
+/**
+ * Run the simulator from the command line.
+ *
+ *   npm run sim -- --seeds 500 [--start 1] [--nodes 3|5] [--steps 2000]   many seeds; one line per failure
+ *   npm run sim -- --seed 42 [--nodes 3] [--steps 2000] [--trace]        replay one seed (with its event log)
+ *
+ * Exits non-zero when any seed fails. The closing line of a batch is always `N passed, N failed`.
+ */
+import { parseArgs } from 'node:util';
+import { replayCommand, runSeed, type SimResult } from './simulation.js';
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: 'string' },
+    start: { type: 'string', default: '1' },
+    seed: { type: 'string' },
+    nodes: { type: 'string', default: '3' },
+    steps: { type: 'string', default: '2000' },
+    trace: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+function integer(name: string, text: string | undefined): number {
+  const value = Number(text);
+  if (text === undefined || !Number.isSafeInteger(value) || value < 0) {
+    console.error(`--${name} must be a non-negative integer, got ${String(text)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const nodes = integer('nodes', values.nodes);
+if (nodes !== 3 && nodes !== 5) {
+  console.error('--nodes must be 3 or 5');
+  process.exit(2);
+}
+const steps = integer('steps', values.steps);
+
+function describeFailure(result: SimResult): string {
+  const failure = result.failure!;
+  return `seed ${result.seed} FAILED at step ${failure.step} (t=${failure.timeMs.toFixed(0)}ms) ${failure.message.split('\n')[0]}\n  replay: ${replayCommand(result.seed, nodes, steps)}`;
+}
+
+if (values.seed !== undefined) {
+  const seed = integer('seed', values.seed);
+  const result = runSeed(seed, { nodes, steps, trace: values.trace });
+  if (result.trace !== undefined) for (const line of result.trace) console.log(line);
+  console.log(`seed ${seed} nodes ${nodes} steps ${steps}: ${result.ok ? 'ok' : 'FAILED'}`);
+  console.log(`trace hash ${result.traceHash}`);
+  console.log(`stats ${JSON.stringify(result.stats)}`);
+  if (!result.ok) {
+    console.log(describeFailure(result));
+    if (result.failure!.invariant === 'Exception') console.log(result.failure!.message);
+  }
+  console.log(`${result.ok ? 1 : 0} passed, ${result.ok ? 0 : 1} failed`);
+  process.exit(result.ok ? 0 : 1);
+}
+
+const count = integer('seeds', values.seeds ?? '100');
+const start = integer('start', values.start);
+let passed = 0;
+let failed = 0;
+let totalSteps = 0;
+const began = performance.now();
+for (let seed = start; seed < start + count; seed++) {
+  const result = runSeed(seed, { nodes, steps });
+  totalSteps += result.stats.steps;
+  if (result.ok) passed++;
+  else {
+    failed++;
+    console.log(describeFailure(result));
+  }
+}
+const seconds = (performance.now() - began) / 1000;
+console.log(
+  `${count} seeds x ${steps} steps on ${nodes} nodes in ${seconds.toFixed(1)}s: ${(count / seconds).toFixed(0)} seeds/s, ${(totalSteps / seconds / 1000).toFixed(0)}k steps/s`,
+);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

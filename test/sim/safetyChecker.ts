@@ -1,0 +1,219 @@
+/**
+ * The safety properties of Raft (paper, Figure 3), checked after every step of a simulated run, plus the promises
+ * xraft makes to clients and to its log store.
+ *
+ * Every check is O(1) or proportional to what the step changed, because it runs after every event of hundreds of
+ * thousands: logs are compared through the hash chains of `LogMirror`, and everything ever committed or applied is
+ * recorded once, globally, by index.
+ *
+ * - Election Safety: at most one leader per term, over the whole history.
+ * - Leader Append-Only: a leader never overwrites or removes entries of its log during its term.
+ * - Log Matching: two entries with the same index and term have identical prefixes, in any log, at any time.
+ * - Leader Completeness: an entry committed in term T is in the log of every leader of a term after T.
+ * - State Machine Safety: no two nodes apply different entries at the same index.
+ * - Client outcomes: an acknowledged write is never lost; a proposal failed as not-appended is never committed; no
+ *   command is committed twice.
+ * - Local monotonicity: on a running node the term and commit index never decrease and applied <= commit <= last;
+ *   on disk the term never decreases and a durable vote is never changed within its term.
+ */
+import type { HardState, NodeId } from '../../src/core/types.js';
+import type { ClientLedger } from './clientLedger.js';
+import { SafetyViolation } from './safetyViolation.js';
+import type { PersistEffect } from './simulatedDisk.js';
+import type { SimNode } from './simNode.js';
+
+interface NodeWatch {
+  incarnation: number;
+  term: number;
+  commit: number;
+  /** While the node is leader: its term, and the last index and chain hash of its log at the previous check. */
+  leaderTerm: number;
+  leaderLastIndex: number;
+  leaderChain: number;
+}
+
+/** Entries are keyed by (index, term) packed into one number; terms stay far below 2^20 in any run. */
+const TERM_SPACE = 0x100000;
+
+export class SafetyChecker {
+  private readonly leaderOfTerm = new Map<number, NodeId>();
+  /** (index, term) -> hash of the prefix ending at that entry, the first time any log held it. */
+  private readonly prefixOfEntry = new Map<number, number>();
+  /** committedChain[i]: hash of the committed prefix [1, i]; committedInTerm[i]: term in which i was first seen committed. */
+  private readonly committedChain: number[] = [0];
+  private readonly committedInTerm: number[] = [0];
+  /** Commands in the committed prefix: with no client retries, each may appear once. */
+  private readonly committedCommand = new Set<string>();
+  private readonly appliedTerm: number[] = [0];
+  private readonly appliedData: string[] = [''];
+  private readonly watches = new Map<NodeId, NodeWatch>();
+
+  constructor(
+    private readonly nodes: readonly SimNode[],
+    private readonly ledger: ClientLedger,
+  ) {}
+
+  /** The highest index known committed anywhere. */
+  get committedIndex(): number {
+    return this.committedChain.length - 1;
+  }
+
+  /** How many terms had a leader. */
+  get leaderTermCount(): number {
+    return this.leaderOfTerm.size;
+  }
+
+  /** Log Matching, as each write reaches a node's log: the first holder of an (index, term) fixes its prefix. */
+  onLogWrite(node: SimNode, write: PersistEffect): void {
+    for (const entry of write.entries) {
+      const key = entry.index * TERM_SPACE + entry.term;
+      const chain = node.mirror.chainAt(entry.index)!;
+      const known = this.prefixOfEntry.get(key);
+      if (known === undefined) this.prefixOfEntry.set(key, chain);
+      else if (known !== chain) {
+        throw new SafetyViolation('Log Matching', `${node.id} holds entry (index ${entry.index}, term ${entry.term}) after a prefix that differs from another log's`);
+      }
+    }
+  }
+
+  /** State Machine Safety: the first node to apply an index fixes what every node applies there. */
+  onApplied(node: SimNode, entries: readonly { index: number; term: number; data: string }[]): void {
+    for (const entry of entries) {
+      const term = this.appliedTerm[entry.index];
+      if (term === undefined) {
+        if (entry.index !== this.appliedTerm.length) throw new Error('applied indexes are recorded in order');
+        this.appliedTerm.push(entry.term);
+        this.appliedData.push(entry.data);
+      } else if (term !== entry.term || this.appliedData[entry.index] !== entry.data) {
+        throw new SafetyViolation(
+          'State Machine Safety',
+          `${node.id} applied (term ${entry.term}, '${entry.data}') at index ${entry.index}, another node applied (term ${term}, '${this.appliedData[entry.index]}')`,
+        );
+      }
+    }
+  }
+
+  /** A write became durable: the durable term, vote and commit only move forward. */
+  onWriteDurable(node: SimNode, previous: HardState, write: PersistEffect): void {
+    const next = write.hardState;
+    if (next.term < previous.term) {
+      throw new SafetyViolation('Durable Term', `${node.id} persisted term ${next.term} over term ${previous.term}`);
+    }
+    if (next.term === previous.term && previous.votedFor !== null && next.votedFor !== previous.votedFor) {
+      throw new SafetyViolation('Durable Vote', `${node.id} changed its durable vote in term ${next.term} from ${previous.votedFor} to ${next.votedFor}`);
+    }
+    if (next.commit < previous.commit) {
+      throw new SafetyViolation('Durable Commit', `${node.id} persisted commit ${next.commit} over ${previous.commit}`);
+    }
+    if (next.commit > node.disk.lastIndex) {
+      throw new SafetyViolation('Durable Commit', `${node.id} persisted commit ${next.commit} beyond its durable log (${node.disk.lastIndex})`);
+    }
+  }
+
+  /** Everything that can be checked on one node after it handled an input. */
+  afterStep(node: SimNode): void {
+    const core = node.core;
+    if (core === null) return;
+    const watch = this.watchFor(node);
+    const term = core.term;
+    const commit = core.commitIndex;
+    const lastIndex = core.lastIndex;
+    const mirror = node.mirror;
+
+    if (mirror.lastIndex !== lastIndex || mirror.termAt(lastIndex) !== core.termAt(lastIndex)) {
+      throw new SafetyViolation(
+        'Persist Contract',
+        `${node.id}'s log ends at (${lastIndex}, term ${core.termAt(lastIndex)}) but its persist effects describe (${mirror.lastIndex}, term ${mirror.termAt(mirror.lastIndex)})`,
+      );
+    }
+    if (term < watch.term) throw new SafetyViolation('Term Monotonic', `${node.id} went from term ${watch.term} back to ${term}`);
+    if (commit < watch.commit) throw new SafetyViolation('Commit Monotonic', `${node.id}'s commit went from ${watch.commit} back to ${commit}`);
+    if (commit > lastIndex) throw new SafetyViolation('Commit Bound', `${node.id} committed ${commit} beyond its last index ${lastIndex}`);
+    if (core.appliedIndex > commit || node.stateMachine.lastApplied > commit) {
+      throw new SafetyViolation('Applied Bound', `${node.id} applied ${Math.max(core.appliedIndex, node.stateMachine.lastApplied)} beyond its commit ${commit}`);
+    }
+    watch.term = term;
+    watch.commit = commit;
+
+    // Every node's committed prefix must be the one committed prefix of the cluster.
+    this.checkCommittedPrefix(node, commit, term);
+
+    if (core.role === 'leader') {
+      const leader = this.leaderOfTerm.get(term);
+      if (leader === undefined) this.leaderOfTerm.set(term, node.id);
+      else if (leader !== node.id) {
+        throw new SafetyViolation('Election Safety', `${node.id} and ${leader} were both leader in term ${term}`);
+      }
+      if (watch.leaderTerm !== term) {
+        this.checkLeaderCompleteness(node, term);
+      } else if (lastIndex < watch.leaderLastIndex || mirror.chainAt(watch.leaderLastIndex) !== watch.leaderChain) {
+        throw new SafetyViolation('Leader Append-Only', `${node.id}, leader in term ${term}, rewrote its log at or below index ${watch.leaderLastIndex}`);
+      }
+      watch.leaderTerm = term;
+      watch.leaderLastIndex = lastIndex;
+      watch.leaderChain = mirror.chainAt(lastIndex)!;
+    } else {
+      watch.leaderTerm = 0;
+    }
+  }
+
+  /** After the heal: every acknowledged command is in the applied state of every node. */
+  checkNoAcknowledgedWriteLost(): void {
+    const acknowledged = this.ledger.acknowledgedCommands();
+    for (const node of this.nodes) {
+      const applied = new Set(node.stateMachine.applied.map((entry) => entry.data));
+      for (const data of acknowledged) {
+        if (!applied.has(data)) {
+          throw new SafetyViolation('Acknowledged Write Lost', `${node.id} never applied acknowledged command ${data} (applied ${applied.size} entries)`);
+        }
+      }
+    }
+  }
+
+  private checkCommittedPrefix(node: SimNode, commit: number, term: number): void {
+    const known = this.committedIndex;
+    const shared = Math.min(commit, known);
+    if (node.mirror.chainAt(shared) !== this.committedChain[shared]) {
+      throw new SafetyViolation('State Machine Safety', `${node.id}'s committed prefix up to ${shared} differs from the cluster's committed prefix`);
+    }
+    if (commit <= known) return;
+    for (let index = known + 1; index <= commit; index++) {
+      this.committedChain.push(node.mirror.chainAt(index)!);
+      this.committedInTerm.push(term);
+      const data = node.mirror.dataAt(index)!;
+      if (data !== '') {
+        if (this.committedCommand.has(data)) {
+          throw new SafetyViolation('Duplicate Commit', `command ${data} committed twice (again at ${index})`);
+        }
+        this.committedCommand.add(data);
+        this.ledger.committed(data, index);
+      }
+    }
+    // A leader of a later term that already exists must hold what was just committed.
+    for (const other of this.nodes) {
+      if (other.core?.role === 'leader' && other.core.term > term) this.checkLeaderCompleteness(other, other.core.term);
+    }
+  }
+
+  /** The log of a leader of `term` holds every entry committed in an earlier term. */
+  private checkLeaderCompleteness(node: SimNode, term: number): void {
+    let index = this.committedIndex;
+    while (index > 0 && this.committedInTerm[index]! >= term) index--;
+    if (node.mirror.chainAt(index) !== this.committedChain[index]) {
+      throw new SafetyViolation(
+        'Leader Completeness',
+        `${node.id}, leader in term ${term}, lacks the entries committed up to index ${index} (its log ends at ${node.mirror.lastIndex})`,
+      );
+    }
+  }
+
+  private watchFor(node: SimNode): NodeWatch {
+    let watch = this.watches.get(node.id);
+    if (watch === undefined || watch.incarnation !== node.incarnation) {
+      // A restarted node may legitimately recover a lower commit than it had in memory.
+      watch = { incarnation: node.incarnation, term: 0, commit: 0, leaderTerm: 0, leaderLastIndex: 0, leaderChain: 0 };
+      this.watches.set(node.id, watch);
+    }
+    return watch;
+  }
+}

@@ -1,0 +1,524 @@
+/**
+ * A seeded, deterministic run of a simulated cluster (in the spirit of etcd's rafttest and openraft's turmoil fuzzer).
+ *
+ * One event queue drives everything: message deliveries, disk completions, apply acknowledgements, timers, client
+ * proposals and faults. Every random choice comes from a stream derived from the seed, so a seed is a complete,
+ * replayable description of a run, and the trace hash proves it.
+ *
+ * A run has two phases. During the *fault* phase (the step budget) the fault generator partitions the network
+ * (random splits, one-way links, an isolated leader), makes it lossy and duplicating, crashes and restarts nodes (the
+ * leader more often), skews clocks and slows disks, while clients propose commands to random nodes. Then the *heal*
+ * phase removes every fault, restarts every node and checks liveness: within `livenessBoundMs` of virtual time a
+ * leader must emerge and a fresh proposal must be applied on every node. Safety is checked after every step of both.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { defaultRaftConfig, type Effect, type Entry, type HardState, type NodeId, type ProposalFailure, type RaftConfig, type RaftMessage } from '../../src/core/types.js';
+import { ClientLedger } from './clientLedger.js';
+import { describeEntries, describeMessage } from './describe.js';
+import { EventQueue } from './eventQueue.js';
+import { deriveSeed, RandomStream, StreamPurpose } from './randomStreams.js';
+import { SafetyChecker } from './safetyChecker.js';
+import { SafetyViolation } from './safetyViolation.js';
+import type { PersistEffect } from './simulatedDisk.js';
+import { calmNetwork, SimulatedNetwork } from './simulatedNetwork.js';
+import { SimNode, type NodeDriver, type TimerKind } from './simNode.js';
+
+export interface SimOptions {
+  readonly nodes?: 3 | 5;
+  /** Events processed in the fault phase. */
+  readonly steps?: number;
+  /** Keep a readable log of every event. */
+  readonly trace?: boolean;
+  readonly config?: Partial<RaftConfig>;
+  /** Virtual time after the heal within which a fresh proposal must be applied on every node. */
+  readonly livenessBoundMs?: number;
+}
+
+/** The core configuration of simulated runs: short enough timeouts for several elections per run. */
+export const simConfig: Partial<RaftConfig> = {
+  electionTimeoutMs: 1000,
+  heartbeatIntervalMs: 250,
+  maxEntriesPerMessage: 8,
+  maxInflightMessages: 4,
+};
+
+export interface SimStats {
+  steps: number;
+  healSteps: number;
+  virtualTimeMs: number;
+  /** Virtual time from the heal until the liveness probe was applied everywhere. */
+  recoveryMs: number;
+  leaderTerms: number;
+  highestTerm: number;
+  committedIndex: number;
+  crashes: number;
+  lostWrites: number;
+  partitions: number;
+  proposals: number;
+  acknowledged: number;
+  failedNotAppended: number;
+  failedUnknown: number;
+  messagesSent: number;
+  messagesDropped: number;
+  messagesDuplicated: number;
+}
+
+export interface SimFailure {
+  readonly invariant: string;
+  readonly message: string;
+  readonly step: number;
+  readonly timeMs: number;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly steps: number;
+  readonly ok: boolean;
+  readonly traceHash: string;
+  readonly failure?: SimFailure;
+  readonly stats: SimStats;
+  readonly trace?: readonly string[];
+}
+
+type SimEvent =
+  | { readonly kind: 'deliver'; readonly from: NodeId; readonly to: NodeId; readonly message: RaftMessage }
+  | { readonly kind: 'diskDone'; readonly node: SimNode; readonly incarnation: number; readonly writeId: number }
+  | { readonly kind: 'appliedTo'; readonly node: SimNode; readonly incarnation: number; readonly index: number }
+  | { readonly kind: 'timer'; readonly node: SimNode; readonly incarnation: number; readonly timer: TimerKind; readonly generation: number }
+  | { readonly kind: 'propose' }
+  | { readonly kind: 'fault' }
+  | { readonly kind: 'crash'; readonly node: SimNode; readonly incarnation: number }
+  | { readonly kind: 'restart'; readonly node: SimNode; readonly incarnation: number }
+  | { readonly kind: 'probe' };
+
+export const nodeIds = (count: number): NodeId[] => Array.from({ length: count }, (_, i) => `n${i + 1}`);
+
+/** Run one seed to completion. Never throws for a Raft bug: a violation is reported in the result. */
+export function runSeed(seed: number, options: SimOptions = {}): SimResult {
+  return new Simulation(seed, options).run();
+}
+
+/** The command that replays a seed from the command line. */
+export function replayCommand(seed: number, nodes: number, steps: number): string {
+  return `npm run sim -- --seed ${seed} --nodes ${nodes} --steps ${steps}`;
+}
+
+class Simulation implements NodeDriver {
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly nodes: SimNode[];
+  private readonly byId = new Map<NodeId, SimNode>();
+  private readonly network: SimulatedNetwork;
+  private readonly ledger = new ClientLedger();
+  private readonly checker: SafetyChecker;
+  private readonly hash: Hash = createHash('sha256');
+  private readonly trace: string[] | undefined;
+
+  private readonly faults: RandomStream;
+  private readonly clients: RandomStream;
+  private readonly diskRandom: RandomStream;
+  private readonly applyRandom: RandomStream;
+  private readonly clocks: RandomStream;
+
+  private readonly nodeCount: number;
+  private readonly steps: number;
+  private readonly config: RaftConfig;
+  private readonly livenessBoundMs: number;
+  /** Disks complete writes in order: the earliest time each disk may complete its next write. */
+  private readonly diskFreeAt = new Map<SimNode, number>();
+  private readonly diskMaxDelayMs = new Map<SimNode, number>();
+
+  /** Per seed: how often a new leader is crashed within a few round trips of its election. */
+  private readonly shortLivedLeaderChance: number;
+  /** Per seed: the chance that a node crashes right after handling an input. */
+  private readonly activityCrashChance: number;
+  private phase: 'faults' | 'heal' = 'faults';
+  private step = 0;
+  private healedAt = 0;
+  private liveAt: number | null = null;
+  /** Liveness probes: command -> nodes that applied it. */
+  private readonly probeAppliedOn = new Map<string, Set<NodeId>>();
+  private readonly stats: SimStats = {
+    steps: 0, healSteps: 0, virtualTimeMs: 0, recoveryMs: 0, leaderTerms: 0, highestTerm: 0, committedIndex: 0,
+    crashes: 0, lostWrites: 0, partitions: 0, proposals: 0, acknowledged: 0, failedNotAppended: 0, failedUnknown: 0,
+    messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0,
+  };
+
+  constructor(
+    private readonly seed: number,
+    options: SimOptions,
+  ) {
+    this.nodeCount = options.nodes ?? 3;
+    this.steps = options.steps ?? 2000;
+    const stream = (purpose: number) => new RandomStream(deriveSeed(seed, purpose));
+    this.clocks = stream(StreamPurpose.Clocks);
+    // Small, seed-chosen batch and window sizes: with one entry per message a new leader's old-term entries reach a
+    // follower before its own no-op does, which is exactly the situation of the paper's Figure 8.
+    this.config = {
+      ...defaultRaftConfig,
+      ...simConfig,
+      maxEntriesPerMessage: this.clocks.pick([1, 1, 2, 3, 8]),
+      maxInflightMessages: this.clocks.pick([1, 2, 4, 16]),
+      ...options.config,
+    };
+    this.livenessBoundMs = options.livenessBoundMs ?? 30 * this.config.electionTimeoutMs;
+    this.trace = options.trace === true ? [] : undefined;
+    this.network = new SimulatedNetwork(nodeIds(this.nodeCount), stream(StreamPurpose.Network));
+    this.faults = stream(StreamPurpose.Faults);
+    this.clients = stream(StreamPurpose.Clients);
+    this.diskRandom = stream(StreamPurpose.Disk);
+    this.applyRandom = stream(StreamPurpose.Apply);
+    const ids = nodeIds(this.nodeCount);
+    this.nodes = ids.map((id, number) => {
+      const node = new SimNode(id, ids, this.config, this, (incarnation) =>
+        new RandomStream(deriveSeed(seed, StreamPurpose.NodeCore + number * 1000 + incarnation)).next,
+      );
+      node.clockRate = this.clocks.between(0.8, 1.25);
+      this.diskMaxDelayMs.set(node, this.diskRandom.between(1, 40));
+      this.byId.set(id, node);
+      return node;
+    });
+    this.checker = new SafetyChecker(this.nodes, this.ledger);
+    this.shortLivedLeaderChance = this.faults.pick([0.1, 0.4, 0.7]);
+    this.activityCrashChance = this.faults.pick([0, 0.002, 0.005, 0.01]);
+    // Some seeds start on a bad network; the fault generator changes it later either way.
+    if (this.faults.chance(0.3)) this.network.conditions = this.randomConditions();
+  }
+
+  run(): SimResult {
+    try {
+      for (const node of this.nodes) node.start();
+      this.queue.push(this.clients.between(0, 50), { kind: 'propose' });
+      this.queue.push(this.faults.between(200, 1500), { kind: 'fault' });
+      while (this.step < this.steps) this.processNext();
+      this.heal();
+      const deadline = this.healedAt + this.livenessBoundMs;
+      // Live once a fresh proposal is applied everywhere and every node has caught up with everything committed
+      // (so the acknowledged-write check below looks at final states).
+      while (this.liveAt === null || !this.allCaughtUp()) {
+        if (this.queue.now > deadline) {
+          throw new SafetyViolation(
+            'Liveness',
+            `no proposal applied on every node within ${this.livenessBoundMs} ms of the heal (leader: ${this.currentLeader()?.id ?? 'none'}, terms ${this.nodes.map((n) => n.core?.term).join('/')})`,
+          );
+        }
+        this.processNext();
+        this.stats.healSteps++;
+      }
+      this.checker.checkNoAcknowledgedWriteLost();
+      return this.result();
+    } catch (error) {
+      const failure: SimFailure = {
+        invariant: error instanceof SafetyViolation ? error.invariant : 'Exception',
+        message: error instanceof Error ? (error instanceof SafetyViolation ? error.message : String(error.stack)) : String(error),
+        step: this.step,
+        timeMs: this.queue.now,
+      };
+      this.record(`FAILURE ${failure.message}`);
+      return this.result(failure);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // The event loop
+
+  private processNext(): void {
+    const scheduled = this.queue.pop();
+    if (scheduled === undefined) throw new Error('the event queue ran dry');
+    this.step++;
+    const event = scheduled.event;
+    switch (event.kind) {
+      case 'deliver': {
+        const node = this.byId.get(event.to)!;
+        const blocked = this.network.isBlocked(event.from, event.to);
+        if (!node.up || blocked) {
+          this.stats.messagesDropped++;
+          this.record(`drop ${event.from}->${event.to} ${describeMessage(event.message)} (${blocked ? 'partition' : 'down'})`);
+          return;
+        }
+        this.record(`recv ${event.from}->${event.to} ${describeMessage(event.message)}`);
+        node.input((core) => core.receive(event.from, event.message));
+        return;
+      }
+      case 'diskDone':
+        if (!this.current(event.node, event.incarnation)) return;
+        if (event.node.disk.nextWriteId !== event.writeId) throw new Error(`${event.node.id}: disk completions out of order`);
+        this.record(`durable ${event.node.id} w${event.writeId}`);
+        event.node.completeWrite();
+        return;
+      case 'appliedTo':
+        if (!this.current(event.node, event.incarnation)) return;
+        this.record(`appliedTo ${event.node.id} ${event.index}`);
+        event.node.input((core) => core.appliedTo(event.index));
+        return;
+      case 'timer':
+        if (!this.current(event.node, event.incarnation) || event.node.timerGeneration[event.timer] !== event.generation) return;
+        this.record(`${event.timer} timer ${event.node.id}`);
+        event.node.input((core) => (event.timer === 'election' ? core.electionTimeout() : core.heartbeatDue()));
+        return;
+      case 'propose':
+        this.propose();
+        return;
+      case 'fault':
+        if (this.phase !== 'faults') return;
+        this.injectFault();
+        if (this.phase === 'faults') this.queue.push(this.queue.now + this.faults.between(100, 1000), { kind: 'fault' });
+        return;
+      case 'crash':
+        if (!this.current(event.node, event.incarnation) || this.phase !== 'faults') return;
+        this.crash(event.node, 'scheduled');
+        return;
+      case 'restart':
+        if (!this.current(event.node, event.incarnation) || event.node.up) return;
+        this.record(`restart ${event.node.id}`);
+        event.node.start();
+        return;
+      case 'probe':
+        this.probe();
+        if (this.liveAt === null) this.queue.push(this.queue.now + this.config.heartbeatIntervalMs * 2, { kind: 'probe' });
+        return;
+    }
+  }
+
+  private current(node: SimNode, incarnation: number): boolean {
+    return node.incarnation === incarnation;
+  }
+
+  private record(line: string): void {
+    const stamped = `${this.queue.now.toFixed(3)} ${line}`;
+    this.hash.update(stamped);
+    this.hash.update('\n');
+    this.trace?.push(stamped);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // NodeDriver: performing effects
+
+  send(from: SimNode, to: NodeId, message: RaftMessage): void {
+    this.stats.messagesSent++;
+    const delays = this.network.deliveryDelays();
+    if (delays.length === 0) this.stats.messagesDropped++;
+    if (delays.length > 1) this.stats.messagesDuplicated++;
+    for (const delay of delays) this.queue.push(this.queue.now + delay, { kind: 'deliver', from: from.id, to, message });
+  }
+
+  writeQueued(node: SimNode, write: PersistEffect): void {
+    this.checker.onLogWrite(node, write);
+    const earliest = Math.max(this.diskFreeAt.get(node) ?? 0, this.queue.now);
+    const done = earliest + this.diskRandom.between(0.2, this.diskMaxDelayMs.get(node)!);
+    this.diskFreeAt.set(node, done);
+    this.queue.push(done, { kind: 'diskDone', node, incarnation: node.incarnation, writeId: write.writeId });
+    const truncation = write.truncateFrom === null ? '' : ` truncate@${write.truncateFrom}`;
+    this.record(`  ${node.id} persist w${write.writeId} t${write.hardState.term} vote=${write.hardState.votedFor ?? '-'} commit=${write.hardState.commit}${truncation} ${describeEntries(write.entries)}`);
+  }
+
+  writeDurable(node: SimNode, write: PersistEffect, previous: HardState): void {
+    this.checker.onWriteDurable(node, previous, write);
+  }
+
+  applied(node: SimNode, entries: readonly Entry[], proposals: ReadonlyMap<number, string>): void {
+    this.checker.onApplied(node, entries);
+    for (const [index, id] of proposals) {
+      const entry = entries.find((candidate) => candidate.index === index);
+      if (entry === undefined) throw new SafetyViolation('Client Outcome', `${node.id} acknowledged ${id} at ${index}, outside the applied entries`);
+      this.ledger.acknowledged(id, entry.data, node.id);
+    }
+    if (this.phase === 'heal') {
+      for (const entry of entries) {
+        const appliedOn = this.probeAppliedOn.get(entry.data);
+        if (appliedOn === undefined) continue;
+        appliedOn.add(node.id);
+        if (appliedOn.size === this.nodes.length && this.liveAt === null) this.liveAt = this.queue.now;
+      }
+    }
+    const last = entries[entries.length - 1]!.index;
+    this.record(`  ${node.id} apply ${describeEntries(entries)}${proposals.size > 0 ? ` acks=${[...proposals.values()].join(',')}` : ''}`);
+    this.queue.push(this.queue.now + this.applyRandom.between(0, 5), { kind: 'appliedTo', node, incarnation: node.incarnation, index: last });
+  }
+
+  timerArmed(node: SimNode, timer: TimerKind, afterMs: number, generation: number): void {
+    this.queue.push(this.queue.now + afterMs, { kind: 'timer', node, incarnation: node.incarnation, timer, generation });
+  }
+
+  proposalFailed(node: SimNode, id: string, failure: ProposalFailure): void {
+    this.record(`  ${node.id} proposal ${id} failed ${failure.code}/${failure.outcome}`);
+    this.ledger.failed(id, failure, node.id);
+  }
+
+  observed(node: SimNode, effect: Effect): void {
+    if (effect.type === 'roleChanged') {
+      this.record(`  ${node.id} becomes ${effect.role} t${effect.term}`);
+      // Leaders that die young, before their first entry commits, leave the divergent logs of Figure 8 behind.
+      if (effect.role === 'leader' && this.phase === 'faults' && this.faults.chance(this.shortLivedLeaderChance)) {
+        this.queue.push(this.queue.now + this.faults.between(1, 80), { kind: 'crash', node, incarnation: node.incarnation });
+      }
+    }
+    else if (effect.type === 'leaderChanged') this.record(`  ${node.id} leader=${effect.leader ?? '-'} t${effect.term}`);
+  }
+
+  stepped(node: SimNode): void {
+    this.checker.afterStep(node);
+    // Crashes tied to activity land at interesting moments (right after an ack, a vote, a commit), which timed
+    // crashes rarely hit; leaders are hit three times as often.
+    const chance = node.core?.role === 'leader' ? 3 * this.activityCrashChance : this.activityCrashChance;
+    if (this.phase === 'faults' && this.faults.chance(chance)) {
+      this.queue.push(this.queue.now, { kind: 'crash', node, incarnation: node.incarnation });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Clients, faults and the heal
+
+  private propose(): void {
+    if (this.phase !== 'faults') return;
+    this.queue.push(this.queue.now + this.clients.between(10, 150), { kind: 'propose' });
+    // Most clients have found the leader; the rest hit a random node (and usually learn NOT_LEADER).
+    const leader = this.currentLeader();
+    const node = leader !== undefined && this.clients.chance(0.6) ? leader : this.clients.pick(this.nodes);
+    const count = this.clients.chance(0.2) ? this.clients.int(2, 4) : 1;
+    if (!node.up) return;
+    const proposals = Array.from({ length: count }, () => this.ledger.create(node.id, this.queue.now));
+    this.stats.proposals += count;
+    this.record(`propose ${node.id} ${proposals.map((p) => `${p.id}=${p.data}`).join(',')}`);
+    node.input((core) => core.propose(proposals));
+  }
+
+  private injectFault(): void {
+    const r = this.faults;
+    const roll = r.next();
+    const ids = this.network.ids;
+    if (roll < 0.18) {
+      // A random split into two sides (symmetric).
+      const side = ids.filter(() => r.chance(0.5));
+      if (side.length === 0 || side.length === ids.length) return;
+      this.network.isolateGroup(side);
+      this.stats.partitions++;
+      this.record(`fault partition {${side.join(',')}} | rest`);
+    } else if (roll < 0.28) {
+      // One-way links: a node that can send but not hear, or hear but not send.
+      const links = r.int(1, ids.length);
+      for (let i = 0; i < links; i++) {
+        const from = r.pick(ids);
+        const to = r.pick(ids);
+        if (from !== to) this.network.blockOneWay(from, to);
+      }
+      this.stats.partitions++;
+      this.record(`fault one-way ${this.network.describePartitions()}`);
+    } else if (roll < 0.42) {
+      const leader = this.currentLeader();
+      if (leader === undefined) return;
+      const mode = r.pick(['both', 'inbound', 'outbound'] as const);
+      for (const other of ids) {
+        if (other === leader.id) continue;
+        if (mode !== 'inbound') this.network.blockOneWay(leader.id, other);
+        if (mode !== 'outbound') this.network.blockOneWay(other, leader.id);
+      }
+      this.stats.partitions++;
+      this.record(`fault isolate leader ${leader.id} (${mode})`);
+    } else if (roll < 0.6) {
+      this.network.healPartitions();
+      this.record('fault heal partitions');
+    } else if (roll < 0.78) {
+      const leader = this.currentLeader();
+      const victim = leader !== undefined && r.chance(0.5) ? leader : r.pick(this.nodes);
+      if (victim.up) this.crash(victim, 'fault');
+    } else if (roll < 0.9) {
+      this.network.conditions = r.chance(0.3) ? { ...calmNetwork } : this.randomConditions();
+      const c = this.network.conditions;
+      this.record(`fault network loss=${c.lossRate.toFixed(2)} dup=${c.duplicateRate.toFixed(2)} delay=${c.minDelayMs.toFixed(0)}..${c.maxDelayMs.toFixed(0)}`);
+    } else if (roll < 0.95) {
+      const node = r.pick(this.nodes);
+      node.clockRate = this.clocks.between(0.8, 1.25);
+      this.record(`fault clock ${node.id} x${node.clockRate.toFixed(2)}`);
+    } else {
+      const node = r.pick(this.nodes);
+      this.diskMaxDelayMs.set(node, r.chance(0.5) ? r.between(50, 400) : r.between(1, 20));
+      this.record(`fault disk ${node.id} up to ${this.diskMaxDelayMs.get(node)!.toFixed(0)}ms`);
+    }
+  }
+
+  private crash(node: SimNode, why: string): void {
+    const lost = node.crash();
+    this.stats.crashes++;
+    this.stats.lostWrites += lost;
+    this.diskFreeAt.delete(node);
+    this.record(`crash ${node.id} (${why}, ${lost} writes lost)`);
+    this.queue.push(this.queue.now + this.faults.between(50, 1500), { kind: 'restart', node, incarnation: node.incarnation });
+  }
+
+  private randomConditions() {
+    const r = this.faults;
+    const maxDelayMs = r.between(5, 60);
+    return {
+      lossRate: r.chance(0.7) ? r.between(0, 0.3) : 0,
+      duplicateRate: r.chance(0.5) ? r.between(0, 0.2) : 0,
+      minDelayMs: r.between(0.5, 5),
+      maxDelayMs,
+      longDelayChance: r.between(0, 0.1),
+      longDelayMs: r.between(maxDelayMs, 800),
+    };
+  }
+
+  /** Every fault ends: the network is whole and reliable again, every node is up, disks are fast. */
+  private heal(): void {
+    this.phase = 'heal';
+    this.healedAt = this.queue.now;
+    this.network.healPartitions();
+    this.network.conditions = { ...calmNetwork };
+    for (const node of this.nodes) this.diskMaxDelayMs.set(node, Math.min(this.diskMaxDelayMs.get(node)!, 20));
+    this.record('heal');
+    for (const node of this.nodes) if (!node.up) node.start();
+    this.queue.push(this.queue.now, { kind: 'probe' });
+  }
+
+  private allCaughtUp(): boolean {
+    const committed = this.checker.committedIndex;
+    return this.nodes.every((node) => node.stateMachine.lastApplied >= committed);
+  }
+
+  /** Propose a fresh command to the current leader, unless a recent probe is still undecided. */
+  private probe(): void {
+    const leader = this.currentLeader();
+    if (leader === undefined) return;
+    for (const command of this.probeAppliedOn.keys()) {
+      const record = this.ledger.byCommand(command)!;
+      if (record.status === 'pending' && this.queue.now - record.proposedAt < 2 * this.config.electionTimeoutMs) return;
+    }
+    const proposal = this.ledger.create(leader.id, this.queue.now, 'live');
+    this.probeAppliedOn.set(proposal.data, new Set());
+    this.record(`probe ${leader.id} ${proposal.id}=${proposal.data}`);
+    leader.input((core) => core.propose([proposal]));
+  }
+
+  /** The leader with the highest term among running nodes. */
+  private currentLeader(): SimNode | undefined {
+    let leader: SimNode | undefined;
+    for (const node of this.nodes) {
+      if (node.core?.role === 'leader' && (leader === undefined || node.core.term > leader.running.term)) leader = node;
+    }
+    return leader;
+  }
+
+  private result(failure?: SimFailure): SimResult {
+    const stats = this.stats;
+    stats.steps = this.step;
+    stats.virtualTimeMs = Math.round(this.queue.now);
+    stats.recoveryMs = this.liveAt === null ? -1 : Math.round(this.liveAt - this.healedAt);
+    stats.leaderTerms = this.checker.leaderTermCount;
+    stats.highestTerm = Math.max(0, ...this.nodes.map((node) => node.core?.term ?? node.disk.hardState.term));
+    stats.committedIndex = this.checker.committedIndex;
+    stats.acknowledged = this.ledger.count('acknowledged');
+    stats.failedNotAppended = this.ledger.count('failed-not-appended');
+    stats.failedUnknown = this.ledger.count('failed-unknown');
+    return {
+      seed: this.seed,
+      nodes: this.nodeCount,
+      steps: this.steps,
+      ok: failure === undefined,
+      traceHash: this.hash.digest('hex'),
+      ...(failure === undefined ? {} : { failure }),
+      stats,
+      ...(this.trace === undefined ? {} : { trace: this.trace }),
+    };
+  }
+}

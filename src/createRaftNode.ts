@@ -11,19 +11,26 @@ import type { StateMachine } from '../actors/state-machine/StateMachine.js';
 import { RealTimer } from '../actors/timer/RealTimer.js';
 import type { TimerActor } from '../actors/timer/TimerActor.js';
 import { createCommandCodec } from './codec.js';
-import type { NodeId, Proposal, RaftConfig, RandomSource, Role } from './core/index.js';
-import { StoppedError, type XraftError } from './errors.js';
+import type { NodeId, Proposal, RaftConfig, RandomSource, Role, SessionTag } from './core/index.js';
+import { OverloadedError, StoppedError, type XraftError } from './errors.js';
 import { createNodeMachine, type NodeEmitted } from './node/machine.js';
+import type { ReadConsistency } from './node/runtime.js';
+import { ClientSession, type SessionOptions } from './session.js';
 
-export interface RaftNodeOptions<Command, Result, AppError> {
+/** The result type of a state machine class. */
+export type ResultOf<SM> = SM extends StateMachine<infer _Command, infer Result, infer _AppError> ? Result : never;
+/** The error type a state machine's `apply` throws. */
+export type AppErrorOf<SM> = SM extends StateMachine<infer _Command, infer _Result, infer AppError> ? AppError : never;
+
+export interface RaftNodeOptions<Command, SM extends StateMachine<Command, unknown, unknown>> {
   /** This node's id; unique in the cluster. */
   readonly id: NodeId;
   /** Every voting member of the cluster, this node included. */
   readonly members: readonly NodeId[];
   /** The schema every command must satisfy: checked on every proposal and on every entry decoded from the log. */
   readonly commandSchema: z.ZodType<Command>;
-  /** The application's replicated state. */
-  readonly stateMachine: StateMachine<Command, Result, AppError>;
+  /** The application's replicated state: an instance of your `StateMachine` subclass. */
+  readonly stateMachine: SM;
   /** How this node reaches its peers. */
   readonly network: NetworkActor;
   /** Where the log and hard state live. Default: a `MemoryLogStore` (not durable across processes). */
@@ -33,6 +40,10 @@ export interface RaftNodeOptions<Command, Result, AppError> {
   readonly config?: Partial<RaftConfig>;
   /** Randomness for election jitter (inject a seeded source for reproducible runs). */
   readonly random?: RandomSource;
+  /** Most proposals and reads waiting at once; beyond it they fail with OverloadedError at once. Default 10,000. */
+  readonly maxPending?: number;
+  /** Default deadline of `propose` and `read`, in ms of the timer's clock. Default 10,000. */
+  readonly operationTimeoutMs?: number;
   /** xstate inspection observer, e.g. `createBrowserInspector().inspect` from @statelyai/inspect. */
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
@@ -50,18 +61,48 @@ export interface NodeStatus {
 
 export type RaftNodeEvent = NodeEmitted;
 
-export interface RaftNode<Command, Result> {
+export interface ProposeOptions {
+  /** Give up after this long (ms of the node's timer) with TimeoutError; the command may still commit later. */
+  readonly timeoutMs?: number;
+}
+
+export interface ReadOptions {
+  /**
+   * - `linearizable` (default): ReadIndex; the read reflects every write acknowledged before it began.
+   * - `lease`: the leader answers without a round trip while its lease holds; linearizable as long as clocks drift
+   *   less than `config.leaseClockDrift` (see the README).
+   * - `stale`: the local state machine, now, whatever it has applied; may miss recent writes.
+   */
+  readonly consistency?: ReadConsistency;
+  readonly timeoutMs?: number;
+}
+
+export interface RaftNode<Command, Result, SM = StateMachine<Command, Result, unknown>> {
   readonly id: NodeId;
   /**
-   * Replicate `command` and resolve with the state machine's result once it is committed and applied here.
+   * Replicate `command` and resolve with the state machine's result once it is committed and applied here. On a
+   * follower the command is forwarded to the leader (unless `config.forwardToLeader` is false).
    * Rejects with `NotLeaderError` (see its `outcome`), `RejectedError` (the state machine threw),
-   * `InvalidCommandError` (the schema refused it; nothing was proposed) or `StoppedError`.
+   * `InvalidCommandError` (the schema refused it; nothing was proposed), `TimeoutError` (it may still commit),
+   * `OverloadedError` (too many operations waiting; nothing was done) or `StoppedError`.
    */
-  propose(command: Command): Promise<Result>;
+  propose(command: Command, options?: ProposeOptions): Promise<Result>;
+  /**
+   * Run `query` against the state machine at a point that is linearizable by default (see ReadOptions).
+   *
+   * @example
+   * const value = await node.read((kv) => kv.get('a'));
+   */
+  read<T>(query: (stateMachine: SM) => T, options?: ReadOptions): Promise<T>;
+  /**
+   * Open a client session: its proposals are applied exactly once even when retried after a timeout or a leader
+   * change (Raft thesis 6.3).
+   */
+  openSession(options?: SessionOptions): Promise<ClientSession<Command, Result>>;
   status(): NodeStatus;
   /** Campaign at once instead of waiting for the election timeout (for example right after a bootstrap). */
   campaign(): void;
-  /** Stop the node: children are stopped, the log store flushes, waiting proposals reject with `StoppedError`. */
+  /** Stop the node: children are stopped, the log store flushes, waiting operations reject with `StoppedError`. */
   stop(): Promise<void>;
   /** Observe role, leader, applied-index and stop events. */
   on<Type extends RaftNodeEvent['type']>(type: Type, listener: (event: Extract<RaftNodeEvent, { type: Type }>) => void): Subscription;
@@ -77,16 +118,20 @@ export interface RaftNode<Command, Result> {
  *   id: 'n1',
  *   members: ['n1', 'n2', 'n3'],
  *   commandSchema: z.object({ key: z.string(), value: z.string() }),
- *   stateMachine: new ReducerStateMachine(new Map<string, string>(), (map, { key, value }) => [map.set(key, value), value]),
+ *   stateMachine: new KeyValueStore(),
  *   network: hub.endpoint('n1'),
  * });
  * const result = await node.propose({ key: 'a', value: '1' });
  */
-export function createRaftNode<Command, Result = unknown, AppError = unknown>(
-  options: RaftNodeOptions<Command, Result, AppError>,
-): RaftNode<Command, Result> {
+export function createRaftNode<Command, SM extends StateMachine<Command, unknown, unknown>>(
+  options: RaftNodeOptions<Command, SM>,
+): RaftNode<Command, ResultOf<SM>, SM> {
+  type Result = ResultOf<SM>;
+  type AppError = AppErrorOf<SM>;
+  const stateMachine = options.stateMachine as unknown as StateMachine<Command, Result, AppError>;
   const codec = createCommandCodec(options.commandSchema);
   const machine = createNodeMachine<Command, Result, AppError>();
+  const defaultTimeoutMs = options.operationTimeoutMs ?? 10_000;
   const actor = createActor(machine, {
     input: {
       id: options.id,
@@ -94,11 +139,12 @@ export function createRaftNode<Command, Result = unknown, AppError = unknown>(
       codec,
       config: options.config,
       random: options.random,
+      maxPending: options.maxPending,
       actors: {
         timer: options.timer ?? new RealTimer(),
         network: options.network,
         logStore: options.logStore ?? new MemoryLogStore(),
-        stateMachine: options.stateMachine,
+        stateMachine,
       },
     },
     inspect: options.inspect,
@@ -107,34 +153,94 @@ export function createRaftNode<Command, Result = unknown, AppError = unknown>(
   let failure: unknown = null;
   actor.subscribe({ error: (error) => (failure = error) });
   const runtime = actor.getSnapshot().context.runtime;
+  const active = (): boolean => actor.getSnapshot().status === 'active';
 
-  let batch: Proposal[] = [];
+  // Operations made in the same turn travel as one batch: one event, one write, one AppendEntries per follower.
+  let proposals: Proposal[] = [];
+  let reads: { ids: string[]; lease: boolean }[] = [];
   const flush = (): void => {
-    const proposals = batch;
-    batch = [];
+    const batch = proposals;
+    const readBatches = reads;
+    proposals = [];
+    reads = [];
     // A node stopped in the meantime has already rejected these callers with StoppedError.
-    if (actor.getSnapshot().status === 'active') actor.send({ type: 'xraft.propose', proposals });
+    if (!active()) return;
+    if (batch.length > 0) actor.send({ type: 'xraft.propose', proposals: batch });
+    for (const { ids, lease } of readBatches) actor.send({ type: 'xraft.read', ids, lease });
+  };
+  const schedule = (): void => {
+    if (proposals.length === 0 && reads.length === 0) queueMicrotask(flush);
+  };
+
+  const proposeData = (data: string, session: SessionTag | undefined, timeoutMs: number): Promise<Result> => {
+    if (!active()) return Promise.reject(new StoppedError(stoppedReason(failure)));
+    const id = nanoid();
+    return new Promise<Result>((resolve, reject) => {
+      try {
+        runtime.trackProposal(id, timeoutMs, resolve, (error: XraftError) => reject(error));
+      } catch (error) {
+        reject(error as OverloadedError);
+        return;
+      }
+      schedule();
+      proposals.push(session === undefined ? { id, data } : { id, data, session });
+    });
   };
 
   actor.start();
 
-  return {
+  const node: RaftNode<Command, Result, SM> = {
     id: options.id,
-    actor: actor as unknown as RaftNode<Command, Result>['actor'],
-    propose(command: Command): Promise<Result> {
+    actor: actor as unknown as RaftNode<Command, Result, SM>['actor'],
+    propose(command: Command, proposeOptions: ProposeOptions = {}): Promise<Result> {
       let data: string;
       try {
         data = codec.encode(command);
       } catch (error) {
         return Promise.reject(error);
       }
-      if (actor.getSnapshot().status !== 'active') return Promise.reject(new StoppedError(stoppedReason(failure)));
+      return proposeData(data, undefined, proposeOptions.timeoutMs ?? defaultTimeoutMs);
+    },
+    read<T>(query: (stateMachine: SM) => T, readOptions: ReadOptions = {}): Promise<T> {
+      if (!active()) return Promise.reject(new StoppedError(stoppedReason(failure)));
+      const consistency = readOptions.consistency ?? 'linearizable';
+      if (consistency === 'stale') {
+        try {
+          return Promise.resolve(query(options.stateMachine));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
       const id = nanoid();
-      const result = new Promise<Result>((resolve, reject) => runtime.track(id, { resolve, reject: (error: XraftError) => reject(error) }));
-      // Proposals made in the same turn travel as one batch: one event, one write, one AppendEntries per follower.
-      if (batch.length === 0) queueMicrotask(flush);
-      batch.push({ id, data });
-      return result;
+      return new Promise<T>((resolve, reject) => {
+        try {
+          runtime.trackRead(
+            id,
+            readOptions.timeoutMs ?? defaultTimeoutMs,
+            () => query(options.stateMachine),
+            (value) => resolve(value as T),
+            (error: XraftError) => reject(error),
+          );
+        } catch (error) {
+          reject(error as OverloadedError);
+          return;
+        }
+        schedule();
+        const lease = consistency === 'lease';
+        const open = reads.find((batch) => batch.lease === lease);
+        if (open === undefined) reads.push({ ids: [id], lease });
+        else open.ids.push(id);
+      });
+    },
+    openSession(sessionOptions: SessionOptions = {}): Promise<ClientSession<Command, Result>> {
+      return ClientSession.open<Command, Result>(
+        {
+          encode: codec.encode,
+          propose: proposeData,
+          sleep: (ms) => runtime.sleep(ms),
+        },
+        { timeoutMs: defaultTimeoutMs, ...sessionOptions },
+      );
     },
     status(): NodeStatus {
       const { context } = actor.getSnapshot();
@@ -150,16 +256,17 @@ export function createRaftNode<Command, Result = unknown, AppError = unknown>(
       };
     },
     campaign(): void {
-      actor.send({ type: 'xraft.campaign' });
+      if (active()) actor.send({ type: 'xraft.campaign' });
     },
     async stop(): Promise<void> {
-      if (actor.getSnapshot().status === 'active') actor.send({ type: 'xraft.stop' });
+      if (active()) actor.send({ type: 'xraft.stop' });
       actor.stop();
     },
     on(type, listener) {
       return actor.on(type, listener as (event: NodeEmitted) => void);
     },
   };
+  return node;
 }
 
 function stoppedReason(failure: unknown): string {

@@ -3,7 +3,16 @@
  */
 import type { NodeId } from './core/index.js';
 
-export type XraftErrorCode = 'NOT_LEADER' | 'TIMEOUT' | 'STOPPED' | 'REJECTED' | 'INVALID_COMMAND' | 'STORE_FAILED';
+export type XraftErrorCode =
+  | 'NOT_LEADER'
+  | 'TIMEOUT'
+  | 'STOPPED'
+  | 'REJECTED'
+  | 'INVALID_COMMAND'
+  | 'STORE_FAILED'
+  | 'STORE_CORRUPTED'
+  | 'OVERLOADED'
+  | 'SESSION_EXPIRED';
 
 export abstract class XraftError extends Error {
   abstract readonly code: XraftErrorCode;
@@ -74,5 +83,26 @@ export class StoreFailedError extends XraftError {
   ) {
     super(message);
     this.name = 'StoreFailedError';
+  }
+}
+
+/** Too many proposals and reads are already waiting on this node; nothing was done. Back off and retry. */
+export class OverloadedError extends XraftError {
+  readonly code = 'OVERLOADED';
+  constructor(readonly limit: number) {
+    super(`more than ${limit} operations are waiting on this node`);
+    this.name = 'OverloadedError';
+  }
+}
+
+/**
+ * The client session is unknown to the replicated state (never opened, or expired after its time to live): the
+ * request was not applied. Open a new session; whether earlier requests of the old one applied cannot be known.
+ */
+export class SessionExpiredError extends XraftError {
+  readonly code = 'SESSION_EXPIRED';
+  constructor(readonly client: string) {
+    super(`session ${client} is unknown or expired`);
+    this.name = 'SessionExpiredError';
   }
 }

@@ -7,7 +7,8 @@
  * stopping the node; the throw must be deterministic too.
  */
 import { Actor } from '../../src/actor.js';
-import type { Entry } from '../../src/core/index.js';
+import type { Entry, SessionTag } from '../../src/core/index.js';
+import { SessionExpiredError } from '../../src/errors.js';
 
 export interface Apply {
   readonly type: 'Apply';
@@ -19,7 +20,7 @@ export type StateMachineMessage = Apply;
 
 export type ApplyOutcome<Result, AppError> =
   | { readonly ok: true; readonly value: Result }
-  | { readonly ok: false; readonly error: AppError | CommandDecodeError };
+  | { readonly ok: false; readonly error: AppError | CommandDecodeError | SessionExpiredError };
 
 export interface ProposalResult<Result, AppError> {
   readonly proposalId: string;
@@ -55,6 +56,13 @@ export class CommandDecodeError extends Error {
 
 export type CommandDecoder<Command> = (data: string) => Command;
 
+/** What the replicated state remembers of one client session. */
+interface SessionRecord<Result, AppError> {
+  /** Outcomes of the requests the client has not acknowledged yet, by seq. */
+  readonly responses: Map<number, ApplyOutcome<Result, AppError>>;
+  lastActive: number;
+}
+
 export abstract class StateMachine<Command, Result = unknown, AppError = unknown> extends Actor<
   StateMachineMessage,
   StateMachineReply<Result, AppError>
@@ -65,7 +73,17 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
   private cursor = 0;
   private results: ProposalResult<Result, AppError>[] = [];
   private busy = false;
+  /** Client sessions, part of the replicated state (a snapshot must carry them). */
+  private readonly sessions = new Map<string, SessionRecord<Result, AppError>>();
+  /** Replicated time: the largest session timestamp applied so far. */
+  private sessionClock = 0;
+  private lastExpiry = 0;
 
+  /**
+   * How long a client session lives without requests, in replicated time (ms). Expiry is decided by timestamps in
+   * the log, so every node expires the same sessions at the same entry. Override to change.
+   */
+  protected sessionTimeToLiveMs = 60 * 60 * 1000;
   /** Apply one committed command and return its result (or a promise of it). Throw to reject the command. */
   abstract apply(command: Command, context: ApplyContext): Result | Promise<Result>;
 
@@ -91,9 +109,16 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
         const entry = batch.entries[this.cursor++]!;
         if (entry.kind !== 'command') continue;
         const proposalId = batch.proposals.get(entry.index);
+        const session = entry.session === undefined ? undefined : this.admitSession(entry.session);
         const settle = (outcome: ApplyOutcome<Result, AppError>): void => {
+          if (session?.record !== undefined) session.record.responses.set(entry.session!.seq, outcome);
           if (proposalId !== undefined) this.results.push({ proposalId, index: entry.index, outcome });
         };
+        if (session !== undefined && session.answer !== undefined) {
+          // A retry of a request this session already made, or a registration: answered without applying.
+          if (proposalId !== undefined) this.results.push({ proposalId, index: entry.index, outcome: session.answer });
+          continue;
+        }
         let command: Command;
         try {
           command = this.decode(entry);
@@ -130,6 +155,43 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
         this.reply({ type: 'Applied', index: last.index, results });
       }
     }
+  }
+
+  /**
+   * Decide what a session-tagged entry means: register the session (seq 0), answer a duplicate from the remembered
+   * outcome, refuse an unknown session, or let it apply and remember the outcome (`record`).
+   */
+  private admitSession(tag: SessionTag): { answer?: ApplyOutcome<Result, AppError>; record?: SessionRecord<Result, AppError> } {
+    this.sessionClock = Math.max(this.sessionClock, tag.at);
+    this.expireSessions();
+    let record = this.sessions.get(tag.client);
+    if (tag.seq === 0) {
+      if (record === undefined) this.sessions.set(tag.client, (record = { responses: new Map(), lastActive: tag.at }));
+      record.lastActive = Math.max(record.lastActive, tag.at);
+      return { answer: { ok: true, value: undefined as Result } };
+    }
+    if (record === undefined) return { answer: { ok: false, error: new SessionExpiredError(tag.client) } };
+    record.lastActive = Math.max(record.lastActive, tag.at);
+    for (const seq of record.responses.keys()) if (seq < tag.ack) record.responses.delete(seq);
+    const remembered = record.responses.get(tag.seq);
+    if (remembered !== undefined) return { answer: remembered };
+    // Below the acknowledged mark and forgotten: the client already has its answer; never apply it again.
+    if (tag.seq < tag.ack) return { answer: { ok: false, error: new SessionExpiredError(tag.client) } };
+    return { record };
+  }
+
+  private expireSessions(): void {
+    // Sweeping costs O(sessions); doing it once per tenth of a time-to-live keeps it cheap and still deterministic.
+    if (this.sessionClock - this.lastExpiry < this.sessionTimeToLiveMs / 10) return;
+    this.lastExpiry = this.sessionClock;
+    for (const [client, record] of this.sessions) {
+      if (record.lastActive < this.sessionClock - this.sessionTimeToLiveMs) this.sessions.delete(client);
+    }
+  }
+
+  /** Number of live client sessions in the replicated state. */
+  get sessionCount(): number {
+    return this.sessions.size;
   }
 
   private decode(entry: Entry): Command {

@@ -5,12 +5,16 @@
 import { TimerActor, type TimerName } from './TimerActor.js';
 
 export class ManualTimer extends TimerActor {
-  private now = 0;
+  private current = 0;
   private readonly deadlines = new Map<TimerName, number>();
 
   /** The timer's current time in milliseconds since it was created. */
   get time(): number {
-    return this.now;
+    return this.current;
+  }
+
+  now(): number {
+    return this.current;
   }
 
   /** When `timer` will fire, or undefined when it is not armed. */
@@ -20,22 +24,22 @@ export class ManualTimer extends TimerActor {
 
   /** Move time forward by `ms`, firing every timer that falls due, earliest first. */
   advance(ms: number): void {
-    const until = this.now + ms;
+    const until = this.current + ms;
     for (;;) {
       let next: { timer: TimerName; at: number } | null = null;
       for (const [timer, at] of this.deadlines) {
         if (at <= until && (next === null || at < next.at)) next = { timer, at };
       }
       if (next === null) break;
-      this.now = next.at;
+      this.current = next.at;
       this.deadlines.delete(next.timer);
       this.fire(next.timer);
     }
-    this.now = until;
+    this.current = until;
   }
 
   protected arm(timer: TimerName, afterMs: number): void {
-    this.deadlines.set(timer, this.now + afterMs);
+    this.deadlines.set(timer, this.current + afterMs);
   }
 
   protected disarm(timer: TimerName): void {

@@ -4,6 +4,10 @@ import { TimerActor, type TimerName } from './TimerActor.js';
 export class RealTimer extends TimerActor {
   private readonly handles = new Map<TimerName, NodeJS.Timeout>();
 
+  now(): number {
+    return performance.now();
+  }
+
   protected arm(timer: TimerName, afterMs: number): void {
     this.disarm(timer);
     const handle = setTimeout(() => {

@@ -51,6 +51,12 @@ export abstract class TimerActor extends Actor<TimerMessage, TimerReply> {
     this.disarm('heartbeat');
   }
 
+  /**
+   * The timer's clock in milliseconds (monotonic; any origin). The node reads it for lease reads and for the deadlines
+   * of waiting operations, so that a simulated clock governs both.
+   */
+  abstract now(): number;
+
   /** Arm `timer` to fire once after `afterMs`, replacing a pending one. Call `fire(timer)` when it is due. */
   protected abstract arm(timer: TimerName, afterMs: number): void;
 

@@ -20,6 +20,8 @@ export class Progress {
   readonly inflight: number[] = [];
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** The latest heartbeat round the follower has answered in this term (for ReadIndex and leases). */
+  ackedRound = 0;
 
   constructor(nextIndex: number) {
     this.nextIndex = nextIndex;

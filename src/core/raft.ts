@@ -93,8 +93,27 @@ export class RaftCore {
   private selfVoteWriteId = 0;
 
   private readonly progress = new Map<NodeId, Progress>();
-  /** Local proposals awaiting commit on this leader: entry index -> proposal id. */
-  private readonly pendingProposals = new Map<number, string>();
+  /**
+   * Proposals made on this node (as leader, or forwarded to the leader) whose entries have not been applied yet.
+   * They fail with outcome 'unknown' when the leader they went to is no longer our leader.
+   */
+  private readonly pendingProposals = new Set<string>();
+
+  /** Heartbeat round of this leader; every broadcast starts a new one. */
+  private round = 0;
+  /** When (driver clock) recent rounds were started, ascending by round, for leases. */
+  private readonly roundStarts: { readonly round: number; readonly at: number }[] = [];
+  /** Reads waiting for a majority to answer `round`; `from` is the follower that asked, or null for local reads. */
+  private readonly pendingReads: { readonly ids: readonly string[]; readonly index: number; readonly round: number; readonly from: NodeId | null }[] = [];
+  /** Reads that arrived before this leader committed an entry of its own term (thesis 6.4: it must first). */
+  private readonly readsAwaitingCommit: { readonly ids: readonly string[]; readonly from: NodeId | null }[] = [];
+  /** On a follower: reads sent to the leader for a read index. */
+  private readonly forwardedReads = new Set<string>();
+  /**
+   * Ids of forwarded proposals this node appended, most recent last, bounded: a network that duplicates a forward must
+   * not make the leader append the same proposal twice.
+   */
+  private readonly appendedForwards = new Set<string>();
 
   private effects: Effect[] = [];
 
@@ -201,11 +220,37 @@ export class RaftCore {
     return this.flush();
   }
 
-  /** The heartbeat timer fired. */
-  heartbeatDue(): Effect[] {
+  /** The heartbeat timer fired. `now` is the driver's clock in ms, needed only for lease reads. */
+  heartbeatDue(now?: number): Effect[] {
     if (this.currentRole === 'leader') {
-      for (const peer of this.peers()) this.sendHeartbeat(peer);
+      this.broadcastHeartbeat(now);
       this.effects.push({ type: 'resetHeartbeatTimer', afterMs: this.config.heartbeatIntervalMs });
+    }
+    return this.flush();
+  }
+
+  /**
+   * Linearizable reads (Raft thesis 6.4, ReadIndex). The leader records its commit index, confirms it is still
+   * leader with a heartbeat round answered by a majority, and answers `readReady(index)`: the reads may be served
+   * once the state machine has applied `index`. A follower asks the leader for the index (when forwarding is on).
+   *
+   * With `lease`, a leader whose lease holds at `now` answers at once (see RaftConfig.leaseClockDrift).
+   */
+  readIndex(ids: readonly string[], options: { readonly lease?: boolean; readonly now?: number } = {}): Effect[] {
+    if (ids.length === 0) return [];
+    if (this.currentRole === 'leader') {
+      if (this.log.termAt(this.commit) !== this.currentTerm) {
+        this.readsAwaitingCommit.push({ ids, from: null });
+      } else if (options.lease === true && this.leaseHolds(options.now)) {
+        this.effects.push({ type: 'readReady', ids, index: this.commit });
+      } else {
+        this.confirmLeadershipFor(ids, null, options.now);
+      }
+    } else if (this.config.forwardToLeader && this.leaderId !== null && this.currentRole === 'follower') {
+      for (const id of ids) this.forwardedReads.add(id);
+      this.send(this.leaderId, { type: 'ReadIndexRequest', term: this.currentTerm, requestIds: ids });
+    } else {
+      this.effects.push({ type: 'readFailed', ids, leaderHint: this.leaderId });
     }
     return this.flush();
   }
@@ -216,6 +261,11 @@ export class RaftCore {
    */
   propose(proposals: readonly Proposal[]): Effect[] {
     if (proposals.length === 0) return [];
+    if (this.currentRole !== 'leader' && this.config.forwardToLeader && this.leaderId !== null && this.currentRole === 'follower') {
+      for (const proposal of proposals) this.pendingProposals.add(proposal.id);
+      this.send(this.leaderId, { type: 'ForwardProposals', term: this.currentTerm, proposals });
+      return this.flush();
+    }
     if (this.currentRole !== 'leader') {
       for (const proposal of proposals) {
         this.effects.push({
@@ -226,14 +276,8 @@ export class RaftCore {
       }
       return this.flush();
     }
-    const entries: Entry[] = [];
-    let index = this.log.lastIndex;
-    for (const proposal of proposals) {
-      index++;
-      entries.push({ index, term: this.currentTerm, kind: 'command', data: proposal.data });
-      this.pendingProposals.set(index, proposal.id);
-    }
-    this.appendAsLeader(entries);
+    for (const proposal of proposals) this.pendingProposals.add(proposal.id);
+    this.appendProposals(proposals);
     return this.flush();
   }
 
@@ -274,6 +318,36 @@ export class RaftCore {
   // Message handling
 
   private step(from: NodeId, message: RaftMessage): void {
+    // Forwarded client work is answered by whoever is leader now, whatever the sender's term: it carries no Raft
+    // state, and a stale sender learns the term from replication soon enough.
+    switch (message.type) {
+      case 'ForwardProposals':
+        if (this.currentRole === 'leader') this.appendProposals(this.firstSightings(message.proposals));
+        else this.send(from, { type: 'ForwardProposalsResponse', term: this.currentTerm, rejected: message.proposals.map((p) => p.id), leaderHint: this.leaderId });
+        return;
+      case 'ForwardProposalsResponse':
+        for (const id of message.rejected) {
+          if (!this.pendingProposals.delete(id)) continue;
+          this.effects.push({ type: 'proposalFailed', id, failure: { code: 'NOT_LEADER', leaderHint: message.leaderHint, outcome: 'not-appended' } });
+        }
+        return;
+      case 'ReadIndexRequest':
+        if (this.currentRole !== 'leader') {
+          this.send(from, { type: 'ReadIndexResponse', term: this.currentTerm, requestIds: message.requestIds, index: null, leaderHint: this.leaderId });
+        } else if (this.log.termAt(this.commit) !== this.currentTerm) {
+          this.readsAwaitingCommit.push({ ids: message.requestIds, from });
+        } else {
+          this.confirmLeadershipFor(message.requestIds, from, undefined);
+        }
+        return;
+      case 'ReadIndexResponse': {
+        const ids = message.requestIds.filter((id) => this.forwardedReads.delete(id));
+        if (ids.length === 0) return;
+        if (message.index === null) this.effects.push({ type: 'readFailed', ids, leaderHint: message.leaderHint });
+        else this.effects.push({ type: 'readReady', ids, index: message.index });
+        return;
+      }
+    }
     if (message.term > this.currentTerm) {
       if (message.type === 'RequestVote') {
         // A follower that hears from a live leader ignores candidates (thesis 4.2.3, disruptive servers): pre-vote
@@ -297,7 +371,7 @@ export class RaftCore {
       if (message.type === 'AppendEntries') {
         // Tell a stale leader about the newer term so it steps down (needed with check-quorum and pre-vote, where
         // it might otherwise never see a higher term).
-        this.send(from, this.appendResponse(false, message.prevLogIndex, 0, 0));
+        this.send(from, this.appendResponse(false, message.prevLogIndex, 0, 0, message.round));
       } else if (message.type === 'RequestVote') {
         this.send(from, this.voteResponse(false, message.preVote));
       }
@@ -354,7 +428,7 @@ export class RaftCore {
       // Everything up to our commit index is known to match any leader's log; acknowledge what we have.
       const skip = this.commit - request.prevLogIndex;
       if (skip >= request.entries.length) {
-        this.reply(from, this.appendResponse(true, this.commit, 0, 0));
+        this.reply(from, this.appendResponse(true, this.commit, 0, 0, request.round));
         return;
       }
       this.acceptEntries(from, {
@@ -368,7 +442,7 @@ export class RaftCore {
     const localTerm = this.log.termAt(request.prevLogIndex);
     if (localTerm !== request.prevLogTerm) {
       const hint = this.log.lastIndexWithTermAtMost(Math.min(request.prevLogIndex, this.log.lastIndex), request.prevLogTerm);
-      this.reply(from, this.appendResponse(false, request.prevLogIndex, hint.index, hint.term));
+      this.reply(from, this.appendResponse(false, request.prevLogIndex, hint.index, hint.term, request.round));
       return;
     }
     this.acceptEntries(from, request);
@@ -406,7 +480,7 @@ export class RaftCore {
       this.commit = newCommit;
       this.maybeApply();
     }
-    this.reply(from, this.appendResponse(true, matched, 0, 0));
+    this.reply(from, this.appendResponse(true, matched, 0, 0, request.round));
   }
 
   private handleAppendResponse(from: NodeId, response: AppendEntriesResponse): void {
@@ -414,6 +488,10 @@ export class RaftCore {
     const progress = this.progress.get(from);
     if (progress === undefined) return;
     progress.recentActive = true;
+    if (response.round > progress.ackedRound) {
+      progress.ackedRound = response.round;
+      this.confirmReads();
+    }
     if (response.success) {
       const inflightBefore = progress.inflight.length;
       if (progress.acknowledge(response.index)) this.maybeCommit();
@@ -519,7 +597,7 @@ export class RaftCore {
     if (wasLeader) {
       this.effects.push({ type: 'cancelHeartbeatTimer' });
       this.progress.clear();
-      this.failPendingProposals(leader);
+      this.failLeaderReads(leader);
     }
     this.votes.clear();
     this.selfVoteWriteId = 0;
@@ -533,6 +611,7 @@ export class RaftCore {
     this.setLeader(this.id);
     this.votes.clear();
     this.progress.clear();
+    this.roundStarts.length = 0;
     for (const peer of this.peers()) this.progress.set(peer, new Progress(this.log.lastIndex + 1));
     // Check quorum once per election timeout; heartbeats at their own pace.
     this.effects.push({ type: 'resetElectionTimer', afterMs: this.config.electionTimeoutMs });
@@ -551,17 +630,111 @@ export class RaftCore {
     if (leader === this.leaderId) return;
     this.leaderId = leader;
     this.effects.push({ type: 'leaderChanged', leader, term: this.currentTerm });
-  }
-
-  private failPendingProposals(leaderHint: NodeId | null): void {
-    for (const [, id] of this.pendingProposals) {
-      this.effects.push({ type: 'proposalFailed', id, failure: { code: 'NOT_LEADER', leaderHint, outcome: 'unknown' } });
+    // Whatever went to the previous leader may or may not commit; its callers must not wait on a leader that is gone.
+    for (const id of this.pendingProposals) {
+      this.effects.push({ type: 'proposalFailed', id, failure: { code: 'NOT_LEADER', leaderHint: leader, outcome: 'unknown' } });
     }
     this.pendingProposals.clear();
+    if (this.forwardedReads.size > 0) {
+      this.effects.push({ type: 'readFailed', ids: [...this.forwardedReads], leaderHint: leader });
+      this.forwardedReads.clear();
+    }
+  }
+
+  private failLeaderReads(leaderHint: NodeId | null): void {
+    for (const read of [...this.readsAwaitingCommit, ...this.pendingReads]) {
+      if (read.from === null) this.effects.push({ type: 'readFailed', ids: read.ids, leaderHint });
+      else this.send(read.from, { type: 'ReadIndexResponse', term: this.currentTerm, requestIds: read.ids, index: null, leaderHint });
+    }
+    this.readsAwaitingCommit.length = 0;
+    this.pendingReads.length = 0;
+    this.roundStarts.length = 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Reads
+
+  /** Start a heartbeat round for these reads; they are ready once a majority answers it. */
+  private confirmLeadershipFor(ids: readonly string[], from: NodeId | null, now: number | undefined): void {
+    if (this.voters.length === 1) {
+      this.readReady(ids, this.commit, from);
+      return;
+    }
+    this.pendingReads.push({ ids, index: this.commit, round: this.round + 1, from });
+    this.broadcastHeartbeat(now);
+  }
+
+  private readReady(ids: readonly string[], index: number, from: NodeId | null): void {
+    if (from === null) this.effects.push({ type: 'readReady', ids, index });
+    else this.send(from, { type: 'ReadIndexResponse', term: this.currentTerm, requestIds: ids, index, leaderHint: this.id });
+  }
+
+  /** The highest round a majority of voters (this leader included) has answered. */
+  private quorumRound(): number {
+    return committedIndex(this.voters, (id) => (id === this.id ? this.round : (this.progress.get(id)?.ackedRound ?? 0)));
+  }
+
+  private confirmReads(): void {
+    if (this.pendingReads.length === 0) return;
+    const confirmed = this.quorumRound();
+    while (this.pendingReads.length > 0 && this.pendingReads[0]!.round <= confirmed) {
+      const read = this.pendingReads.shift()!;
+      this.readReady(read.ids, read.index, read.from);
+    }
+  }
+
+  /**
+   * Whether a majority answered a round started less than a lease ago. Followers ignore candidates for at least an
+   * election timeout after hearing from us (inLeaderLease), so no other leader can exist before then, clock drift
+   * allowed for.
+   */
+  private leaseHolds(now: number | undefined): boolean {
+    if (now === undefined || !this.config.checkQuorum) return false;
+    const confirmed = this.quorumRound();
+    let startedAt: number | undefined;
+    for (const start of this.roundStarts) {
+      if (start.round > confirmed) break;
+      startedAt = start.at;
+    }
+    return startedAt !== undefined && now < startedAt + this.config.electionTimeoutMs * (1 - this.config.leaseClockDrift);
+  }
+
+  /** Start a new round: a heartbeat to every follower. */
+  private broadcastHeartbeat(now: number | undefined): void {
+    this.round++;
+    if (now !== undefined) {
+      this.roundStarts.push({ round: this.round, at: now });
+      // Keep only what a lease can still use: the newest start at or below the confirmed round, and later ones.
+      const confirmed = this.quorumRound();
+      while (this.roundStarts.length > 1 && this.roundStarts[1]!.round <= confirmed) this.roundStarts.shift();
+    }
+    for (const peer of this.peers()) this.sendHeartbeat(peer);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
   // Replication and commit
+
+  /** Forwarded proposals not appended before; remembers them. */
+  private firstSightings(proposals: readonly Proposal[]): Proposal[] {
+    const fresh = proposals.filter((proposal) => !this.appendedForwards.has(proposal.id));
+    for (const proposal of fresh) this.appendedForwards.add(proposal.id);
+    for (const id of this.appendedForwards) {
+      if (this.appendedForwards.size <= 65_536) break;
+      this.appendedForwards.delete(id);
+    }
+    return fresh;
+  }
+
+  private appendProposals(proposals: readonly Proposal[]): void {
+    if (proposals.length === 0) return;
+    const entries: Entry[] = [];
+    let index = this.log.lastIndex;
+    for (const proposal of proposals) {
+      const entry: Entry = { index: ++index, term: this.currentTerm, kind: 'command', data: proposal.data, id: proposal.id };
+      entries.push(proposal.session === undefined ? entry : { ...entry, session: proposal.session });
+    }
+    this.appendAsLeader(entries);
+  }
 
   private appendAsLeader(entries: readonly Entry[]): void {
     this.log.append(entries);
@@ -589,6 +762,7 @@ export class RaftCore {
       prevLogTerm,
       entries,
       leaderCommit: this.commit,
+      round: this.round,
     });
     progress.sent(prevLogIndex + entries.length, entries.length);
   }
@@ -610,6 +784,7 @@ export class RaftCore {
       prevLogTerm: this.log.termAt(progress.matchIndex)!,
       entries: [],
       leaderCommit: this.commit,
+      round: this.round,
     });
   }
 
@@ -621,6 +796,7 @@ export class RaftCore {
     if (quorumIndex > this.commit && this.log.termAt(quorumIndex) === this.currentTerm) {
       this.commit = quorumIndex;
       this.maybeApply();
+      for (const read of this.readsAwaitingCommit.splice(0)) this.confirmLeadershipFor(read.ids, read.from, undefined);
       // Followers learn the new commit index with the next append or heartbeat.
       for (const [peer, progress] of this.progress) {
         if (progress.mode === 'replicate' && progress.matchIndex === this.log.lastIndex && progress.inflight.length === 0) {
@@ -635,11 +811,7 @@ export class RaftCore {
     const entries = this.log.slice(this.handedToApply + 1, this.commit);
     const proposals = new Map<number, string>();
     for (const entry of entries) {
-      const id = this.pendingProposals.get(entry.index);
-      if (id !== undefined) {
-        proposals.set(entry.index, id);
-        this.pendingProposals.delete(entry.index);
-      }
+      if (entry.id !== undefined && this.pendingProposals.delete(entry.id)) proposals.set(entry.index, entry.id);
     }
     this.handedToApply = this.commit;
     this.effects.push({ type: 'apply', entries, proposals });
@@ -686,8 +858,8 @@ export class RaftCore {
     return { type: 'RequestVoteResponse', term: this.currentTerm, granted, preVote };
   }
 
-  private appendResponse(success: boolean, index: number, hintIndex: number, hintTerm: number): AppendEntriesResponse {
-    return { type: 'AppendEntriesResponse', term: this.currentTerm, success, index, hintIndex, hintTerm };
+  private appendResponse(success: boolean, index: number, hintIndex: number, hintTerm: number, round: number): AppendEntriesResponse {
+    return { type: 'AppendEntriesResponse', term: this.currentTerm, success, index, hintIndex, hintTerm, round };
   }
 
   private resetElectionTimer(): void {

@@ -20,6 +20,26 @@ export interface Entry {
   readonly term: number;
   readonly kind: EntryKind;
   readonly data: string;
+  /**
+   * The id of the proposal that created a command entry, so that the node where it was proposed (the leader, or a
+   * follower that forwarded it) can hand the result back to its caller when the entry is applied.
+   */
+  readonly id?: string;
+  /** For commands sent through a client session: what makes a retry of the same request apply only once. */
+  readonly session?: SessionTag;
+}
+
+/**
+ * Identifies a request of a client session (Raft thesis 6.3). The state machine applies each (client, seq) at most
+ * once and remembers its result until the client acknowledges it (`ack`: every seq below it has been answered).
+ * `seq` 0 registers the session. `at` is the proposer's clock: once in the log it is replicated time, so every node
+ * expires the same sessions at the same entry.
+ */
+export interface SessionTag {
+  readonly client: string;
+  readonly seq: number;
+  readonly ack: number;
+  readonly at: number;
 }
 
 /**
@@ -56,6 +76,11 @@ export interface AppendEntries {
   readonly prevLogTerm: number;
   readonly entries: readonly Entry[];
   readonly leaderCommit: number;
+  /**
+   * The leader's heartbeat round when this message was sent; echoed in the response. A read is confirmed once a
+   * majority has answered a round started after the read arrived (ReadIndex, Raft thesis 6.4).
+   */
+  readonly round: number;
 }
 
 export interface AppendEntriesResponse {
@@ -73,10 +98,54 @@ export interface AppendEntriesResponse {
    */
   readonly hintIndex: number;
   readonly hintTerm: number;
+  /** The `round` of the AppendEntries this answers. */
+  readonly round: number;
+}
+
+/** A follower asks the leader to replicate proposals made on the follower. */
+export interface ForwardProposals {
+  readonly type: 'ForwardProposals';
+  readonly term: number;
+  readonly proposals: readonly Proposal[];
+}
+
+/**
+ * Sent only when the receiver could not append forwarded proposals (it is not the leader). Accepted proposals need no
+ * answer: the forwarding node recognizes their entries by id when it applies them.
+ */
+export interface ForwardProposalsResponse {
+  readonly type: 'ForwardProposalsResponse';
+  readonly term: number;
+  readonly rejected: readonly string[];
+  readonly leaderHint: NodeId | null;
+}
+
+/** A follower asks the leader for a read index on behalf of its own readers. */
+export interface ReadIndexRequest {
+  readonly type: 'ReadIndexRequest';
+  readonly term: number;
+  readonly requestIds: readonly string[];
+}
+
+/** The confirmed read index for the requests, or null when the leader could not confirm its leadership. */
+export interface ReadIndexResponse {
+  readonly type: 'ReadIndexResponse';
+  readonly term: number;
+  readonly requestIds: readonly string[];
+  readonly index: number | null;
+  readonly leaderHint: NodeId | null;
 }
 
 /** Every message the core sends or receives between peers. */
-export type RaftMessage = RequestVote | RequestVoteResponse | AppendEntries | AppendEntriesResponse;
+export type RaftMessage =
+  | RequestVote
+  | RequestVoteResponse
+  | AppendEntries
+  | AppendEntriesResponse
+  | ForwardProposals
+  | ForwardProposalsResponse
+  | ReadIndexRequest
+  | ReadIndexResponse;
 
 /** A message addressed to a peer. */
 export interface Envelope {
@@ -91,11 +160,14 @@ export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
 export interface Proposal {
   readonly id: string;
   readonly data: string;
+  readonly session?: SessionTag;
 }
 
-/** Why a proposal failed inside the core. */
+/** Why a proposal or a read failed inside the core. */
 export type ProposalFailure =
-  /** This node was not leader when the proposal arrived: it was certainly not appended. */
+  /**
+   * Certainly not committed: no leader took it, or its entry was overwritten by another leader's. Retrying is safe.
+   */
   | { readonly code: 'NOT_LEADER'; readonly leaderHint: NodeId | null; readonly outcome: 'not-appended' }
   /**
    * Leadership was lost after the entry was appended but before it committed: a later leader may still commit it.
@@ -115,6 +187,8 @@ export type ProposalFailure =
  * - `resetElectionTimer` / `resetHeartbeatTimer` / `cancelHeartbeatTimer`: (re)arm or disarm the two timers; a fired
  *   timer is reported as `electionTimeout()` / `heartbeatDue()`.
  * - `proposalFailed`: reject a pending proposal.
+ * - `readReady`: the reads may be served from the state machine once it has applied `index` (linearizable).
+ * - `readFailed`: the reads could not be confirmed (no leader, or leadership lost); they may be retried.
  * - `roleChanged`, `leaderChanged`: observability.
  */
 export type Effect =
@@ -131,6 +205,8 @@ export type Effect =
   | { readonly type: 'resetHeartbeatTimer'; readonly afterMs: number }
   | { readonly type: 'cancelHeartbeatTimer' }
   | { readonly type: 'proposalFailed'; readonly id: string; readonly failure: ProposalFailure }
+  | { readonly type: 'readReady'; readonly ids: readonly string[]; readonly index: number }
+  | { readonly type: 'readFailed'; readonly ids: readonly string[]; readonly leaderHint: NodeId | null }
   | { readonly type: 'roleChanged'; readonly role: Role; readonly term: number }
   | { readonly type: 'leaderChanged'; readonly leader: NodeId | null; readonly term: number };
 
@@ -148,6 +224,13 @@ export interface RaftConfig {
   readonly preVote: boolean;
   /** A leader steps down when it has not heard from a majority within an election timeout. */
   readonly checkQuorum: boolean;
+  /** Followers forward proposals and read-index requests to the leader instead of failing them with NOT_LEADER. */
+  readonly forwardToLeader: boolean;
+  /**
+   * Serve lease reads: a leader that a majority acknowledged within the last `electionTimeoutMs × (1 - leaseClockDrift)`
+   * answers reads without a round trip. Safe only while clocks drift by less than this fraction; needs checkQuorum.
+   */
+  readonly leaseClockDrift: number;
 }
 
 export const defaultRaftConfig: RaftConfig = {
@@ -157,6 +240,8 @@ export const defaultRaftConfig: RaftConfig = {
   maxInflightMessages: 64,
   preVote: true,
   checkQuorum: true,
+  forwardToLeader: true,
+  leaseClockDrift: 0.1,
 };
 
 /** What a node recovers from its log store before it starts. */

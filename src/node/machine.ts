@@ -32,6 +32,7 @@ export interface NodeContext<Command, Result, AppError> {
 
 export type NodeEvent<Result, AppError> =
   | { readonly type: 'xraft.propose'; readonly proposals: readonly Proposal[] }
+  | { readonly type: 'xraft.read'; readonly ids: readonly string[]; readonly lease: boolean }
   | { readonly type: 'xraft.campaign' }
   | { readonly type: 'xraft.stop' }
   | TimerReply
@@ -100,7 +101,7 @@ export function createNodeMachine<Command, Result, AppError>() {
             runtime.step((core) => core.electionTimeout());
             break;
           case 'HeartbeatDue':
-            runtime.step((core) => core.heartbeatDue());
+            runtime.step((core) => core.heartbeatDue(runtime.now()));
             break;
           case 'LogSaved':
             runtime.step((core) => core.persisted(event.writeId));
@@ -110,6 +111,9 @@ export function createNodeMachine<Command, Result, AppError>() {
             break;
           case 'xraft.propose':
             runtime.propose(event.proposals);
+            break;
+          case 'xraft.read':
+            runtime.read(event.ids, event.lease);
             break;
           case 'xraft.campaign':
             runtime.step((core) => core.campaign());
@@ -151,7 +155,13 @@ export function createNodeMachine<Command, Result, AppError>() {
               enqueue.sendTo('timer', { type: 'CancelHeartbeatTimer' });
               break;
             case 'proposalFailed':
-              enqueue(() => runtime.fail(effect.id, effect.failure.leaderHint, effect.failure.outcome));
+              enqueue(() => runtime.failProposal(effect.id, effect.failure.leaderHint, effect.failure.outcome));
+              break;
+            case 'readReady':
+              enqueue(() => runtime.readReady(effect.ids, effect.index));
+              break;
+            case 'readFailed':
+              enqueue(() => runtime.failReads(effect.ids, effect.leaderHint));
               break;
             case 'settle':
               enqueue(() => runtime.settle(effect.results));
@@ -164,6 +174,7 @@ export function createNodeMachine<Command, Result, AppError>() {
               break;
           }
         }
+        enqueue(() => runtime.afterEvent());
       }),
       emitApplied: emit(({ event }) => ({ type: 'applied' as const, index: event.type === 'Applied' ? event.index : 0 })),
       stopWithError: assign(({ event }) => ({
@@ -202,6 +213,7 @@ export function createNodeMachine<Command, Result, AppError>() {
         on: {
           Loaded: { target: 'running', actions: ['step', 'dispatch'] },
           'xraft.propose': { actions: ['step', 'dispatch'] },
+          'xraft.read': { actions: ['step', 'dispatch'] },
         },
       },
       running: {
@@ -213,6 +225,7 @@ export function createNodeMachine<Command, Result, AppError>() {
           LogSaved: { actions: ['step', 'dispatch'] },
           Applied: { actions: ['step', 'dispatch', 'emitApplied'] },
           'xraft.propose': { actions: ['step', 'dispatch'] },
+          'xraft.read': { actions: ['step', 'dispatch'] },
           'xraft.campaign': { actions: ['step', 'dispatch'] },
         },
         states: {

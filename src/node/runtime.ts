@@ -1,11 +1,11 @@
 /**
  * What one running node holds outside its statechart's context: the Raft core (with the log's in-memory tail), the
- * actors, and the callers waiting on proposals. The statechart keeps only scalars in its context plus a reference
- * to this object, whose `toJSON` is a small summary so that an inspector never serializes the log.
+ * actors, and the callers waiting on proposals and reads. The statechart keeps only scalars in its context plus a
+ * reference to this object, whose `toJSON` is a small summary so that an inspector never serializes the log.
  */
 import { RaftCore, seededRandom, type Effect, type NodeId, type Proposal, type RaftConfig, type RandomSource, type RecoveredState } from '../core/index.js';
 import type { CommandCodec } from '../codec.js';
-import { NotLeaderError, RejectedError, StoppedError, type XraftError } from '../errors.js';
+import { NotLeaderError, OverloadedError, RejectedError, SessionExpiredError, StoppedError, TimeoutError, type XraftError } from '../errors.js';
 import type { LogStore } from '../../actors/log-store/LogStore.js';
 import type { NetworkActor } from '../../actors/network/NetworkActor.js';
 import type { ProposalResult, StateMachine } from '../../actors/state-machine/StateMachine.js';
@@ -27,11 +27,31 @@ export interface NodeInput<Command, Result, AppError> {
   readonly config?: Partial<RaftConfig>;
   /** Randomness for election jitter; seeded from the node id and the clock when absent. */
   readonly random?: RandomSource;
+  /** Most proposals and reads waiting at once; beyond it callers get OverloadedError. Default 10,000. */
+  readonly maxPending?: number;
 }
 
-interface Waiter<Result> {
-  readonly resolve: (result: Result) => void;
+/** How a read is served. */
+export type ReadConsistency = 'linearizable' | 'lease' | 'stale';
+
+interface Waiter {
   readonly reject: (error: XraftError) => void;
+  /** Timer clock time after which the caller gets TimeoutError. */
+  readonly deadline: number;
+  readonly timeoutMs: number;
+}
+
+interface ProposalWaiter<Result> extends Waiter {
+  readonly kind: 'proposal';
+  readonly resolve: (result: Result) => void;
+}
+
+interface ReadWaiter<Command, Result, AppError> extends Waiter {
+  readonly kind: 'read';
+  readonly query: (stateMachine: StateMachine<Command, Result, AppError>) => unknown;
+  readonly resolve: (value: unknown) => void;
+  /** The read index once confirmed; the read is served when the state machine has applied it. */
+  index: number | null;
 }
 
 /** A unit of work for the statechart's dispatch action, in order. */
@@ -44,10 +64,16 @@ export class NodeRuntime<Command, Result, AppError> {
   readonly members: readonly NodeId[];
   readonly actors: NodeActors<Command, Result, AppError>;
   readonly codec: CommandCodec<Command>;
+  readonly maxPending: number;
   private readonly config: Partial<RaftConfig>;
   private readonly random: RandomSource;
   private raft: RaftCore | null = null;
-  private readonly waiters = new Map<string, Waiter<Result>>();
+  private readonly waiters = new Map<string, ProposalWaiter<Result> | ReadWaiter<Command, Result, AppError>>();
+  /** Reads whose index is known, waiting for the state machine to apply it. */
+  private readonly readsAwaitingApply = new Set<string>();
+  private earliestDeadline = Number.POSITIVE_INFINITY;
+  /** Pauses on the timer's clock (retry backoff), woken after events once due. */
+  private sleepers: { readonly until: number; readonly wake: () => void }[] = [];
   /** Effects produced by the last event, drained by the statechart's dispatch action. */
   outbox: NodeEffect<Result, AppError>[] = [];
 
@@ -57,6 +83,7 @@ export class NodeRuntime<Command, Result, AppError> {
     this.actors = input.actors;
     this.codec = input.codec;
     this.config = input.config ?? {};
+    this.maxPending = input.maxPending ?? 10_000;
     this.random = input.random ?? seededRandom(hashSeed(`${input.id}:${Date.now()}:${Math.random()}`));
     input.actors.stateMachine.useDecoder(input.codec.decode);
   }
@@ -64,6 +91,15 @@ export class NodeRuntime<Command, Result, AppError> {
   /** The core, once the node has recovered its state. */
   get core(): RaftCore | null {
     return this.raft;
+  }
+
+  /** Operations waiting for an answer. */
+  get pending(): number {
+    return this.waiters.size;
+  }
+
+  now(): number {
+    return this.actors.timer.now();
   }
 
   recover(state: RecoveredState): void {
@@ -89,47 +125,149 @@ export class NodeRuntime<Command, Result, AppError> {
     this.outbox = this.raft.propose(proposals);
   }
 
+  read(ids: readonly string[], lease: boolean): void {
+    if (this.raft === null) {
+      this.outbox = [{ type: 'readFailed', ids, leaderHint: null }];
+      return;
+    }
+    this.outbox = this.raft.readIndex(ids, { lease, now: this.now() });
+  }
+
   /** Record the state machine's progress and queue the settlement of the proposals it answered. */
   applied(index: number, results: readonly ProposalResult<Result, AppError>[]): void {
     this.outbox = this.raft === null ? [] : this.raft.appliedTo(index);
     if (results.length > 0) this.outbox.push({ type: 'settle', results });
   }
 
-  /** Remember a caller waiting on proposal `id`. */
-  track(id: string, waiter: Waiter<Result>): void {
+  // ---------------------------------------------------------------------------------------------------------------
+  // Callers
+
+  /** Admit a new waiting operation, or refuse it when too many are waiting already. */
+  private admit(id: string, waiter: ProposalWaiter<Result> | ReadWaiter<Command, Result, AppError>): void {
+    if (this.waiters.size >= this.maxPending) throw new OverloadedError(this.maxPending);
     this.waiters.set(id, waiter);
+    this.earliestDeadline = Math.min(this.earliestDeadline, waiter.deadline);
   }
 
-  /** Forget a waiter (its caller gave up, e.g. on a deadline). */
-  untrack(id: string): void {
-    this.waiters.delete(id);
+  trackProposal(id: string, timeoutMs: number, resolve: (result: Result) => void, reject: (error: XraftError) => void): void {
+    this.admit(id, { kind: 'proposal', resolve, reject, deadline: this.now() + timeoutMs, timeoutMs });
+  }
+
+  trackRead(
+    id: string,
+    timeoutMs: number,
+    query: (stateMachine: StateMachine<Command, Result, AppError>) => unknown,
+    resolve: (value: unknown) => void,
+    reject: (error: XraftError) => void,
+  ): void {
+    this.admit(id, { kind: 'read', query, resolve, reject, deadline: this.now() + timeoutMs, timeoutMs, index: null });
   }
 
   settle(results: readonly ProposalResult<Result, AppError>[]): void {
     for (const { proposalId, outcome } of results) {
-      const waiter = this.waiters.get(proposalId);
+      const waiter = this.take(proposalId, 'proposal');
       if (waiter === undefined) continue;
-      this.waiters.delete(proposalId);
       if (outcome.ok) waiter.resolve(outcome.value);
+      else if (outcome.error instanceof SessionExpiredError) waiter.reject(outcome.error);
       else waiter.reject(new RejectedError(outcome.error));
     }
   }
 
-  fail(id: string, leaderHint: NodeId | null, outcome: 'not-appended' | 'unknown'): void {
-    const waiter = this.waiters.get(id);
-    if (waiter === undefined) return;
-    this.waiters.delete(id);
-    waiter.reject(new NotLeaderError(leaderHint, outcome));
+  failProposal(id: string, leaderHint: NodeId | null, outcome: 'not-appended' | 'unknown'): void {
+    this.take(id, 'proposal')?.reject(new NotLeaderError(leaderHint, outcome));
+  }
+
+  readReady(ids: readonly string[], index: number): void {
+    for (const id of ids) {
+      const waiter = this.waiters.get(id);
+      if (waiter?.kind !== 'read') continue;
+      waiter.index = index;
+      this.readsAwaitingApply.add(id);
+    }
+    this.serveReads();
+  }
+
+  failReads(ids: readonly string[], leaderHint: NodeId | null): void {
+    for (const id of ids) this.take(id, 'read')?.reject(new NotLeaderError(leaderHint, 'not-appended'));
+  }
+
+  /** Serve a stale read from the local state machine at once. */
+  queryNow<T>(query: (stateMachine: StateMachine<Command, Result, AppError>) => T): T {
+    return query(this.actors.stateMachine);
+  }
+
+  /**
+   * Resolve after `ms` of the timer's clock. Checked after every event, so the resolution is as fine as the node's
+   * traffic (at least every heartbeat on a leader, every election timeout elsewhere).
+   */
+  sleep(ms: number): Promise<void> {
+    return new Promise((wake) => this.sleepers.push({ until: this.now() + ms, wake }));
+  }
+
+  /** After every event: serve reads whose index is applied, wake sleepers, time out what waited too long. */
+  afterEvent(): void {
+    this.serveReads();
+    const now = this.now();
+    if (this.sleepers.length > 0) {
+      const due = this.sleepers.filter((sleeper) => sleeper.until <= now);
+      if (due.length > 0) {
+        this.sleepers = this.sleepers.filter((sleeper) => sleeper.until > now);
+        for (const sleeper of due) sleeper.wake();
+      }
+    }
+    if (now < this.earliestDeadline) return;
+    this.earliestDeadline = Number.POSITIVE_INFINITY;
+    for (const [id, waiter] of this.waiters) {
+      if (waiter.deadline <= now) {
+        this.waiters.delete(id);
+        this.readsAwaitingApply.delete(id);
+        waiter.reject(new TimeoutError(waiter.timeoutMs));
+      } else {
+        this.earliestDeadline = Math.min(this.earliestDeadline, waiter.deadline);
+      }
+    }
   }
 
   /** Reject every waiting caller: the node is stopping. */
   failAll(reason: string): void {
     for (const waiter of this.waiters.values()) waiter.reject(new StoppedError(reason));
     this.waiters.clear();
+    this.readsAwaitingApply.clear();
+    for (const sleeper of this.sleepers.splice(0)) sleeper.wake();
   }
 
   toJSON(): object {
     return this.raft?.status() ?? { id: this.id, recovering: true };
+  }
+
+  private serveReads(): void {
+    if (this.readsAwaitingApply.size === 0 || this.raft === null) return;
+    const applied = this.raft.appliedIndex;
+    for (const id of this.readsAwaitingApply) {
+      const waiter = this.waiters.get(id);
+      if (waiter?.kind !== 'read' || waiter.index === null || waiter.index > applied) continue;
+      this.readsAwaitingApply.delete(id);
+      this.waiters.delete(id);
+      let value: unknown;
+      try {
+        value = waiter.query(this.actors.stateMachine);
+      } catch (error) {
+        waiter.reject(new RejectedError(error));
+        continue;
+      }
+      waiter.resolve(value);
+    }
+  }
+
+  private take<Kind extends 'proposal' | 'read'>(
+    id: string,
+    kind: Kind,
+  ): (Kind extends 'proposal' ? ProposalWaiter<Result> : ReadWaiter<Command, Result, AppError>) | undefined {
+    const waiter = this.waiters.get(id);
+    if (waiter?.kind !== kind) return undefined;
+    this.waiters.delete(id);
+    this.readsAwaitingApply.delete(id);
+    return waiter as Kind extends 'proposal' ? ProposalWaiter<Result> : ReadWaiter<Command, Result, AppError>;
   }
 }
 

@@ -38,8 +38,8 @@ describe('a node of a three-node cluster', () => {
     for (const { node } of cluster.nodes) expect(node.status().appliedIndex).toBe(commit);
   });
 
-  test('a follower refuses a proposal with NotLeader naming the leader, and nothing is appended', async () => {
-    cluster = new TestCluster(['n1', 'n2', 'n3']);
+  test('a follower configured not to forward refuses a proposal with NotLeader naming the leader', async () => {
+    cluster = new TestCluster(['n1', 'n2', 'n3'], { config: { forwardToLeader: false } });
     const leader = await cluster.electLeader();
     const follower = cluster.nodes.find(({ id }) => id !== leader.id)!;
     const before = follower.node.status().lastIndex;

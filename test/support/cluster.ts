@@ -15,6 +15,7 @@ import {
   type RaftNode,
 } from '../../src/index.js';
 
+
 export const counterCommand = z.discriminatedUnion('op', [
   z.object({ op: z.literal('add'), by: z.number().int() }),
   z.object({ op: z.literal('fail'), reason: z.string() }),
@@ -33,9 +34,16 @@ export function counterMachine(): ReducerStateMachine<number, CounterCommand, nu
   });
 }
 
+export type CounterNode = RaftNode<CounterCommand, number, ReturnType<typeof counterMachine>>;
+
+export interface TestClusterOptions {
+  readonly config?: Partial<RaftConfig>;
+  readonly maxPending?: number;
+}
+
 export interface TestNode {
   readonly id: NodeId;
-  node: RaftNode<CounterCommand, number>;
+  node: CounterNode;
   timer: ManualTimer;
   stateMachine: ReturnType<typeof counterMachine>;
   readonly store: MemoryLogStore;
@@ -48,7 +56,10 @@ export class TestCluster {
   readonly nodes: TestNode[] = [];
   private readonly random = seededRandom(7);
 
-  constructor(readonly ids: readonly NodeId[]) {
+  constructor(
+    readonly ids: readonly NodeId[],
+    private readonly options: TestClusterOptions = {},
+  ) {
     for (const id of ids) this.nodes.push(this.startNode(id, new MemoryLogStore()));
   }
 
@@ -63,7 +74,8 @@ export class TestCluster {
       network: this.hub.endpoint(id),
       logStore: store,
       timer,
-      config: testConfig,
+      config: { ...testConfig, ...this.options.config },
+      maxPending: this.options.maxPending,
       random: seededRandom(Math.floor(this.random() * 2 ** 32)),
     });
     return { id, node, timer, stateMachine, store };

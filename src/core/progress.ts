@@ -20,6 +20,11 @@ export class Progress {
   readonly inflight: number[] = [];
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /**
+   * matchIndex when the previous heartbeat went out in replicate mode. Unchanged at the next heartbeat while entries
+   * are outstanding means the messages carrying them were lost (see RaftCore.sendHeartbeat).
+   */
+  matchAtLastHeartbeat = -1;
   /** The latest heartbeat round the follower has answered in this term (for ReadIndex and leases). */
   ackedRound = 0;
 

@@ -775,6 +775,15 @@ export class RaftCore {
       this.sendAppend(peer, progress);
       return;
     }
+    if (progress.matchIndex < this.log.lastIndex && progress.matchIndex === progress.matchAtLastHeartbeat) {
+      // Entries are outstanding but the follower acknowledged nothing for a whole heartbeat interval: the messages
+      // carrying them were lost. An idle leader would otherwise never send them again (the empty heartbeat below
+      // succeeds at matchIndex), leaving the follower behind and the last proposals uncommitted. Probe again.
+      progress.becomeProbe();
+      this.sendAppend(peer, progress);
+      return;
+    }
+    progress.matchAtLastHeartbeat = progress.matchIndex;
     // In replicate mode the follower is known to match up to matchIndex, so an empty append there always succeeds
     // and carries the commit index.
     this.send(peer, {

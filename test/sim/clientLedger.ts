@@ -30,6 +30,16 @@ export class ClientLedger {
     return { id: record.id, data: record.data };
   }
 
+  /** Give a proposal a command chosen by a scenario test instead of the generated one. */
+  rename(id: string, data: string): void {
+    const record = this.byId.get(id);
+    if (record === undefined || this.byData.has(data)) throw new Error(`cannot name proposal ${id} '${data}'`);
+    this.byData.delete(record.data);
+    const renamed: ProposalRecord = { ...record, data };
+    this.byId.set(id, renamed);
+    this.byData.set(data, renamed);
+  }
+
   get(id: string): ProposalRecord | undefined {
     return this.byId.get(id);
   }

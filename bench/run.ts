@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --only cluster,sim] [--seconds S]`: run the benchmarks and print a Markdown table of figures to
+ * `npm run bench [-- --only cluster,sim,logstore] [--seconds S]`: run the benchmarks and print a Markdown table of figures to
  * paste into BENCHMARKS.md, with the machine it ran on.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchCluster } from './cluster.js';
+import { benchLogStore } from './logStore.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +28,25 @@ if (wanted('cluster')) {
   for (const concurrency of [1, 64, 1024]) {
     const result = await benchCluster(concurrency, seconds);
     console.log(`| ${concurrency} | ${Math.round(result.perSecond).toLocaleString('en-US')} | ${result.p50Ms.toFixed(2)} ms | ${result.p99Ms.toFixed(2)} ms |`);
+  }
+  console.log();
+}
+
+if (wanted('logstore')) {
+  const format = (perSecond: number): string => Math.round(perSecond).toLocaleString('en-US');
+  console.log(`## Log store: LevelLogStore on classic-level, synced batches, 100-byte commands (data in ${os.tmpdir()})`);
+  console.log('Durable entries/s (acknowledged by LogSaved). Raw: fs.writeSync of the same bytes + fs.fsyncSync in a loop, the');
+  console.log('one-fsync-per-write limit of this disk; "of raw" compares the store\'s one-write-in-flight fsyncs/s to it.');
+  console.log();
+  console.log('| entries per write | 1 write in flight | 64 writes in flight (group commit) | store fsyncs/s (64 in flight) | raw write+fsync/s | raw limit, entries/s at 1 in flight | 1 in flight, of raw |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
+  for (const batchSize of [1, 16, 256]) {
+    const result = await benchLogStore(batchSize, seconds);
+    const rawEntries = result.rawFsyncsPerSecond * batchSize;
+    console.log(
+      `| ${batchSize} | ${format(result.serialPerSecond)} | ${format(result.pipelinedPerSecond)} | ${format(result.pipelinedBatchesPerSecond)} | ` +
+        `${format(result.rawFsyncsPerSecond)} | ${format(rawEntries)} | ${Math.round((100 * result.serialPerSecond) / rawEntries)}% |`,
+    );
   }
   console.log();
 }

@@ -11,7 +11,7 @@ import type { StateMachine } from '../actors/state-machine/StateMachine.js';
 import { RealTimer } from '../actors/timer/RealTimer.js';
 import type { TimerActor } from '../actors/timer/TimerActor.js';
 import { createCommandCodec } from './codec.js';
-import type { NodeId, Proposal, RaftConfig, RandomSource, Role, SessionTag } from './core/index.js';
+import type { MembershipChange, NodeId, Proposal, RaftConfig, RandomSource, Role, SessionTag } from './core/index.js';
 import { OverloadedError, StoppedError, type XraftError } from './errors.js';
 import { createNodeMachine, type NodeEmitted } from './node/machine.js';
 import type { ReadConsistency } from './node/runtime.js';
@@ -56,7 +56,10 @@ export interface NodeStatus {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly lastIndex: number;
+  /** Voting members of the configuration in force. */
   readonly members: readonly NodeId[];
+  /** Non-voting members receiving the log. */
+  readonly learners: readonly NodeId[];
 }
 
 export type RaftNodeEvent = NodeEmitted;
@@ -99,6 +102,22 @@ export interface RaftNode<Command, Result, SM = StateMachine<Command, Result, un
    * change (Raft thesis 6.3).
    */
   openSession(options?: SessionOptions): Promise<ClientSession<Command, Result>>;
+  /**
+   * Add a non-voting member that receives the log. With `promote`, it becomes a voter once it has caught up
+   * (`config.promoteWithinEntries`). Resolves once the change is applied here. Call on the leader.
+   */
+  addLearner(id: NodeId, options?: { readonly promote?: boolean }): Promise<void>;
+  /** Make a learner a voter. */
+  promote(id: NodeId): Promise<void>;
+  /** Remove a voter or learner; removing the leader makes it step down once the change commits. */
+  removeMember(id: NodeId): Promise<void>;
+  /** The configuration in force on this node. */
+  members(): { readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] };
+  /**
+   * Hand leadership to `target` (default: the most up-to-date voter) and resolve once it leads; rejects with
+   * TransferAbortedError when it did not happen within an election timeout. Call on the leader.
+   */
+  transferLeadership(target?: NodeId): Promise<void>;
   status(): NodeStatus;
   /** Campaign at once instead of waiting for the election timeout (for example right after a bootstrap). */
   campaign(): void;
@@ -187,6 +206,20 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
     });
   };
 
+  const changeMembership = (change: MembershipChange, promote: boolean): Promise<void> => {
+    if (!active()) return Promise.reject(new StoppedError(stoppedReason(failure)));
+    const id = nanoid();
+    return new Promise<void>((resolve, reject) => {
+      try {
+        runtime.trackProposal(id, defaultTimeoutMs, () => resolve(), (error: XraftError) => reject(error));
+      } catch (error) {
+        reject(error as OverloadedError);
+        return;
+      }
+      actor.send({ type: 'xraft.changeMembership', id, change, promote });
+    });
+  };
+
   actor.start();
 
   const node: RaftNode<Command, Result, SM> = {
@@ -242,8 +275,33 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
         { timeoutMs: defaultTimeoutMs, ...sessionOptions },
       );
     },
+    addLearner(id: NodeId, learnerOptions: { readonly promote?: boolean } = {}): Promise<void> {
+      return changeMembership({ type: 'addLearner', id }, learnerOptions.promote === true);
+    },
+    promote(id: NodeId): Promise<void> {
+      return changeMembership({ type: 'promote', id }, false);
+    },
+    removeMember(id: NodeId): Promise<void> {
+      return changeMembership({ type: 'remove', id }, false);
+    },
+    members() {
+      return runtime.core?.members ?? { voters: options.members, learners: [] };
+    },
+    transferLeadership(target?: NodeId): Promise<void> {
+      if (!active()) return Promise.reject(new StoppedError(stoppedReason(failure)));
+      return new Promise<void>((resolve, reject) => {
+        try {
+          runtime.trackTransfer(target ?? '', resolve, reject);
+        } catch (error) {
+          reject(error as Error);
+          return;
+        }
+        actor.send({ type: 'xraft.transferLeadership', target });
+      });
+    },
     status(): NodeStatus {
       const { context } = actor.getSnapshot();
+      const members = runtime.core?.members ?? { voters: options.members, learners: [] };
       return {
         id: context.id,
         role: context.role,
@@ -252,7 +310,8 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
         commitIndex: context.commitIndex,
         appliedIndex: context.appliedIndex,
         lastIndex: context.lastIndex,
-        members: runtime.members,
+        members: members.voters,
+        learners: members.learners,
       };
     },
     campaign(): void {

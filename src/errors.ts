@@ -12,7 +12,9 @@ export type XraftErrorCode =
   | 'STORE_FAILED'
   | 'STORE_CORRUPTED'
   | 'OVERLOADED'
-  | 'SESSION_EXPIRED';
+  | 'SESSION_EXPIRED'
+  | 'MEMBERSHIP'
+  | 'TRANSFER_ABORTED';
 
 export abstract class XraftError extends Error {
   abstract readonly code: XraftErrorCode;
@@ -104,5 +106,26 @@ export class SessionExpiredError extends XraftError {
   constructor(readonly client: string) {
     super(`session ${client} is unknown or expired`);
     this.name = 'SessionExpiredError';
+  }
+}
+
+/** A membership change that cannot be made (see `reason`: ALREADY_MEMBER, NOT_A_MEMBER, LAST_VOTER, ...). */
+export class MembershipChangeError extends XraftError {
+  readonly code = 'MEMBERSHIP';
+  constructor(
+    readonly reason: 'ALREADY_MEMBER' | 'NOT_A_MEMBER' | 'NOT_A_LEARNER' | 'LAST_VOTER' | 'CHANGE_IN_PROGRESS',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'MembershipChangeError';
+  }
+}
+
+/** A leadership transfer did not complete (the target was unreachable or left); the old leader leads on. */
+export class TransferAbortedError extends XraftError {
+  readonly code = 'TRANSFER_ABORTED';
+  constructor(reason: string) {
+    super(`leadership transfer aborted: ${reason}`);
+    this.name = 'TransferAbortedError';
   }
 }

@@ -107,8 +107,12 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
       const batch = this.queue[0]!;
       while (this.cursor < batch.entries.length) {
         const entry = batch.entries[this.cursor++]!;
-        if (entry.kind !== 'command') continue;
         const proposalId = batch.proposals.get(entry.index);
+        if (entry.kind !== 'command') {
+          // A membership change proposed here: applied means done.
+          if (proposalId !== undefined) this.results.push({ proposalId, index: entry.index, outcome: { ok: true, value: undefined as Result } });
+          continue;
+        }
         const session = entry.session === undefined ? undefined : this.admitSession(entry.session);
         const settle = (outcome: ApplyOutcome<Result, AppError>): void => {
           if (session?.record !== undefined) session.record.responses.set(entry.session!.seq, outcome);

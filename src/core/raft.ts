@@ -9,6 +9,7 @@
  * counts itself in the commit quorum only up to its durable index.
  */
 import { RaftLog } from './log.js';
+import { applyChange, decodeMembership, encodeMembership, isMember, MembershipError, type Membership, type MembershipChange } from './membership.js';
 import { Progress } from './progress.js';
 import { committedIndex, voteResult } from './quorum.js';
 import {
@@ -31,8 +32,13 @@ import {
 
 export interface RaftCoreOptions {
   readonly id: NodeId;
-  /** Every voting member of the cluster, this node included. */
+  /**
+   * The configuration before any `config` entry in the log: every voting member of a bootstrapped cluster (this node
+   * included), or, for a node that will join an existing cluster, an empty list (it never campaigns until a
+   * configuration in its log makes it a voter).
+   */
   readonly voters: readonly NodeId[];
+  readonly learners?: readonly NodeId[];
   readonly config?: Partial<RaftConfig>;
   readonly random: RandomSource;
   /** Durable state read back from the log store; an empty log and term 0 when absent. */
@@ -68,7 +74,12 @@ interface HeldMessage {
 export class RaftCore {
   readonly id: NodeId;
   readonly config: RaftConfig;
-  private readonly voters: readonly NodeId[];
+  /** The configuration from the options, in force until the log holds a `config` entry. */
+  private readonly initialMembership: Membership;
+  /** The latest configuration in the log (committed or not); it is the one in force. */
+  private membership: Membership;
+  /** Index of the entry that set `membership`, 0 for the initial one. */
+  private membershipIndex = 0;
   private readonly random: RandomSource;
   private readonly log: RaftLog;
 
@@ -110,10 +121,14 @@ export class RaftCore {
   /** On a follower: reads sent to the leader for a read index. */
   private readonly forwardedReads = new Set<string>();
   /**
-   * Ids of forwarded proposals this node appended, most recent last, bounded: a network that duplicates a forward must
-   * not make the leader append the same proposal twice.
+   * Ids of forwarded proposals this node has decided (appended or rejected), most recent last, bounded: a network
+   * that duplicates a forward must not make a leader append a proposal twice, or after rejecting it.
    */
-  private readonly appendedForwards = new Set<string>();
+  private readonly decidedForwards = new Set<string>();
+  /** Learners this leader promotes to voters once they have caught up. */
+  private readonly promoteWhenCaughtUp = new Set<NodeId>();
+  /** The voter this leader is handing leadership to, if any. */
+  private transferTarget: NodeId | null = null;
 
   private effects: Effect[] = [];
 
@@ -123,10 +138,8 @@ export class RaftCore {
     if (this.config.heartbeatIntervalMs >= this.config.electionTimeoutMs) {
       throw new RangeError('heartbeatIntervalMs must be smaller than electionTimeoutMs');
     }
-    if (!options.voters.includes(options.id)) {
-      throw new RangeError(`node ${options.id} is not among the voters [${options.voters.join(', ')}]`);
-    }
-    this.voters = [...options.voters];
+    this.initialMembership = { voters: [...options.voters], learners: [...(options.learners ?? [])] };
+    this.membership = this.initialMembership;
     this.random = options.random;
     const recovered = options.recovered ?? { hardState: { term: 0, votedFor: null, commit: 0 }, entries: [] };
     this.log = new RaftLog(recovered.entries);
@@ -136,6 +149,7 @@ export class RaftCore {
     this.handedToApply = 0;
     this.applied = 0;
     this.stable = this.log.lastIndex;
+    this.membershipFromLog();
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -162,8 +176,17 @@ export class RaftCore {
   get stableIndex(): number {
     return this.stable;
   }
-  get members(): readonly NodeId[] {
-    return this.voters;
+  /** The configuration in force (the latest in the log). */
+  get members(): Membership {
+    return this.membership;
+  }
+
+  private get voters(): readonly NodeId[] {
+    return this.membership.voters;
+  }
+
+  private get isVoter(): boolean {
+    return this.membership.voters.includes(this.id);
   }
 
   termAt(index: number): number | undefined {
@@ -197,10 +220,15 @@ export class RaftCore {
   // ---------------------------------------------------------------------------------------------------------------
   // Inputs
 
-  /** Begin operating: arm the election timer and apply what the recovered log already knows to be committed. */
+  /**
+   * Begin operating: arm the election timer and apply what the recovered log already knows to be committed.
+   */
   start(): Effect[] {
     this.resetElectionTimer();
     this.maybeApply();
+    // The only voter needs nobody's vote: a bootstrapped single-node cluster leads at once (lolraft's
+    // "immediate self-vote after init_cluster").
+    if (this.isVoter && this.voters.length === 1) this.startElection(false);
     return this.flush();
   }
 
@@ -213,10 +241,57 @@ export class RaftCore {
   /** The election timer fired. */
   electionTimeout(): Effect[] {
     if (this.currentRole === 'leader') {
+      this.abortTransfer('the target did not take over within an election timeout');
       this.checkQuorum();
-    } else {
+    } else if (this.isVoter) {
       this.startElection(this.config.preVote);
+    } else {
+      // Learners and nodes outside the configuration never campaign; they wait for a leader.
+      this.resetElectionTimer();
     }
+    return this.flush();
+  }
+
+  /**
+   * Propose a membership change (one server at a time). Throws MembershipError when the change is invalid or another
+   * change is still uncommitted; on a non-leader the proposal fails with NOT_LEADER. Resolves, like a proposal, when
+   * its entry is applied. With `promoteWhenCaughtUp`, a learner added here becomes a voter once it has caught up.
+   */
+  changeMembership(id: string, change: MembershipChange, options: { readonly promoteWhenCaughtUp?: boolean } = {}): Effect[] {
+    if (this.currentRole !== 'leader' || this.transferTarget !== null) {
+      this.effects.push({
+        type: 'proposalFailed',
+        id,
+        failure: { code: 'NOT_LEADER', leaderHint: this.transferTarget ?? this.leaderId, outcome: 'not-appended' },
+      });
+      return this.flush();
+    }
+    this.checkCanChangeMembership();
+    const next = applyChange(this.membership, change);
+    if (options.promoteWhenCaughtUp === true && change.type === 'addLearner') this.promoteWhenCaughtUp.add(change.id);
+    this.pendingProposals.add(id);
+    this.appendAsLeader([{ index: this.log.lastIndex + 1, term: this.currentTerm, kind: 'config', data: encodeMembership(next), id }]);
+    return this.flush();
+  }
+
+  /**
+   * Hand leadership to `target` (or the most up-to-date voter): bring it up to date, then tell it to campaign at
+   * once (TimeoutNow). Proposals fail with NOT_LEADER naming the target meanwhile. Aborted with `transferAborted`
+   * when it has not happened within an election timeout.
+   */
+  transferLeadership(target?: NodeId): Effect[] {
+    if (this.currentRole !== 'leader') throw new MembershipError('NOT_A_MEMBER', `${this.id} is not the leader`);
+    const chosen = target ?? this.bestTransferTarget();
+    if (chosen === undefined || chosen === this.id || !this.voters.includes(chosen)) {
+      throw new MembershipError('NOT_A_MEMBER', `cannot transfer leadership to ${String(chosen)}: not another voter`);
+    }
+    this.transferTarget = chosen;
+    // A lease must not outlive the decision to hand over: the target campaigns without waiting for it to expire.
+    this.roundStarts.length = 0;
+    this.effects.push({ type: 'resetElectionTimer', afterMs: this.config.electionTimeoutMs });
+    const progress = this.progress.get(chosen)!;
+    if (progress.matchIndex === this.log.lastIndex) this.send(chosen, { type: 'TimeoutNow', term: this.currentTerm });
+    else this.sendAppendWhileAllowed(chosen, progress);
     return this.flush();
   }
 
@@ -266,12 +341,12 @@ export class RaftCore {
       this.send(this.leaderId, { type: 'ForwardProposals', term: this.currentTerm, proposals });
       return this.flush();
     }
-    if (this.currentRole !== 'leader') {
+    if (this.currentRole !== 'leader' || this.transferTarget !== null) {
       for (const proposal of proposals) {
         this.effects.push({
           type: 'proposalFailed',
           id: proposal.id,
-          failure: { code: 'NOT_LEADER', leaderHint: this.leaderId, outcome: 'not-appended' },
+          failure: { code: 'NOT_LEADER', leaderHint: this.transferTarget ?? this.leaderId, outcome: 'not-appended' },
         });
       }
       return this.flush();
@@ -309,7 +384,9 @@ export class RaftCore {
 
   /** A message from a peer. Messages from nodes outside the configuration are ignored. */
   receive(from: NodeId, message: RaftMessage): Effect[] {
-    if (from === this.id || !this.voters.includes(from)) return [];
+    // Who may talk to this node is decided at the network boundary; a node joining a cluster hears from a leader
+    // that is not (yet) in its configuration.
+    if (from === this.id) return [];
     this.step(from, message);
     return this.flush();
   }
@@ -321,10 +398,16 @@ export class RaftCore {
     // Forwarded client work is answered by whoever is leader now, whatever the sender's term: it carries no Raft
     // state, and a stale sender learns the term from replication soon enough.
     switch (message.type) {
-      case 'ForwardProposals':
-        if (this.currentRole === 'leader') this.appendProposals(this.firstSightings(message.proposals));
-        else this.send(from, { type: 'ForwardProposalsResponse', term: this.currentTerm, rejected: message.proposals.map((p) => p.id), leaderHint: this.leaderId });
+      case 'ForwardProposals': {
+        // Each forwarded id is decided once, appended or rejected: a duplicate arriving later (after this node
+        // became leader, say) must not contradict a rejection the proposer already reported as not-appended.
+        const fresh = this.firstSightings(message.proposals);
+        if (this.currentRole === 'leader' && this.transferTarget === null) this.appendProposals(fresh);
+        else if (fresh.length > 0) {
+          this.send(from, { type: 'ForwardProposalsResponse', term: this.currentTerm, rejected: fresh.map((p) => p.id), leaderHint: this.transferTarget ?? this.leaderId });
+        }
         return;
+      }
       case 'ForwardProposalsResponse':
         for (const id of message.rejected) {
           if (!this.pendingProposals.delete(id)) continue;
@@ -352,7 +435,7 @@ export class RaftCore {
       if (message.type === 'RequestVote') {
         // A follower that hears from a live leader ignores candidates (thesis 4.2.3, disruptive servers): pre-vote
         // and check-quorum together keep a partitioned node from deposing a healthy leader when it comes back.
-        if (this.inLeaderLease()) {
+        if (this.inLeaderLease() && message.transfer !== true) {
           if (message.preVote) this.send(from, this.voteResponse(false, true));
           return;
         }
@@ -390,6 +473,10 @@ export class RaftCore {
         return;
       case 'AppendEntriesResponse':
         this.handleAppendResponse(from, message);
+        return;
+      case 'TimeoutNow':
+        // The leader handed over: campaign at once, without pre-vote, asking voters to ignore their leader lease.
+        if (this.isVoter && this.currentRole === 'follower') this.startElection(false, true);
         return;
     }
   }
@@ -474,6 +561,8 @@ export class RaftCore {
       this.log.append(newEntries);
       this.persist(truncateFrom, newEntries);
     }
+    if (truncateFrom !== null && truncateFrom <= this.membershipIndex) this.membershipFromLog();
+    else this.adoptConfigEntries(newEntries);
     const matched = request.prevLogIndex + request.entries.length;
     const newCommit = Math.min(request.leaderCommit, matched);
     if (newCommit > this.commit) {
@@ -494,7 +583,14 @@ export class RaftCore {
     }
     if (response.success) {
       const inflightBefore = progress.inflight.length;
-      if (progress.acknowledge(response.index)) this.maybeCommit();
+      if (progress.acknowledge(response.index)) {
+        this.maybeCommit();
+        if (this.currentRole !== 'leader') return;
+        if (from === this.transferTarget && progress.matchIndex === this.log.lastIndex) {
+          this.send(from, { type: 'TimeoutNow', term: this.currentTerm });
+        }
+        this.maybePromote(from, progress);
+      }
       if (progress.mode === 'replicate' && progress.inflight.length === inflightBefore && inflightBefore >= this.config.maxInflightMessages) {
         // A response that frees nothing while the window is full means messages were lost: let one more through so
         // that a gap is detected and the follower falls back to probing (etcd frees one slot the same way).
@@ -514,8 +610,8 @@ export class RaftCore {
   // ---------------------------------------------------------------------------------------------------------------
   // Elections
 
-  private startElection(preVote: boolean): void {
-    if (!this.voters.includes(this.id)) return;
+  private startElection(preVote: boolean, transfer = false): void {
+    if (!this.isVoter) return;
     this.votes.clear();
     this.selfVoteWriteId = 0;
     if (preVote) {
@@ -530,7 +626,7 @@ export class RaftCore {
         lastLogTerm: this.log.lastTerm,
         preVote: true,
       };
-      for (const peer of this.peers()) this.send(peer, request);
+      for (const peer of this.voterPeers()) this.send(peer, request);
       this.tallyVotes(true);
       return;
     }
@@ -546,9 +642,10 @@ export class RaftCore {
       lastLogIndex: this.log.lastIndex,
       lastLogTerm: this.log.lastTerm,
       preVote: false,
+      ...(transfer ? { transfer: true } : {}),
     };
     // Held until our own vote is durable: we must not be able to vote twice in this term after a crash.
-    for (const peer of this.peers()) this.reply(peer, request);
+    for (const peer of this.voterPeers()) this.reply(peer, request);
   }
 
   private tallyVotes(preVote: boolean): void {
@@ -571,7 +668,7 @@ export class RaftCore {
 
   private checkQuorum(): void {
     if (this.config.checkQuorum) {
-      let active = 1;
+      let active = this.isVoter ? 1 : 0;
       for (const [peer, progress] of this.progress) {
         if (progress.recentActive && this.voters.includes(peer)) active++;
         progress.recentActive = false;
@@ -598,6 +695,8 @@ export class RaftCore {
       this.effects.push({ type: 'cancelHeartbeatTimer' });
       this.progress.clear();
       this.failLeaderReads(leader);
+      this.transferTarget = null;
+      this.promoteWhenCaughtUp.clear();
     }
     this.votes.clear();
     this.selfVoteWriteId = 0;
@@ -656,7 +755,7 @@ export class RaftCore {
 
   /** Start a heartbeat round for these reads; they are ready once a majority answers it. */
   private confirmLeadershipFor(ids: readonly string[], from: NodeId | null, now: number | undefined): void {
-    if (this.voters.length === 1) {
+    if (this.voters.length === 1 && this.isVoter) {
       this.readReady(ids, this.commit, from);
       return;
     }
@@ -689,7 +788,7 @@ export class RaftCore {
    * allowed for.
    */
   private leaseHolds(now: number | undefined): boolean {
-    if (now === undefined || !this.config.checkQuorum) return false;
+    if (now === undefined || !this.config.checkQuorum || this.transferTarget !== null) return false;
     const confirmed = this.quorumRound();
     let startedAt: number | undefined;
     for (const start of this.roundStarts) {
@@ -714,13 +813,13 @@ export class RaftCore {
   // ---------------------------------------------------------------------------------------------------------------
   // Replication and commit
 
-  /** Forwarded proposals not appended before; remembers them. */
+  /** Forwarded proposals not decided before; remembers them as decided. */
   private firstSightings(proposals: readonly Proposal[]): Proposal[] {
-    const fresh = proposals.filter((proposal) => !this.appendedForwards.has(proposal.id));
-    for (const proposal of fresh) this.appendedForwards.add(proposal.id);
-    for (const id of this.appendedForwards) {
-      if (this.appendedForwards.size <= 65_536) break;
-      this.appendedForwards.delete(id);
+    const fresh = proposals.filter((proposal) => !this.decidedForwards.has(proposal.id));
+    for (const proposal of fresh) this.decidedForwards.add(proposal.id);
+    for (const id of this.decidedForwards) {
+      if (this.decidedForwards.size <= 65_536) break;
+      this.decidedForwards.delete(id);
     }
     return fresh;
   }
@@ -739,6 +838,7 @@ export class RaftCore {
   private appendAsLeader(entries: readonly Entry[]): void {
     this.log.append(entries);
     this.persist(null, entries);
+    this.adoptConfigEntries(entries);
     for (const [peer, progress] of this.progress) this.sendAppendWhileAllowed(peer, progress);
     // A single-voter cluster commits as soon as its own write is durable (see persisted()).
   }
@@ -805,6 +905,12 @@ export class RaftCore {
     if (quorumIndex > this.commit && this.log.termAt(quorumIndex) === this.currentTerm) {
       this.commit = quorumIndex;
       this.maybeApply();
+      if (!this.isVoter && this.membershipIndex <= this.commit) {
+        // Removed from the configuration, now committed: tell the followers, then step aside (thesis 4.2.2).
+        for (const peer of this.peers()) this.sendHeartbeat(peer);
+        this.becomeFollower(this.currentTerm, null);
+        return;
+      }
       for (const read of this.readsAwaitingCommit.splice(0)) this.confirmLeadershipFor(read.ids, read.from, undefined);
       // Followers learn the new commit index with the next append or heartbeat.
       for (const [peer, progress] of this.progress) {
@@ -876,8 +982,95 @@ export class RaftCore {
     this.effects.push({ type: 'resetElectionTimer', afterMs: base + Math.floor(this.random() * base) });
   }
 
+  /** Every other member: the nodes a leader replicates to. */
   private peers(): NodeId[] {
-    return this.voters.filter((id) => id !== this.id);
+    return [...this.membership.voters, ...this.membership.learners].filter((id) => id !== this.id);
+  }
+
+  /** Every other voter: the nodes a candidate asks for votes. */
+  private voterPeers(): NodeId[] {
+    return this.membership.voters.filter((id) => id !== this.id);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Membership
+
+  /** Recompute the configuration from the log: the last `config` entry, or the initial configuration. */
+  private membershipFromLog(): void {
+    for (let index = this.log.lastIndex; index >= this.log.firstIndex; index--) {
+      const entry = this.log.entryAt(index)!;
+      if (entry.kind === 'config') {
+        this.setMembership(decodeMembership(entry.data), index);
+        return;
+      }
+    }
+    this.setMembership(this.initialMembership, 0);
+  }
+
+  private adoptConfigEntries(entries: readonly Entry[]): void {
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const entry = entries[i]!;
+      if (entry.kind === 'config') {
+        this.setMembership(decodeMembership(entry.data), entry.index);
+        return;
+      }
+    }
+  }
+
+  private setMembership(membership: Membership, index: number): void {
+    const changed = index !== this.membershipIndex || membership !== this.membership;
+    this.membership = membership;
+    this.membershipIndex = index;
+    if (!changed) return;
+    this.effects.push({ type: 'membershipChanged', voters: membership.voters, learners: membership.learners });
+    if (this.currentRole !== 'leader') return;
+    // A leader replicates to exactly the members of the configuration in force.
+    for (const peer of this.peers()) {
+      if (!this.progress.has(peer)) this.progress.set(peer, new Progress(this.log.lastIndex + 1));
+    }
+    for (const peer of [...this.progress.keys()]) {
+      if (!isMember(membership, peer)) this.progress.delete(peer);
+    }
+    for (const id of this.promoteWhenCaughtUp) if (!membership.learners.includes(id)) this.promoteWhenCaughtUp.delete(id);
+    if (this.transferTarget !== null && !membership.voters.includes(this.transferTarget)) this.abortTransfer('the target left the configuration');
+  }
+
+  /** Thesis 4.1 and its errata: one uncommitted change at a time, and only once this leader committed in its term. */
+  private checkCanChangeMembership(): void {
+    if (this.membershipIndex > this.commit) {
+      throw new MembershipError('CHANGE_IN_PROGRESS', 'another membership change is not committed yet');
+    }
+    if (this.log.termAt(this.commit) !== this.currentTerm) {
+      throw new MembershipError('CHANGE_IN_PROGRESS', 'the leader has not committed an entry of its term yet');
+    }
+  }
+
+  private maybePromote(peer: NodeId, progress: Progress): void {
+    if (!this.promoteWhenCaughtUp.has(peer)) return;
+    if (progress.matchIndex + this.config.promoteWithinEntries < this.log.lastIndex) return;
+    if (this.membershipIndex > this.commit || this.log.termAt(this.commit) !== this.currentTerm) return;
+    this.promoteWhenCaughtUp.delete(peer);
+    const next = applyChange(this.membership, { type: 'promote', id: peer });
+    this.appendAsLeader([{ index: this.log.lastIndex + 1, term: this.currentTerm, kind: 'config', data: encodeMembership(next) }]);
+  }
+
+  private bestTransferTarget(): NodeId | undefined {
+    let best: NodeId | undefined;
+    let bestMatch = -1;
+    for (const id of this.voterPeers()) {
+      const match = this.progress.get(id)?.matchIndex ?? 0;
+      if (match > bestMatch) {
+        best = id;
+        bestMatch = match;
+      }
+    }
+    return best;
+  }
+
+  private abortTransfer(reason: string): void {
+    if (this.transferTarget === null) return;
+    this.effects.push({ type: 'transferAborted', target: this.transferTarget, reason });
+    this.transferTarget = null;
   }
 
   private flush(): Effect[] {

@@ -8,8 +8,11 @@
 /** A node's stable identity inside one cluster. */
 export type NodeId = string;
 
-/** What a log entry carries. `noop` is appended by every new leader so that it can commit entries of older terms. */
-export type EntryKind = 'command' | 'noop';
+/**
+ * What a log entry carries. `noop` is appended by every new leader so that it can commit entries of older terms;
+ * `config` carries a cluster membership (plain JSON, see membership.ts) that takes effect when appended.
+ */
+export type EntryKind = 'command' | 'noop' | 'config';
 
 /**
  * One log entry. `data` is the command exactly as it was encoded once at proposal time (superjson text); the core
@@ -59,6 +62,14 @@ export interface RequestVote {
   readonly lastLogIndex: number;
   readonly lastLogTerm: number;
   readonly preVote: boolean;
+  /** Set by a candidate campaigning on the leader's TimeoutNow: voters grant it even while they know a leader. */
+  readonly transfer?: boolean;
+}
+
+/** Leadership transfer: the leader tells an up-to-date voter to campaign at once (thesis 3.10). */
+export interface TimeoutNow {
+  readonly type: 'TimeoutNow';
+  readonly term: number;
 }
 
 export interface RequestVoteResponse {
@@ -145,7 +156,8 @@ export type RaftMessage =
   | ForwardProposals
   | ForwardProposalsResponse
   | ReadIndexRequest
-  | ReadIndexResponse;
+  | ReadIndexResponse
+  | TimeoutNow;
 
 /** A message addressed to a peer. */
 export interface Envelope {
@@ -189,7 +201,8 @@ export type ProposalFailure =
  * - `proposalFailed`: reject a pending proposal.
  * - `readReady`: the reads may be served from the state machine once it has applied `index` (linearizable).
  * - `readFailed`: the reads could not be confirmed (no leader, or leadership lost); they may be retried.
- * - `roleChanged`, `leaderChanged`: observability.
+ * - `roleChanged`, `leaderChanged`, `membershipChanged`: observability (membership takes effect when appended).
+ * - `transferAborted`: a leadership transfer did not complete within an election timeout.
  */
 export type Effect =
   | {
@@ -207,6 +220,8 @@ export type Effect =
   | { readonly type: 'proposalFailed'; readonly id: string; readonly failure: ProposalFailure }
   | { readonly type: 'readReady'; readonly ids: readonly string[]; readonly index: number }
   | { readonly type: 'readFailed'; readonly ids: readonly string[]; readonly leaderHint: NodeId | null }
+  | { readonly type: 'membershipChanged'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] }
+  | { readonly type: 'transferAborted'; readonly target: NodeId; readonly reason: string }
   | { readonly type: 'roleChanged'; readonly role: Role; readonly term: number }
   | { readonly type: 'leaderChanged'; readonly leader: NodeId | null; readonly term: number };
 
@@ -218,6 +233,10 @@ export interface RaftConfig {
   readonly heartbeatIntervalMs: number;
   /** Most entries in one AppendEntries. */
   readonly maxEntriesPerMessage: number;
+  /**
+   * Learners added with auto-promotion become voters once they are within this many entries of the leader's log.
+   */
+  readonly promoteWithinEntries: number;
   /** Most unacknowledged AppendEntries per follower in replicate mode. */
   readonly maxInflightMessages: number;
   /** Run a pre-vote round before a real election (Raft thesis 9.6). */
@@ -237,6 +256,7 @@ export const defaultRaftConfig: RaftConfig = {
   electionTimeoutMs: 1000,
   heartbeatIntervalMs: 100,
   maxEntriesPerMessage: 256,
+  promoteWithinEntries: 256,
   maxInflightMessages: 64,
   preVote: true,
   checkQuorum: true,

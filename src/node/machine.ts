@@ -9,7 +9,7 @@
  * acknowledges a group of writes with one `LogSaved`, the state machine answers a batch with one `Applied`.
  */
 import { assign, emit, enqueueActions, setup } from 'xstate';
-import type { NodeId, Proposal, Role } from '../core/index.js';
+import type { MembershipChange, NodeId, Proposal, Role } from '../core/index.js';
 import { fromActor } from '../actor.js';
 import type { LogStoreMessage, LogStoreReply } from '../../actors/log-store/LogStore.js';
 import type { NetworkMessage, NetworkReply } from '../../actors/network/NetworkActor.js';
@@ -33,6 +33,8 @@ export interface NodeContext<Command, Result, AppError> {
 export type NodeEvent<Result, AppError> =
   | { readonly type: 'xraft.propose'; readonly proposals: readonly Proposal[] }
   | { readonly type: 'xraft.read'; readonly ids: readonly string[]; readonly lease: boolean }
+  | { readonly type: 'xraft.changeMembership'; readonly id: string; readonly change: MembershipChange; readonly promote: boolean }
+  | { readonly type: 'xraft.transferLeadership'; readonly target: NodeId | undefined }
   | { readonly type: 'xraft.campaign' }
   | { readonly type: 'xraft.stop' }
   | TimerReply
@@ -45,6 +47,7 @@ export type NodeEmitted =
   | { readonly type: 'roleChanged'; readonly role: Role; readonly term: number }
   | { readonly type: 'leaderChanged'; readonly leader: NodeId | null; readonly term: number }
   | { readonly type: 'applied'; readonly index: number }
+  | { readonly type: 'membershipChanged'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] }
   | { readonly type: 'stopped'; readonly error: string | null };
 
 /** Build the statechart for a node whose commands, results and errors have the given types. */
@@ -115,6 +118,12 @@ export function createNodeMachine<Command, Result, AppError>() {
           case 'xraft.read':
             runtime.read(event.ids, event.lease);
             break;
+          case 'xraft.changeMembership':
+            runtime.changeMembership(event.id, event.change, event.promote);
+            break;
+          case 'xraft.transferLeadership':
+            runtime.transferLeadership(event.target);
+            break;
           case 'xraft.campaign':
             runtime.step((core) => core.campaign());
             break;
@@ -170,7 +179,14 @@ export function createNodeMachine<Command, Result, AppError>() {
               enqueue.emit({ type: 'roleChanged', role: effect.role, term: effect.term });
               break;
             case 'leaderChanged':
+              enqueue(() => runtime.leaderChanged(effect.leader));
               enqueue.emit({ type: 'leaderChanged', leader: effect.leader, term: effect.term });
+              break;
+            case 'membershipChanged':
+              enqueue.emit({ type: 'membershipChanged', voters: effect.voters, learners: effect.learners });
+              break;
+            case 'transferAborted':
+              enqueue(() => runtime.transferAborted(effect.reason));
               break;
           }
         }
@@ -226,6 +242,8 @@ export function createNodeMachine<Command, Result, AppError>() {
           Applied: { actions: ['step', 'dispatch', 'emitApplied'] },
           'xraft.propose': { actions: ['step', 'dispatch'] },
           'xraft.read': { actions: ['step', 'dispatch'] },
+          'xraft.changeMembership': { actions: ['step', 'dispatch'] },
+          'xraft.transferLeadership': { actions: ['step', 'dispatch'] },
           'xraft.campaign': { actions: ['step', 'dispatch'] },
         },
         states: {

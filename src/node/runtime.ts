@@ -3,9 +3,30 @@
  * actors, and the callers waiting on proposals and reads. The statechart keeps only scalars in its context plus a
  * reference to this object, whose `toJSON` is a small summary so that an inspector never serializes the log.
  */
-import { RaftCore, seededRandom, type Effect, type NodeId, type Proposal, type RaftConfig, type RandomSource, type RecoveredState } from '../core/index.js';
+import {
+  MembershipError,
+  RaftCore,
+  seededRandom,
+  type Effect,
+  type MembershipChange,
+  type NodeId,
+  type Proposal,
+  type RaftConfig,
+  type RandomSource,
+  type RecoveredState,
+} from '../core/index.js';
 import type { CommandCodec } from '../codec.js';
-import { NotLeaderError, OverloadedError, RejectedError, SessionExpiredError, StoppedError, TimeoutError, type XraftError } from '../errors.js';
+import {
+  MembershipChangeError,
+  NotLeaderError,
+  OverloadedError,
+  RejectedError,
+  SessionExpiredError,
+  StoppedError,
+  TimeoutError,
+  TransferAbortedError,
+  type XraftError,
+} from '../errors.js';
 import type { LogStore } from '../../actors/log-store/LogStore.js';
 import type { NetworkActor } from '../../actors/network/NetworkActor.js';
 import type { ProposalResult, StateMachine } from '../../actors/state-machine/StateMachine.js';
@@ -20,7 +41,7 @@ export interface NodeActors<Command, Result, AppError> {
 
 export interface NodeInput<Command, Result, AppError> {
   readonly id: NodeId;
-  /** Every voting member, this node included. */
+  /** The initial voting members (this node included), or [] for a node that joins an existing cluster. */
   readonly members: readonly NodeId[];
   readonly actors: NodeActors<Command, Result, AppError>;
   readonly codec: CommandCodec<Command>;
@@ -69,6 +90,8 @@ export class NodeRuntime<Command, Result, AppError> {
   private readonly random: RandomSource;
   private raft: RaftCore | null = null;
   private readonly waiters = new Map<string, ProposalWaiter<Result> | ReadWaiter<Command, Result, AppError>>();
+  /** A leadership transfer this node started, settled when the target leads or the transfer aborts. */
+  private transfer: { readonly target: NodeId; readonly resolve: () => void; readonly reject: (error: Error) => void } | null = null;
   /** Reads whose index is known, waiting for the state machine to apply it. */
   private readonly readsAwaitingApply = new Set<string>();
   private earliestDeadline = Number.POSITIVE_INFINITY;
@@ -123,6 +146,57 @@ export class NodeRuntime<Command, Result, AppError> {
       return;
     }
     this.outbox = this.raft.propose(proposals);
+  }
+
+  /** Propose a membership change; an invalid one rejects its caller at once. */
+  changeMembership(id: string, change: MembershipChange, promoteWhenCaughtUp: boolean): void {
+    if (this.raft === null) {
+      this.outbox = [{ type: 'proposalFailed', id, failure: { code: 'NOT_LEADER', leaderHint: null, outcome: 'not-appended' } }];
+      return;
+    }
+    try {
+      this.outbox = this.raft.changeMembership(id, change, { promoteWhenCaughtUp });
+    } catch (error) {
+      this.outbox = [];
+      if (!(error instanceof MembershipError)) throw error;
+      this.take(id, 'proposal')?.reject(new MembershipChangeError(error.code, error.message));
+    }
+  }
+
+  /** Start a leadership transfer; the caller learns the outcome through `trackTransfer`. */
+  transferLeadership(target: NodeId | undefined): void {
+    if (this.raft === null) {
+      this.outbox = [];
+      this.transfer?.reject(new NotLeaderError(null, 'not-appended'));
+      this.transfer = null;
+      return;
+    }
+    try {
+      this.outbox = this.raft.transferLeadership(target);
+    } catch (error) {
+      this.outbox = [];
+      if (!(error instanceof MembershipError)) throw error;
+      this.transfer?.reject(new MembershipChangeError(error.code, error.message));
+      this.transfer = null;
+    }
+  }
+
+  trackTransfer(target: NodeId, resolve: () => void, reject: (error: Error) => void): void {
+    if (this.transfer !== null) throw new MembershipChangeError('CHANGE_IN_PROGRESS', 'a leadership transfer is already under way');
+    this.transfer = { target, resolve, reject };
+  }
+
+  /** The leader changed: a transfer to that node is complete. */
+  leaderChanged(leader: NodeId | null): void {
+    if (this.transfer !== null && leader !== null && (leader === this.transfer.target || this.transfer.target === '')) {
+      this.transfer.resolve();
+      this.transfer = null;
+    }
+  }
+
+  transferAborted(reason: string): void {
+    this.transfer?.reject(new TransferAbortedError(reason));
+    this.transfer = null;
   }
 
   read(ids: readonly string[], lease: boolean): void {
@@ -234,6 +308,8 @@ export class NodeRuntime<Command, Result, AppError> {
     this.waiters.clear();
     this.readsAwaitingApply.clear();
     for (const sleeper of this.sleepers.splice(0)) sleeper.wake();
+    this.transfer?.reject(new StoppedError(reason));
+    this.transfer = null;
   }
 
   toJSON(): object {

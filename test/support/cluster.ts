@@ -63,12 +63,19 @@ export class TestCluster {
     for (const id of ids) this.nodes.push(this.startNode(id, new MemoryLogStore()));
   }
 
-  private startNode(id: NodeId, store: MemoryLogStore): TestNode {
+  /** Start a node that is not in the initial configuration: it waits for a leader to add it. */
+  join(id: NodeId): TestNode {
+    const joining = this.startNode(id, new MemoryLogStore(), []);
+    this.nodes.push(joining);
+    return joining;
+  }
+
+  private startNode(id: NodeId, store: MemoryLogStore, members: readonly NodeId[] = this.ids): TestNode {
     const timer = new ManualTimer();
     const stateMachine = counterMachine();
     const node = createRaftNode({
       id,
-      members: this.ids,
+      members,
       commandSchema: counterCommand,
       stateMachine,
       network: this.hub.endpoint(id),

@@ -1,0 +1,148 @@
+/**
+ * The configuration of a node process, from a JSON file and/or command-line flags, validated with zod.
+ *
+ * @example
+ * // node.json
+ * {
+ *   "id": "n1",
+ *   "clusterId": "prod",
+ *   "listen": "0.0.0.0:4001",
+ *   "peers": { "n2": "10.0.0.2:4001", "n3": "10.0.0.3:4001" },
+ *   "dataDir": "/var/lib/xraft/n1",
+ *   "tls": { "cert": "n1.crt", "key": "n1.key", "ca": "ca.crt" }
+ * }
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { summarizeIssues } from '../wire.js';
+
+/** Why a node process could not start, with a stable code; the CLI prints the message and exits with status 2. */
+export class NodeProcessError extends Error {
+  constructor(
+    readonly code: 'BAD_CONFIG' | 'DATA_DIR_UNUSABLE' | 'PORT_IN_USE' | 'LISTEN_FAILED' | 'TLS_FILES_UNREADABLE' | 'STORE_FAILED',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'NodeProcessError';
+  }
+}
+
+const nodeId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'ids are 1 to 64 letters, digits, dots, dashes or underscores');
+/** `host:port`, `[v6]:port`. */
+const address = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port').refine(
+  (value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65_535,
+  'the port must be at most 65535',
+);
+const milliseconds = z.number().int().positive().max(3_600_000);
+
+export const nodeProcessConfigSchema = z
+  .strictObject({
+    /** This node's id. */
+    id: nodeId,
+    /** Every node of the cluster is configured with the same id; requests from another cluster are refused. */
+    clusterId: z.string().min(1).max(256),
+    /** Where this node listens for peers and clients: `host:port`. */
+    listen: address,
+    /** The other members: id -> `host:port`. An entry for this node itself is ignored. */
+    peers: z.record(nodeId, address),
+    /** The LevelDB directory of the log; created when missing. */
+    dataDir: z.string().min(1),
+    /** TLS between nodes (and for clients). Paths are relative to the config file, or to the working directory. */
+    tls: z
+      .strictObject({
+        cert: z.string().min(1),
+        key: z.string().min(1),
+        ca: z.string().min(1).optional(),
+        /** Mutual TLS: refuse connections without a client certificate signed by `ca`. */
+        requireClientCert: z.boolean().default(true),
+        /** `common-name`: a peer's certificate CN must equal the node id it speaks for. */
+        peerIdentity: z.enum(['none', 'common-name']).default('none'),
+      })
+      .optional(),
+    raft: z
+      .strictObject({ electionTimeoutMs: milliseconds, heartbeatIntervalMs: milliseconds })
+      .partial()
+      .default({}),
+    network: z
+      .strictObject({
+        peerTimeoutMs: milliseconds,
+        keepAliveMs: milliseconds,
+        maxBodyBytes: z.number().int().min(1024).max(2 ** 30),
+      })
+      .partial()
+      .default({}),
+  })
+  .refine(({ id, peers }) => Object.keys(peers).some((peer) => peer !== id), { message: 'at least one peer is needed', path: ['peers'] })
+  .refine(
+    ({ raft }) => (raft.heartbeatIntervalMs ?? 100) < (raft.electionTimeoutMs ?? 1000),
+    { message: 'heartbeatIntervalMs must be below electionTimeoutMs', path: ['raft'] },
+  );
+
+export type NodeProcessConfig = z.output<typeof nodeProcessConfigSchema>;
+/** What a config file or the flags may say before defaults are applied. */
+export type NodeProcessConfigInput = z.input<typeof nodeProcessConfigSchema>;
+
+/** Parse `n2=10.0.0.2:4001,n3=10.0.0.3:4001` into a record; the values are validated with the rest of the config. */
+export function parsePeers(text: string): Record<string, string> {
+  const peers: Record<string, string> = {};
+  for (const part of text.split(',').map((piece) => piece.trim()).filter((piece) => piece !== '')) {
+    const at = part.indexOf('=');
+    if (at <= 0) throw new NodeProcessError('BAD_CONFIG', `bad peer ${JSON.stringify(part)}: expected id=host:port`);
+    peers[part.slice(0, at)] = part.slice(at + 1);
+  }
+  return peers;
+}
+
+/**
+ * Read the config file (when given), let `overrides` (the flags) win field by field, and validate the result.
+ * TLS paths in the file are resolved against the file's directory.
+ */
+export function loadConfig(file: string | undefined, overrides: Partial<NodeProcessConfigInput> = {}): NodeProcessConfig {
+  let fromFile: Record<string, unknown> = {};
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new NodeProcessError('BAD_CONFIG', `cannot read the config file ${file}: ${(error as Error).message}`, { cause: error });
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new NodeProcessError('BAD_CONFIG', `the config file ${file} is not JSON: ${(error as Error).message}`, { cause: error });
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new NodeProcessError('BAD_CONFIG', `the config file ${file} must hold a JSON object`);
+    }
+    fromFile = parsed as Record<string, unknown>;
+    const tls = fromFile.tls as Record<string, unknown> | undefined;
+    if (typeof tls === 'object' && tls !== null) {
+      const base = dirname(resolve(file));
+      const relative = (value: unknown): unknown => (typeof value === 'string' ? resolve(base, value) : value);
+      fromFile.tls = { ...tls, cert: relative(tls.cert), key: relative(tls.key), ...(tls.ca === undefined ? {} : { ca: relative(tls.ca) }) };
+    }
+    if (typeof fromFile.dataDir === 'string') fromFile.dataDir = resolve(dirname(resolve(file)), fromFile.dataDir);
+  }
+  const merged: Record<string, unknown> = { ...fromFile };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    const previous = merged[key];
+    merged[key] =
+      typeof value === 'object' && value !== null && !Array.isArray(value) && typeof previous === 'object' && previous !== null
+        ? { ...(previous as object), ...value }
+        : value;
+  }
+  const result = nodeProcessConfigSchema.safeParse(merged);
+  if (!result.success) throw new NodeProcessError('BAD_CONFIG', `bad config: ${summarizeIssues(result.error.issues, 5)}`);
+  return result.data;
+}
+
+/** Split `host:port` / `[v6]:port`. */
+export function splitAddress(value: string): { host: string; port: number } {
+  const at = value.lastIndexOf(':');
+  const host = value.slice(0, at);
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(value.slice(at + 1)) };
+}

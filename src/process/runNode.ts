@@ -1,0 +1,202 @@
+/**
+ * Run one Raft node as a process: a LevelLogStore in the data directory, an Http2Network on the listen address
+ * (TLS when configured), and a small client API on the same HTTP/2 server:
+ *
+ * - `POST /client/propose` with a JSON command: 200 `{ result }` once committed and applied; on failure a JSON
+ *   `{ error: { code, message, leaderHint? } }` with 400 (INVALID_COMMAND), 422 (REJECTED), 429 (OVERLOADED),
+ *   503 (NOT_LEADER, STOPPED) or 504 (TIMEOUT). A follower forwards the proposal to its leader.
+ * - `GET /client/status`: the node's `status()` and its cluster id.
+ * - whatever routes the app adds (the built-in key-value app: `GET /client/kv[?key=K][&consistency=stale|lease]`).
+ *
+ * `stop()` is the graceful shutdown: the node stops (waiting callers get STOPPED), the log store finishes and syncs
+ * the writes it was given and closes, and every HTTP/2 session is closed.
+ *
+ * @example
+ * const running = await startNodeProcess(loadConfig('node.json'));
+ * process.once('SIGTERM', () => void running.stop().then(() => process.exit(0)));
+ */
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import type { z } from 'zod';
+import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
+import { Http2Network, NetworkListenError, type RouteHandler, type RouteResponse } from '../../actors/network/Http2Network.js';
+import type { StateMachine } from '../../actors/state-machine/StateMachine.js';
+import { createRaftNode, type RaftNode, type ResultOf } from '../createRaftNode.js';
+import { NotLeaderError, XraftError } from '../errors.js';
+import { NodeProcessError, splitAddress, type NodeProcessConfig } from './config.js';
+import { KeyValueStateMachine, keyValueCommandSchema, type KeyValueCommand } from './KeyValueStateMachine.js';
+
+/** What a process runs: the command schema, a fresh state machine, and optional extra client routes. */
+export interface NodeProcessApp<Command, SM extends StateMachine<Command, unknown, unknown>> {
+  readonly commandSchema: z.ZodType<Command>;
+  createStateMachine(): SM;
+  /** Add routes to the node's HTTP/2 server (paths under `/client/` by convention). */
+  routes?(add: (method: string, path: string, handler: RouteHandler) => void, node: RaftNode<Command, ResultOf<SM>, SM>, stateMachine: SM): void;
+}
+
+/** The built-in app: a key-value map, with `GET /client/kv`. */
+export const keyValueApp: NodeProcessApp<KeyValueCommand, KeyValueStateMachine> = {
+  commandSchema: keyValueCommandSchema,
+  createStateMachine: () => new KeyValueStateMachine(),
+  routes(add, node) {
+    add('GET', '/client/kv', async ({ query }) => {
+      const consistency = query.get('consistency') ?? 'linearizable';
+      if (consistency !== 'linearizable' && consistency !== 'lease' && consistency !== 'stale') {
+        return { status: 400, body: { error: { code: 'BAD_REQUEST', message: 'consistency is linearizable, lease or stale' } } };
+      }
+      const key = query.get('key');
+      try {
+        const body = await node.read((kv) => (key === null ? { entries: Object.fromEntries(kv.data) } : { value: kv.data.get(key) ?? null }), { consistency });
+        return { status: 200, body };
+      } catch (error) {
+        return errorResponse(error);
+      }
+    });
+  },
+};
+
+export interface RunningNode<Command, SM extends StateMachine<Command, unknown, unknown>> {
+  readonly node: RaftNode<Command, ResultOf<SM>, SM>;
+  readonly network: Http2Network;
+  readonly store: LevelLogStore;
+  readonly stateMachine: SM;
+  /** The port the node listens on. */
+  readonly port: number;
+  /** Graceful shutdown. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions<Command, SM extends StateMachine<Command, unknown, unknown>> {
+  readonly app?: NodeProcessApp<Command, SM>;
+  readonly log?: (line: string) => void;
+}
+
+export function startNodeProcess(config: NodeProcessConfig, options?: { log?: (line: string) => void }): Promise<RunningNode<KeyValueCommand, KeyValueStateMachine>>;
+export function startNodeProcess<Command, SM extends StateMachine<Command, unknown, unknown>>(
+  config: NodeProcessConfig,
+  options: StartOptions<Command, SM> & { readonly app: NodeProcessApp<Command, SM> },
+): Promise<RunningNode<Command, SM>>;
+/** Open the store, listen, and start the node. Rejects with `NodeProcessError` and a clear message when it cannot. */
+export async function startNodeProcess<Command, SM extends StateMachine<Command, unknown, unknown>>(
+  config: NodeProcessConfig,
+  options: StartOptions<Command, SM> = {},
+): Promise<RunningNode<Command, SM>> {
+  const app = (options.app ?? keyValueApp) as unknown as NodeProcessApp<Command, SM>;
+  const log = options.log ?? (() => undefined);
+  const members = [...new Set([config.id, ...Object.keys(config.peers)])].sort();
+  const peers = Object.fromEntries(Object.entries(config.peers).filter(([id]) => id !== config.id));
+  const tls = config.tls === undefined ? undefined : readTlsFiles(config.tls);
+
+  checkDataDir(config.dataDir);
+  const store = new LevelLogStore({ location: config.dataDir, identity: { clusterId: config.clusterId, nodeId: config.id, members } });
+  try {
+    await store.open();
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw new NodeProcessError('STORE_FAILED', `cannot open the log in ${config.dataDir}: ${(error as Error).message}`, { cause: error });
+  }
+
+  const listen = splitAddress(config.listen);
+  const network = new Http2Network({
+    id: config.id,
+    clusterId: config.clusterId,
+    peers,
+    listen,
+    tls,
+    ...config.network,
+    log: (line) => log(line),
+  });
+  let port: number;
+  try {
+    port = await network.listen();
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    if (error instanceof NetworkListenError) {
+      throw new NodeProcessError(error.code === 'PORT_IN_USE' ? 'PORT_IN_USE' : 'LISTEN_FAILED', error.message, { cause: error });
+    }
+    throw error;
+  }
+
+  const stateMachine = app.createStateMachine();
+  const node = createRaftNode({
+    id: config.id,
+    members,
+    commandSchema: app.commandSchema,
+    stateMachine,
+    network,
+    logStore: store,
+    config: config.raft,
+  });
+
+  network.route('POST', '/client/propose', async ({ body }) => {
+    let command: unknown;
+    try {
+      command = JSON.parse(body.toString('utf8'));
+    } catch {
+      return { status: 400, body: { error: { code: 'INVALID_COMMAND', message: 'the body is not JSON' } } };
+    }
+    try {
+      return { status: 200, body: { result: await node.propose(command as Command) } };
+    } catch (error) {
+      return errorResponse(error);
+    }
+  });
+  network.route('GET', '/client/status', () => ({ status: 200, body: { ...node.status(), clusterId: config.clusterId } }));
+  app.routes?.((method, path, handler) => network.route(method, path, handler), node, stateMachine);
+
+  let stopping: Promise<void> | null = null;
+  return {
+    node,
+    network,
+    store,
+    stateMachine,
+    port,
+    stop() {
+      stopping ??= (async () => {
+        await node.stop();
+        await Promise.all([store.close(), network.close()]);
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** A proposal's or read's failure as an HTTP answer. */
+export function errorResponse(error: unknown): RouteResponse {
+  if (error instanceof XraftError) {
+    const status = { INVALID_COMMAND: 400, REJECTED: 422, OVERLOADED: 429, TIMEOUT: 504, NOT_LEADER: 503, STOPPED: 503 }[error.code as string] ?? 500;
+    const leaderHint = error instanceof NotLeaderError ? { leaderHint: error.leaderHint, outcome: error.outcome } : {};
+    return { status, body: { error: { code: error.code, message: error.message, ...leaderHint } } };
+  }
+  return { status: 500, body: { error: { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) } } };
+}
+
+/** Create the data directory when missing and make sure it is a readable, writable directory. */
+function checkDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    if (!statSync(dataDir).isDirectory()) throw new Error('it is not a directory');
+    accessSync(dataDir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'EEXIST' || (error as NodeJS.ErrnoException).code === 'ENOTDIR'
+      ? 'a file is in the way'
+      : (error as Error).message;
+    throw new NodeProcessError('DATA_DIR_UNUSABLE', `the data directory ${dataDir} cannot be used: ${reason}`, { cause: error });
+  }
+}
+
+function readTlsFiles(tls: NonNullable<NodeProcessConfig['tls']>) {
+  const read = (what: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new NodeProcessError('TLS_FILES_UNREADABLE', `cannot read the TLS ${what} ${path}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  return {
+    cert: read('certificate', tls.cert),
+    key: read('key', tls.key),
+    ca: tls.ca === undefined ? undefined : read('CA', tls.ca),
+    requireClientCert: tls.requireClientCert,
+    peerIdentity: tls.peerIdentity,
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * The wire format between nodes: zod schemas for every Raft message and for the batch that carries them, and the
+ * encode/decode pair that network transports use.
+ *
+ * A batch is plain JSON: `{ clusterId, from, to, messages: RaftMessage[] }`. Commands inside entries are already the
+ * superjson text produced once at proposal time (`Entry.data`), so they travel as JSON strings; there is never a
+ * second superjson pass. Bytes from the network are never trusted: `decodeBatch` parses and validates everything,
+ * and strips fields it does not know (so that a newer node may add optional fields without breaking older ones).
+ *
+ * Adding a message type to the core's `RaftMessage` is one entry in `messageSchemas`: the `satisfies` clause makes
+ * the compiler demand it, and checks that each schema produces exactly the core's type.
+ */
+import { z } from 'zod';
+import type { Entry, NodeId, RaftMessage, SessionTag } from './core/index.js';
+
+/** Longest node id, cluster id, proposal id or client id accepted from the wire. */
+export const MAX_ID_LENGTH = 256;
+/** Most messages in one batch. */
+export const MAX_MESSAGES_PER_BATCH = 10_000;
+
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const position = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+const id = z.string().min(1).max(MAX_ID_LENGTH);
+const ids = z.array(id).max(MAX_MESSAGES_PER_BATCH);
+
+export const sessionTagSchema = z.object({
+  client: id,
+  seq: count,
+  ack: count,
+  at: z.number().finite(),
+}) satisfies z.ZodType<SessionTag>;
+
+export const entrySchema = z.object({
+  index: position,
+  term: count,
+  kind: z.enum(['command', 'noop']),
+  data: z.string(),
+  id: id.optional(),
+  session: sessionTagSchema.optional(),
+}) satisfies z.ZodType<Entry>;
+
+const proposalSchema = z.object({ id, data: z.string(), session: sessionTagSchema.optional() });
+
+type MessageOf<Type extends RaftMessage['type']> = Extract<RaftMessage, { type: Type }>;
+
+/** One schema per Raft message type, keyed by its `type`. */
+export const messageSchemas = {
+  RequestVote: z.object({
+    type: z.literal('RequestVote'),
+    term: count,
+    lastLogIndex: count,
+    lastLogTerm: count,
+    preVote: z.boolean(),
+    transfer: z.boolean().optional(),
+  }),
+  RequestVoteResponse: z.object({
+    type: z.literal('RequestVoteResponse'),
+    term: count,
+    granted: z.boolean(),
+    preVote: z.boolean(),
+  }),
+  AppendEntries: z.object({
+    type: z.literal('AppendEntries'),
+    term: count,
+    prevLogIndex: count,
+    prevLogTerm: count,
+    entries: z.array(entrySchema).max(MAX_MESSAGES_PER_BATCH),
+    leaderCommit: count,
+    round: count,
+  }),
+  AppendEntriesResponse: z.object({
+    type: z.literal('AppendEntriesResponse'),
+    term: count,
+    success: z.boolean(),
+    index: count,
+    hintIndex: count,
+    hintTerm: count,
+    round: count,
+  }),
+  ForwardProposals: z.object({
+    type: z.literal('ForwardProposals'),
+    term: count,
+    proposals: z.array(proposalSchema).max(MAX_MESSAGES_PER_BATCH),
+  }),
+  ForwardProposalsResponse: z.object({
+    type: z.literal('ForwardProposalsResponse'),
+    term: count,
+    rejected: ids,
+    leaderHint: id.nullable(),
+  }),
+  ReadIndexRequest: z.object({
+    type: z.literal('ReadIndexRequest'),
+    term: count,
+    requestIds: ids,
+  }),
+  ReadIndexResponse: z.object({
+    type: z.literal('ReadIndexResponse'),
+    term: count,
+    requestIds: ids,
+    index: count.nullable(),
+    leaderHint: id.nullable(),
+  }),
+  TimeoutNow: z.object({
+    type: z.literal('TimeoutNow'),
+    term: count,
+  }),
+} satisfies { [Type in RaftMessage['type']]: z.ZodType<MessageOf<Type>> };
+
+/** Whether A and B have the same keys (optional ones included). */
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+type SchemasMatch =
+  | SameKeys<z.output<typeof entrySchema>, Entry>
+  | SameKeys<z.output<typeof sessionTagSchema>, SessionTag>
+  | { [Type in RaftMessage['type']]: SameKeys<z.output<(typeof messageSchemas)[Type]>, MessageOf<Type>> }[RaftMessage['type']];
+/**
+ * `satisfies` alone cannot see a missing *optional* field, which zod would then strip from every message in silence.
+ * This line stops compiling when a schema's keys differ from its core type's.
+ */
+const schemasMatch: false extends SchemasMatch ? never : true = true;
+void schemasMatch;
+
+type MessageSchema = (typeof messageSchemas)[keyof typeof messageSchemas];
+
+/** Any Raft message, discriminated by `type`. */
+export const raftMessageSchema: z.ZodType<RaftMessage> = z.discriminatedUnion(
+  'type',
+  Object.values(messageSchemas) as [MessageSchema, ...MessageSchema[]],
+);
+
+/** What one HTTP request between nodes carries: every message from one node to another produced in one turn. */
+export interface WireBatch {
+  readonly clusterId: string;
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly messages: readonly RaftMessage[];
+}
+
+export const wireBatchSchema: z.ZodType<WireBatch> = z.compile(
+  z.object({
+    clusterId: id,
+    from: id,
+    to: id,
+    messages: z.array(raftMessageSchema).min(1).max(MAX_MESSAGES_PER_BATCH),
+  }),
+);
+
+/** Why bytes from the wire were refused. Stable codes, echoed to the sender in the 4xx body. */
+export type WireErrorCode = 'MALFORMED_JSON' | 'INVALID_MESSAGE';
+
+export interface WireError {
+  readonly code: WireErrorCode;
+  readonly message: string;
+}
+
+export type DecodeResult = { readonly ok: true; readonly batch: WireBatch } | { readonly ok: false; readonly error: WireError };
+
+/** Encode a batch as plain JSON. */
+export function encodeBatch(batch: WireBatch): string {
+  return JSON.stringify(batch);
+}
+
+/** Parse and validate a batch; never throws. */
+export function decodeBatch(text: string): DecodeResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, error: { code: 'MALFORMED_JSON', message: `body is not JSON: ${error instanceof Error ? error.message : String(error)}` } };
+  }
+  const result = wireBatchSchema.safeParse(value);
+  if (!result.success) return { ok: false, error: { code: 'INVALID_MESSAGE', message: summarizeIssues(result.error.issues) } };
+  return { ok: true, batch: result.data };
+}
+
+/** The first few zod issues as one line, bounded in length (the input is hostile; so is its size). */
+export function summarizeIssues(issues: readonly z.core.$ZodIssue[], most = 3): string {
+  const shown = issues
+    .slice(0, most)
+    .map((issue) => `${issue.path.slice(0, 8).join('.') || '(root)'}: ${issue.message.slice(0, 200)}`)
+    .join('; ');
+  return issues.length > most ? `${shown}; and ${issues.length - most} more` : shown;
+}

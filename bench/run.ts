@@ -6,6 +6,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchCluster } from './cluster.js';
 import { benchLogStore } from './logStore.js';
+import { benchSim } from './sim.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +29,20 @@ if (wanted('cluster')) {
   for (const concurrency of [1, 64, 1024]) {
     const result = await benchCluster(concurrency, seconds);
     console.log(`| ${concurrency} | ${Math.round(result.perSecond).toLocaleString('en-US')} | ${result.p50Ms.toFixed(2)} ms | ${result.p99Ms.toFixed(2)} ms |`);
+  }
+  console.log();
+}
+
+if (wanted('sim')) {
+  console.log('## Deterministic simulator: events per second of wall time, safety checks after every step included');
+  console.log('| nodes | seeds × 2000 steps | events | virtual time | wall time | events/s |');
+  console.log('|---:|---:|---:|---:|---:|---:|');
+  for (const nodes of [3, 5] as const) {
+    const result = benchSim(nodes, 300);
+    console.log(
+      `| ${nodes} | ${result.seeds} | ${result.events.toLocaleString('en-US')} | ${Math.round(result.virtualSeconds).toLocaleString('en-US')} s | ` +
+        `${result.wallSeconds.toFixed(2)} s | ${Math.round(result.eventsPerSecond).toLocaleString('en-US')} |`,
+    );
   }
   console.log();
 }

@@ -160,7 +160,7 @@ interface PeerLink {
   lastRefusal: string | null;
 }
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL } = http2.constants;
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 
 export class Http2Network extends NetworkActor {
@@ -530,27 +530,30 @@ export class Http2Network extends NetworkActor {
       route.handler(stream, headers);
       return;
     }
-    const declared = Number(headers['content-length'] ?? 0);
-    if (declared > this.maxBodyBytes) {
-      this.answer(stream, refuse({ status: 413, code: 'TOO_LARGE', message: `bodies are limited to ${this.maxBodyBytes} bytes` }));
-      return;
-    }
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
+    const tooLarge = (): void => {
+      refused = true;
+      chunks.length = 0;
+      this.answer(stream, refuse({ status: 413, code: 'TOO_LARGE', message: `bodies are limited to ${this.maxBodyBytes} bytes` }));
+    };
     stream.setTimeout(this.options.requestTimeoutMs ?? 10_000, () => {
       this.answer(stream, refuse({ status: 408, code: 'REQUEST_TIMEOUT', message: 'the body did not arrive in time' }));
+      stream.close(NGHTTP2_CANCEL);
     });
+    if (Number(headers['content-length'] ?? 0) > this.maxBodyBytes) tooLarge();
     stream.on('data', (chunk: Buffer) => {
-      if (refused) return;
       size += chunk.length;
-      if (size > this.maxBodyBytes) {
-        refused = true;
-        chunks.length = 0;
-        this.answer(stream, refuse({ status: 413, code: 'TOO_LARGE', message: `bodies are limited to ${this.maxBodyBytes} bytes` }));
+      if (refused) {
+        // The answer is out; the rest of the body is read and dropped, which keeps the session healthy (resetting
+        // the stream makes the client's DATA frames count as invalid and gets the whole session torn down). A body
+        // far beyond the limit is not worth reading: reset it.
+        if (size > 4 * this.maxBodyBytes) stream.close(NGHTTP2_CANCEL);
         return;
       }
-      chunks.push(chunk);
+      if (size > this.maxBodyBytes) tooLarge();
+      else chunks.push(chunk);
     });
     stream.on('end', () => {
       if (refused || stream.destroyed) return;
@@ -579,7 +582,7 @@ export class Http2Network extends NetworkActor {
     });
   }
 
-  /** Answer a request once; when the body is still arriving, end the stream (RST_STREAM NO_ERROR, RFC 9113 8.1). */
+  /** Answer a request once (a refusal may be sent before its body has fully arrived). */
   private answer(stream: ServerHttp2Stream, response: RouteResponse): void {
     if (stream.destroyed || stream.headersSent) return;
     if (response.status >= 400 && response.status < 500) this.stats.requestsRefused++;
@@ -587,7 +590,8 @@ export class Http2Network extends NetworkActor {
     try {
       stream.respond({ ':status': response.status, ...(body === undefined ? {} : JSON_HEADERS) }, { endStream: body === undefined });
       if (body !== undefined) stream.end(body);
-      if (!stream.readableEnded) stream.close(NGHTTP2_NO_ERROR);
+      // A request body still arriving is drained by the data handler (see handleStream).
+      if (!stream.readableEnded) stream.resume();
     } catch {
       stream.close(NGHTTP2_CANCEL);
     }

@@ -35,6 +35,7 @@ const program = new Command('xraft-node')
   .option('--election-timeout-ms <ms>', 'base election timeout', positiveInt)
   .option('--heartbeat-interval-ms <ms>', 'heartbeat interval', positiveInt)
   .option('--peer-timeout-ms <ms>', 'a peer silent this long gets a new session', positiveInt)
+  .option('--max-body-bytes <n>', 'largest request body accepted (413 beyond)', positiveInt)
   .showHelpAfterError();
 
 interface Flags {
@@ -51,6 +52,7 @@ interface Flags {
   electionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   peerTimeoutMs?: number;
+  maxBodyBytes?: number;
 }
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -71,7 +73,10 @@ async function main(): Promise<void> {
     raft: flags.electionTimeoutMs === undefined && flags.heartbeatIntervalMs === undefined
       ? undefined
       : { electionTimeoutMs: flags.electionTimeoutMs, heartbeatIntervalMs: flags.heartbeatIntervalMs },
-    network: flags.peerTimeoutMs === undefined ? undefined : { peerTimeoutMs: flags.peerTimeoutMs },
+    network:
+      flags.peerTimeoutMs === undefined && flags.maxBodyBytes === undefined
+        ? undefined
+        : { peerTimeoutMs: flags.peerTimeoutMs, maxBodyBytes: flags.maxBodyBytes },
   };
   const config = loadConfig(flags.config, overrides);
   const prefix = `[${config.id}]`;

@@ -130,10 +130,11 @@ export function loadConfig(file: string | undefined, overrides: Partial<NodeProc
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
     const previous = merged[key];
-    merged[key] =
-      typeof value === 'object' && value !== null && !Array.isArray(value) && typeof previous === 'object' && previous !== null
-        ? { ...(previous as object), ...value }
-        : value;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      // A flag left out (undefined) must not erase what the file says.
+      const given = Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined));
+      merged[key] = typeof previous === 'object' && previous !== null ? { ...(previous as object), ...given } : given;
+    } else merged[key] = value;
   }
   const result = nodeProcessConfigSchema.safeParse(merged);
   if (!result.success) throw new NodeProcessError('BAD_CONFIG', `bad config: ${summarizeIssues(result.error.issues, 5)}`);

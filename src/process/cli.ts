@@ -32,6 +32,7 @@ const program = new Command('xraft-node')
   .option('--tls-key <file>', 'TLS private key (PEM)')
   .option('--tls-ca <file>', 'CA that signs peer certificates (PEM)')
   .option('--no-require-client-cert', 'with TLS, accept clients without a certificate (no mutual TLS)')
+  .option('--tls-peer-identity <mode>', "'common-name': a peer's certificate CN must be the id it sends as")
   .option('--election-timeout-ms <ms>', 'base election timeout', positiveInt)
   .option('--heartbeat-interval-ms <ms>', 'heartbeat interval', positiveInt)
   .option('--peer-timeout-ms <ms>', 'a peer silent this long gets a new session', positiveInt)
@@ -49,6 +50,7 @@ interface Flags {
   tlsKey?: string;
   tlsCa?: string;
   requireClientCert: boolean;
+  tlsPeerIdentity?: string;
   electionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   peerTimeoutMs?: number;
@@ -69,7 +71,13 @@ async function main(): Promise<void> {
     tls:
       flags.tlsCert === undefined && flags.tlsKey === undefined
         ? undefined
-        : { cert: flags.tlsCert ?? '', key: flags.tlsKey ?? '', ca: flags.tlsCa, requireClientCert: flags.requireClientCert },
+        : {
+            cert: flags.tlsCert ?? '',
+            key: flags.tlsKey ?? '',
+            ca: flags.tlsCa,
+            requireClientCert: flags.requireClientCert,
+            peerIdentity: flags.tlsPeerIdentity as 'none' | 'common-name' | undefined, // validated with the config
+          },
     raft: flags.electionTimeoutMs === undefined && flags.heartbeatIntervalMs === undefined
       ? undefined
       : { electionTimeoutMs: flags.electionTimeoutMs, heartbeatIntervalMs: flags.heartbeatIntervalMs },

@@ -31,9 +31,9 @@ export class NodeProcessError extends Error {
 
 const nodeId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'ids are 1 to 64 letters, digits, dots, dashes or underscores');
 /** `host:port`, `[v6]:port`. */
-const address = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port').refine(
-  (value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65_535,
-  'the port must be at most 65535',
+const address = z.string().refine(
+  (value) => /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(value) && Number(value.slice(value.lastIndexOf(':') + 1)) <= 65_535,
+  'expected host:port (port 0 to 65535)',
 );
 const milliseconds = z.number().int().positive().max(3_600_000);
 

@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- --only cluster,sim,logstore] [--seconds S]`: run the benchmarks and print a Markdown table of figures to
+ * `npm run bench [-- --only cluster,sim,logstore,network] [--seconds S]`: run the benchmarks and print a Markdown table of figures to
  * paste into BENCHMARKS.md, with the machine it ran on.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchCluster } from './cluster.js';
 import { benchLogStore } from './logStore.js';
+import { benchNetwork } from './network.js';
 import { benchSim } from './sim.js';
 
 const { values } = parseArgs({
@@ -61,6 +62,19 @@ if (wanted('logstore')) {
     console.log(
       `| ${batchSize} | ${format(result.serialPerSecond)} | ${format(result.pipelinedPerSecond)} | ${format(result.pipelinedBatchesPerSecond)} | ` +
         `${format(result.rawFsyncsPerSecond)} | ${format(rawEntries)} | ${Math.round((100 * result.serialPerSecond) / rawEntries)}% |`,
+    );
+  }
+  console.log();
+}
+
+if (wanted('network')) {
+  console.log('## Three xraft-node processes on loopback: HTTP/2, LevelDB logs (synced), 100-byte values, clients over HTTP/2');
+  console.log('| concurrent proposals | committed/s | p50 latency | p90 latency | p99 latency | failed |');
+  console.log('|---:|---:|---:|---:|---:|---:|');
+  for (const result of await benchNetwork([1, 64, 256], seconds)) {
+    console.log(
+      `| ${result.concurrency} | ${Math.round(result.perSecond).toLocaleString('en-US')} | ${result.p50Ms.toFixed(2)} ms | ` +
+        `${result.p90Ms.toFixed(2)} ms | ${result.p99Ms.toFixed(2)} ms | ${result.failed} |`,
     );
   }
   console.log();

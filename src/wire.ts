@@ -11,7 +11,7 @@
  * the compiler demand it, and checks that each schema produces exactly the core's type.
  */
 import { z } from 'zod';
-import type { Entry, NodeId, RaftMessage, SessionTag } from './core/index.js';
+import type { Entry, NodeId, RaftMessage, SessionTag, SnapshotMeta } from './core/index.js';
 
 /** Longest node id, cluster id, proposal id or client id accepted from the wire. */
 export const MAX_ID_LENGTH = 256;
@@ -33,13 +33,19 @@ export const sessionTagSchema = z.object({
 export const entrySchema = z.object({
   index: position,
   term: count,
-  kind: z.enum(['command', 'noop']),
+  kind: z.enum(['command', 'noop', 'config']),
   data: z.string(),
   id: id.optional(),
   session: sessionTagSchema.optional(),
 }) satisfies z.ZodType<Entry>;
 
 const proposalSchema = z.object({ id, data: z.string(), session: sessionTagSchema.optional() });
+
+const members = z.array(id).max(MAX_MESSAGES_PER_BATCH);
+export const snapshotMetaSchema = z.object({ index: count, term: count, voters: members, learners: members }) satisfies z.ZodType<SnapshotMeta>;
+
+/** Snapshot chunks are bytes; in the JSON envelope they travel as base64 (see encodeBatch). */
+const bytes = z.base64().transform((text) => new Uint8Array(Buffer.from(text, 'base64')));
 
 type MessageOf<Type extends RaftMessage['type']> = Extract<RaftMessage, { type: Type }>;
 
@@ -104,6 +110,21 @@ export const messageSchemas = {
     type: z.literal('TimeoutNow'),
     term: count,
   }),
+  InstallSnapshot: z.object({
+    type: z.literal('InstallSnapshot'),
+    term: count,
+    meta: snapshotMetaSchema,
+    chunk: count,
+    data: bytes,
+    done: z.boolean(),
+  }),
+  InstallSnapshotResponse: z.object({
+    type: z.literal('InstallSnapshotResponse'),
+    term: count,
+    index: count,
+    nextChunk: count,
+    installed: z.boolean(),
+  }),
 } satisfies { [Type in RaftMessage['type']]: z.ZodType<MessageOf<Type>> };
 
 /** Whether A and B have the same keys (optional ones included). */
@@ -111,6 +132,7 @@ type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A]
 type SchemasMatch =
   | SameKeys<z.output<typeof entrySchema>, Entry>
   | SameKeys<z.output<typeof sessionTagSchema>, SessionTag>
+  | SameKeys<z.output<typeof snapshotMetaSchema>, SnapshotMeta>
   | { [Type in RaftMessage['type']]: SameKeys<z.output<(typeof messageSchemas)[Type]>, MessageOf<Type>> }[RaftMessage['type']];
 /**
  * `satisfies` alone cannot see a missing *optional* field, which zod would then strip from every message in silence.
@@ -154,9 +176,15 @@ export interface WireError {
 
 export type DecodeResult = { readonly ok: true; readonly batch: WireBatch } | { readonly ok: false; readonly error: WireError };
 
-/** Encode a batch as plain JSON. */
+/** Encode a batch as plain JSON; byte arrays (snapshot chunks) become base64 strings. */
 export function encodeBatch(batch: WireBatch): string {
-  return JSON.stringify(batch);
+  // A replacer runs for every key and nearly doubles the cost of an AppendEntries; only snapshot chunks need it.
+  if (!batch.messages.some((message) => message.type === 'InstallSnapshot')) return JSON.stringify(batch);
+  return JSON.stringify(batch, function (this: Record<string, unknown>, key: string, value: unknown) {
+    // `this[key]` is the value before toJSON (a Buffer would otherwise arrive here as { type, data }).
+    const original = this[key];
+    return original instanceof Uint8Array ? Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64') : value;
+  });
 }
 
 /** Parse and validate a batch; never throws. */

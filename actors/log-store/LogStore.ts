@@ -4,8 +4,9 @@
  * The contract every implementation honours (`logStoreConformance` from `xraft/testing` checks it):
  *
  * - **`Load`** is the first message a node sends. It answers `Loaded` with exactly the state of the last durable write:
- *   every write acknowledged by a `LogSaved` is there, and no write appears partially. The recovered log is contiguous from index 1 (until snapshots exist), and `hardState.commit` never exceeds its
- *   last index.
+ *   every write acknowledged by a `LogSaved` is there, and no write appears partially. The recovered log is contiguous
+ *   from index 1, or from just after the current snapshot's index, and `hardState.commit` never exceeds its last
+ *   index (or the snapshot's).
  * - **`SaveLog`** is one atomic write: truncate the log from `truncateFrom` (when set: every entry with
  *   `index >= truncateFrom` goes), append `entries`, replace the hard state. After a crash either all of it is there
  *   or none of it (and then no later write either). `entries` continue the log: the first has index
@@ -21,11 +22,22 @@
  *   different cluster or node; it names the key and, for an entry, the index), `INVALID_WRITE` (the node asked for
  *   something the contract forbids, such as entries that do not continue the log). After a failure the store
  *   acknowledges nothing more; the node stops rather than serve state it could not make durable or read back.
+ * - **Snapshots** (paper section 7). A store keeps at most one *current* snapshot, and at most one *pending* one
+ *   being written. `WriteSnapshotChunk` with `chunk: 0` starts a new pending snapshot (discarding any earlier pending
+ *   one); chunks arrive in order; each is acknowledged with `SnapshotChunkStored` once durable. The chunk with
+ *   `done: true` atomically makes the pending snapshot current (replacing the old one) together with its `meta`;
+ *   until then a crash leaves the old snapshot intact and the pending one is forgotten. Snapshot writes are ordered
+ *   with `SaveLog` writes (one queue). Once a snapshot at index I is current, `Load` answers it as `state.snapshot`
+ *   and returns only the entries after I; the log may then continue at I + 1 even if it ended before I (a follower
+ *   that installed a leader's snapshot), so a `SaveLog` may start at `truncateFrom ?? max(lastIndex, I) + 1`.
+ *   `ReadSnapshotChunk` answers `SnapshotChunkLoaded` with chunk `chunk` of the current snapshot (`meta: null` when
+ *   there is none or the chunk does not exist). `CompactLog` allows the store to delete entries up to `through` (a
+ *   snapshot covers them); it is never acknowledged. Every snapshot message carries a `ref` that its answer echoes.
  * - Replies after the node detached the store are dropped (see `Actor.reply`); a graceful stop still lets writes that
  *   were already sent become durable.
  */
 import { Actor } from '../../src/actor.js';
-import type { Entry, HardState, RecoveredState } from '../../src/core/index.js';
+import type { Entry, HardState, RecoveredState, SnapshotMeta } from '../../src/core/index.js';
 import { XraftError } from '../../src/errors.js';
 
 export interface Load {
@@ -38,7 +50,24 @@ export interface SaveLog {
   readonly truncateFrom: number | null;
   readonly entries: readonly Entry[];
 }
-export type LogStoreMessage = Load | SaveLog;
+export interface WriteSnapshotChunk {
+  readonly type: 'WriteSnapshotChunk';
+  readonly ref: string;
+  readonly meta: SnapshotMeta;
+  readonly chunk: number;
+  readonly data: Uint8Array;
+  readonly done: boolean;
+}
+export interface ReadSnapshotChunk {
+  readonly type: 'ReadSnapshotChunk';
+  readonly ref: string;
+  readonly chunk: number;
+}
+export interface CompactLog {
+  readonly type: 'CompactLog';
+  readonly through: number;
+}
+export type LogStoreMessage = Load | SaveLog | WriteSnapshotChunk | ReadSnapshotChunk | CompactLog;
 
 export interface Loaded {
   readonly type: 'Loaded';
@@ -80,7 +109,24 @@ export interface StoreFailed {
   readonly type: 'StoreFailed';
   readonly cause: StoreFailureCause;
 }
-export type LogStoreReply = Loaded | LogSaved | StoreFailed;
+export interface SnapshotChunkStored {
+  readonly type: 'SnapshotChunkStored';
+  readonly ref: string;
+  readonly meta: SnapshotMeta;
+  readonly chunk: number;
+  readonly done: boolean;
+}
+export interface SnapshotChunkLoaded {
+  readonly type: 'SnapshotChunkLoaded';
+  readonly ref: string;
+  /** The current snapshot's meta, or null when there is no snapshot or no such chunk. */
+  readonly meta: SnapshotMeta | null;
+  readonly chunk: number;
+  readonly data: Uint8Array;
+  /** This is the snapshot's last chunk. */
+  readonly done: boolean;
+}
+export type LogStoreReply = Loaded | LogSaved | StoreFailed | SnapshotChunkStored | SnapshotChunkLoaded;
 
 export abstract class LogStore extends Actor<LogStoreMessage, LogStoreReply> {
   receive(message: LogStoreMessage): void {
@@ -89,7 +135,30 @@ export abstract class LogStore extends Actor<LogStoreMessage, LogStoreReply> {
         return this.onLoad(message);
       case 'SaveLog':
         return this.onSaveLog(message);
+      case 'WriteSnapshotChunk':
+        return this.onWriteSnapshotChunk(message);
+      case 'ReadSnapshotChunk':
+        return this.onReadSnapshotChunk(message);
+      case 'CompactLog':
+        return this.onCompactLog(message);
     }
+  }
+
+  /** Store one chunk of a pending snapshot (in order with SaveLog writes); answer `chunkStored` once durable. */
+  protected abstract onWriteSnapshotChunk(message: WriteSnapshotChunk): void;
+
+  /** Answer `chunkLoaded` with a chunk of the current snapshot. */
+  protected abstract onReadSnapshotChunk(message: ReadSnapshotChunk): void;
+
+  /** Delete entries up to `through` when convenient. The default keeps them (always correct, never compact). */
+  protected onCompactLog(_message: CompactLog): void {}
+
+  protected chunkStored(message: WriteSnapshotChunk): void {
+    this.reply({ type: 'SnapshotChunkStored', ref: message.ref, meta: message.meta, chunk: message.chunk, done: message.done });
+  }
+
+  protected chunkLoaded(ref: string, meta: SnapshotMeta | null, chunk: number, data: Uint8Array, done: boolean): void {
+    this.reply({ type: 'SnapshotChunkLoaded', ref, meta, chunk, data, done });
   }
 
   /** Read back the durable state and answer `loaded(state)` (or `failed`). */

@@ -3,8 +3,8 @@
  * `crash()` loses every write that was not synced yet, as a power cut would. The durable state outlives the node that
  * used it, so a test can restart a node on the same store.
  */
-import type { Entry, HardState, RecoveredState } from '../../src/core/index.js';
-import { LogStore, applySaveLog, type Load, type SaveLog } from './LogStore.js';
+import type { Entry, HardState, RecoveredState, SnapshotMeta } from '../../src/core/index.js';
+import { LogStore, applySaveLog, type CompactLog, type Load, type ReadSnapshotChunk, type SaveLog, type WriteSnapshotChunk } from './LogStore.js';
 
 export interface MemoryLogStoreOptions {
   /**
@@ -14,10 +14,18 @@ export interface MemoryLogStoreOptions {
   readonly autoSync?: boolean;
 }
 
+interface StoredSnapshot {
+  readonly meta: SnapshotMeta;
+  readonly chunks: Uint8Array[];
+}
+
 export class MemoryLogStore extends LogStore {
   private hardState: HardState = { term: 0, votedFor: null, commit: 0 };
-  private readonly entries: Entry[] = [];
-  private pending: SaveLog[] = [];
+  private entries: Entry[] = [];
+  private snapshot: StoredSnapshot | null = null;
+  /** A snapshot being written: durable chunks so far. */
+  private pendingSnapshot: StoredSnapshot | null = null;
+  private pending: (SaveLog | WriteSnapshotChunk)[] = [];
   private syncScheduled = false;
   private readonly autoSync: boolean;
 
@@ -28,7 +36,8 @@ export class MemoryLogStore extends LogStore {
 
   /** The durable state, as a restarted node would load it. */
   durableState(): RecoveredState {
-    return { hardState: this.hardState, entries: [...this.entries] };
+    const after = this.snapshot?.meta.index ?? 0;
+    return { hardState: this.hardState, snapshot: this.snapshot?.meta ?? null, entries: this.entries.filter((entry) => entry.index > after) };
   }
 
   /** Writes sent but not yet durable. */
@@ -36,31 +45,66 @@ export class MemoryLogStore extends LogStore {
     return this.pending.length;
   }
 
-  /** Make every queued write durable and acknowledge the last one. */
+  /** Make every queued write durable and acknowledge it. */
   sync(): void {
     this.syncScheduled = false;
     const writes = this.pending;
     if (writes.length === 0) return;
     this.pending = [];
+    let lastWriteId: number | null = null;
     for (const write of writes) {
-      applySaveLog(this.entries, write);
-      this.hardState = write.hardState;
+      if (write.type === 'SaveLog') {
+        applySaveLog(this.entries, write);
+        this.hardState = write.hardState;
+        lastWriteId = write.writeId;
+      } else {
+        this.storeChunk(write);
+      }
     }
-    this.saved(writes[writes.length - 1]!.writeId);
+    if (lastWriteId !== null) this.saved(lastWriteId);
+    for (const write of writes) if (write.type === 'WriteSnapshotChunk') this.chunkStored(write);
   }
 
-  /** Lose every write that was not synced, as a crash would. */
+  /** Lose every write that was not synced, and any snapshot not completely written, as a crash would. */
   crash(): void {
     this.pending = [];
+    this.pendingSnapshot = null;
     this.syncScheduled = false;
   }
 
   protected onLoad(_message: Load): void {
+    this.pendingSnapshot = null;
     this.loaded(this.durableState());
   }
 
   protected onSaveLog(message: SaveLog): void {
-    this.pending.push(message);
+    this.enqueue(message);
+  }
+
+  protected onWriteSnapshotChunk(message: WriteSnapshotChunk): void {
+    this.enqueue(message);
+  }
+
+  protected onReadSnapshotChunk(message: ReadSnapshotChunk): void {
+    const data = this.snapshot?.chunks[message.chunk];
+    if (this.snapshot === null || data === undefined) {
+      this.chunkLoaded(message.ref, null, message.chunk, new Uint8Array(0), true);
+      return;
+    }
+    this.chunkLoaded(message.ref, this.snapshot.meta, message.chunk, data, message.chunk === this.snapshot.chunks.length - 1);
+  }
+
+  protected override onCompactLog(message: CompactLog): void {
+    this.entries = this.entries.filter((entry) => entry.index > message.through);
+  }
+
+  protected override onStop(): void {
+    // A graceful stop flushes what was written; `crash()` is the way to lose it.
+    this.sync();
+  }
+
+  private enqueue(write: SaveLog | WriteSnapshotChunk): void {
+    this.pending.push(write);
     if (this.autoSync && !this.syncScheduled) {
       this.syncScheduled = true;
       setImmediate(() => {
@@ -69,8 +113,18 @@ export class MemoryLogStore extends LogStore {
     }
   }
 
-  protected override onStop(): void {
-    // A graceful stop flushes what was written; `crash()` is the way to lose it.
-    this.sync();
+  private storeChunk(write: WriteSnapshotChunk): void {
+    if (write.chunk === 0) this.pendingSnapshot = { meta: write.meta, chunks: [] };
+    const pending = this.pendingSnapshot;
+    if (pending === null || pending.meta.index !== write.meta.index || pending.chunks.length !== write.chunk) {
+      this.failed({ code: 'INVALID_WRITE', message: `snapshot chunk ${write.chunk} out of order` });
+      return;
+    }
+    // Copy: the sender may reuse its buffer.
+    pending.chunks.push(write.data.slice());
+    if (write.done) {
+      this.snapshot = pending;
+      this.pendingSnapshot = null;
+    }
   }
 }

@@ -24,6 +24,14 @@ export class ReducerStateMachine<State, Command, Result, AppError = never> exten
     return this.current;
   }
 
+  protected override snapshotValue(): unknown {
+    return this.current;
+  }
+
+  protected override restoreValue(value: unknown): void {
+    this.current = value as State;
+  }
+
   apply(command: Command, context: ApplyContext): Result {
     const [next, result] = this.reducer(this.current, command, context);
     this.current = next;

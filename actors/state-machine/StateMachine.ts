@@ -6,9 +6,11 @@
  * state and results. Throwing rejects that one command (the proposer gets `Rejected` with what was thrown) without
  * stopping the node; the throw must be deterministic too.
  */
+import superjson from 'superjson';
 import { Actor } from '../../src/actor.js';
-import type { Entry, SessionTag } from '../../src/core/index.js';
+import type { Entry, SessionTag, SnapshotMeta } from '../../src/core/index.js';
 import { SessionExpiredError } from '../../src/errors.js';
+import { ChunkChannel, rechunk } from './snapshotStreams.js';
 
 export interface Apply {
   readonly type: 'Apply';
@@ -16,7 +18,30 @@ export interface Apply {
   /** Entry index -> id of the proposal made on this node, for the entries that have one. */
   readonly proposals: ReadonlyMap<number, string>;
 }
-export type StateMachineMessage = Apply;
+/** Snapshot the state once every earlier Apply is applied; answer chunk by chunk (see NextSnapshotChunk). */
+export interface TakeSnapshot {
+  readonly type: 'TakeSnapshot';
+  readonly meta: SnapshotMeta;
+  readonly chunkBytes: number;
+}
+/** The previous chunk is stored: produce the next one. */
+export interface NextSnapshotChunk {
+  readonly type: 'NextSnapshotChunk';
+  readonly meta: SnapshotMeta;
+}
+/** Replace the state with a snapshot whose chunks follow as RestoreSnapshotChunk; later Applies wait for it. */
+export interface BeginRestore {
+  readonly type: 'BeginRestore';
+  readonly meta: SnapshotMeta;
+}
+export interface RestoreSnapshotChunk {
+  readonly type: 'RestoreSnapshotChunk';
+  readonly meta: SnapshotMeta;
+  readonly chunk: number;
+  readonly data: Uint8Array;
+  readonly done: boolean;
+}
+export type StateMachineMessage = Apply | TakeSnapshot | NextSnapshotChunk | BeginRestore | RestoreSnapshotChunk;
 
 export type ApplyOutcome<Result, AppError> =
   | { readonly ok: true; readonly value: Result }
@@ -34,7 +59,42 @@ export interface Applied<Result, AppError> {
   readonly index: number;
   readonly results: readonly ProposalResult<Result, AppError>[];
 }
-export type StateMachineReply<Result, AppError> = Applied<Result, AppError>;
+export interface SnapshotChunkTaken {
+  readonly type: 'SnapshotChunkTaken';
+  readonly meta: SnapshotMeta;
+  readonly chunk: number;
+  readonly data: Uint8Array;
+  readonly done: boolean;
+}
+export interface SnapshotFailed {
+  readonly type: 'SnapshotFailed';
+  readonly meta: SnapshotMeta;
+  readonly message: string;
+}
+/** A restore took chunk `chunk`: send the next one. */
+export interface SnapshotChunkConsumed {
+  readonly type: 'SnapshotChunkConsumed';
+  readonly meta: SnapshotMeta;
+  readonly chunk: number;
+}
+export interface SnapshotRestored {
+  readonly type: 'SnapshotRestored';
+  readonly meta: SnapshotMeta;
+}
+export type StateMachineReply<Result, AppError> =
+  | Applied<Result, AppError>
+  | SnapshotChunkTaken
+  | SnapshotFailed
+  | SnapshotChunkConsumed
+  | SnapshotRestored;
+
+/** The state machine implements neither `snapshot`/`restore` nor `snapshotValue`/`restoreValue`. */
+export class SnapshotsUnsupportedError extends Error {
+  constructor(name: string) {
+    super(`${name} cannot take snapshots: override snapshot()/restore() or snapshotValue()/restoreValue()`);
+    this.name = 'SnapshotsUnsupportedError';
+  }
+}
 
 /** Where an entry sits in the log, given to `apply` for applications that need it (timestamps, ids, fencing). */
 export interface ApplyContext {
@@ -68,7 +128,12 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
   StateMachineReply<Result, AppError>
 > {
   private decoder: CommandDecoder<Command> | null = null;
-  private readonly queue: Apply[] = [];
+  /** Work in log order: applies, and the snapshots taken or restored between them. */
+  private readonly queue: (Apply | TakeSnapshot | BeginRestore)[] = [];
+  /** While a snapshot is being taken: produce the next chunk. */
+  private nextChunk: (() => void) | null = null;
+  /** While a snapshot is being restored: where its chunks go. */
+  private restoreChannel: { readonly meta: SnapshotMeta; readonly channel: ChunkChannel; chunk: number } | null = null;
   /** Position inside queue[0] where applying resumes after an asynchronous apply. */
   private cursor = 0;
   private results: ProposalResult<Result, AppError>[] = [];
@@ -87,8 +152,55 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
   /** Apply one committed command and return its result (or a promise of it). Throw to reject the command. */
   abstract apply(command: Command, context: ApplyContext): Result | Promise<Result>;
 
+  /**
+   * The state as a stream of bytes, for a snapshot. Called once every entry up to the snapshot's index is applied;
+   * later applies wait until the stream ends, so it may read the live state. Yield pieces of any size (they are
+   * re-chunked); never hold the whole state in memory if it is large. The default encodes `snapshotValue()`.
+   */
+  snapshot(): AsyncIterable<Uint8Array> | Iterable<Uint8Array> {
+    return [new TextEncoder().encode(superjson.stringify(this.snapshotValue()))];
+  }
+
+  /**
+   * Replace the whole state with a snapshot's bytes (what `snapshot()` produced, in order). The default decodes them
+   * into `restoreValue()`.
+   */
+  async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const parts: Uint8Array[] = [];
+    for await (const chunk of chunks) parts.push(chunk);
+    this.restoreValue(superjson.parse(Buffer.concat(parts).toString('utf8')));
+  }
+
+  /** For small states: the state as one value (superjson keeps Date, Map, Set, BigInt). */
+  protected snapshotValue(): unknown {
+    throw new SnapshotsUnsupportedError(this.constructor.name);
+  }
+
+  /** For small states: replace the state with a value `snapshotValue()` returned. */
+  protected restoreValue(_value: unknown): void {
+    throw new SnapshotsUnsupportedError(this.constructor.name);
+  }
+
   receive(message: StateMachineMessage): void {
-    this.onApply(message);
+    switch (message.type) {
+      case 'Apply':
+        return this.onApply(message);
+      case 'TakeSnapshot':
+      case 'BeginRestore':
+        this.queue.push(message);
+        if (!this.busy) this.drain();
+        return;
+      case 'NextSnapshotChunk':
+        this.nextChunk?.();
+        return;
+      case 'RestoreSnapshotChunk': {
+        const restoring = this.restoreChannel;
+        if (restoring === null || restoring.meta.index !== message.meta.index) return;
+        restoring.chunk = message.chunk;
+        restoring.channel.push(message.data, message.done);
+        return;
+      }
+    }
   }
 
   /** @internal The node supplies how entry data decodes into commands (superjson, then the command schema). */
@@ -104,7 +216,18 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
   /** Apply queued entries in order; synchronous applies run in one go, an asynchronous one resumes when it settles. */
   private drain(): void {
     while (this.queue.length > 0) {
-      const batch = this.queue[0]!;
+      const work = this.queue[0]!;
+      if (work.type !== 'Apply') {
+        this.busy = true;
+        const job = work.type === 'TakeSnapshot' ? this.streamSnapshot(work) : this.runRestore(work.meta);
+        void job.then(() => {
+          this.queue.shift();
+          this.busy = false;
+          if (this.running) this.drain();
+        });
+        return;
+      }
+      const batch = work;
       while (this.cursor < batch.entries.length) {
         const entry = batch.entries[this.cursor++]!;
         const proposalId = batch.proposals.get(entry.index);
@@ -158,6 +281,57 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
         this.results = [];
         this.reply({ type: 'Applied', index: last.index, results });
       }
+    }
+  }
+
+  /** Produce the snapshot chunk by chunk: chunk 0 is the framework's own state (sessions), then the user's bytes. */
+  private async streamSnapshot({ meta, chunkBytes }: TakeSnapshot): Promise<void> {
+    try {
+      const header = new TextEncoder().encode(superjson.stringify({ sessions: [...this.sessions], clock: this.sessionClock }));
+      const chunks = rechunk(this.snapshot(), chunkBytes)[Symbol.asyncIterator]();
+      let current: Uint8Array = header;
+      let chunk = 0;
+      for (;;) {
+        // Read one ahead to know whether this chunk is the last.
+        const following = await chunks.next();
+        const done = following.done === true;
+        const stored = done ? Promise.resolve() : new Promise<void>((resolve) => (this.nextChunk = resolve));
+        this.reply({ type: 'SnapshotChunkTaken', meta, chunk, data: current, done });
+        if (done) break;
+        await stored;
+        if (!this.running) return;
+        current = following.value;
+        chunk++;
+      }
+    } catch (error) {
+      this.reply({ type: 'SnapshotFailed', meta, message: error instanceof Error ? error.message : String(error) });
+    } finally {
+      this.nextChunk = null;
+    }
+  }
+
+  private async runRestore(meta: SnapshotMeta): Promise<void> {
+    const restoring = { meta, channel: new ChunkChannel(() => this.reply({ type: 'SnapshotChunkConsumed', meta, chunk: restoring.chunk })), chunk: 0 };
+    this.restoreChannel = restoring;
+    try {
+      const chunks = restoring.channel[Symbol.asyncIterator]();
+      const header = await chunks.next();
+      if (header.done === true) throw new Error(`snapshot ${meta.index} has no header chunk`);
+      const framework = superjson.parse<{ sessions: [string, SessionRecord<Result, AppError>][]; clock: number }>(
+        Buffer.from(header.value).toString('utf8'),
+      );
+      this.sessions.clear();
+      for (const [client, record] of framework.sessions) this.sessions.set(client, record);
+      this.sessionClock = framework.clock;
+      await this.restore({ [Symbol.asyncIterator]: () => chunks });
+      // A restore that stopped reading early still consumes the rest, so the node's transfer completes.
+      while (!restoring.channel.drained) await chunks.next();
+      this.reply({ type: 'SnapshotRestored', meta });
+    } catch (error) {
+      // The state is now unknown: the node must not go on applying on top of it (it stops on this reply).
+      this.reply({ type: 'SnapshotFailed', meta, message: `restore failed: ${error instanceof Error ? error.message : String(error)}` });
+    } finally {
+      this.restoreChannel = null;
     }
   }
 

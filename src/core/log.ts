@@ -7,9 +7,9 @@
 import type { Entry } from './types.js';
 
 export class RaftLog {
-  /** Index of the entry just before `entries[0]` (0 until compaction exists). */
-  private readonly prevIndex: number;
-  private readonly prevTerm: number;
+  /** Index and term of the entry just before `entries[0]`: 0 for a full log, the snapshot's last entry after compaction. */
+  private prevIndex: number;
+  private prevTerm: number;
   private entries: Entry[];
 
   constructor(entries: readonly Entry[] = [], prevIndex = 0, prevTerm = 0) {
@@ -82,6 +82,38 @@ export class RaftLog {
       }
       this.entries.push(entry);
     }
+  }
+
+  /** Index and term of the last entry covered by the snapshot (0, 0 without one). */
+  get snapshotIndex(): number {
+    return this.prevIndex;
+  }
+
+  get snapshotTerm(): number {
+    return this.prevTerm;
+  }
+
+  /** Drop every entry up to and including `index`, which must be in the log (it becomes the new starting point). */
+  compact(index: number): void {
+    if (index <= this.prevIndex) return;
+    const term = this.termAt(index);
+    if (term === undefined) throw new Error(`cannot compact through ${index}: the log ends at ${this.lastIndex}`);
+    this.entries = this.entries.slice(index - this.prevIndex);
+    this.prevIndex = index;
+    this.prevTerm = term;
+  }
+
+  /**
+   * Start the log over at a snapshot ending at (index, term): entries after it are kept only when the log already
+   * has that entry (Raft paper, InstallSnapshot receiver step 6); otherwise the whole log is discarded.
+   * Returns whether a suffix was kept.
+   */
+  restartAt(index: number, term: number): boolean {
+    const keepsSuffix = index >= this.prevIndex && this.termAt(index) === term;
+    this.entries = keepsSuffix ? this.entries.slice(index - this.prevIndex) : [];
+    this.prevIndex = index;
+    this.prevTerm = term;
+    return keepsSuffix;
   }
 
   /** Drop every entry at or after `index`. */

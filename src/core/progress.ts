@@ -6,9 +6,14 @@
  * - `replicate`: the follower is known to match up to `matchIndex`; the leader streams entries optimistically,
  *   advancing `nextIndex` as it sends, with at most `maxInflight` unacknowledged messages.
  *
+ * - `snapshot`: the entries the follower needs were compacted away; the leader streams it a snapshot, one chunk at a
+ *   time, and resumes probing after the snapshot's index once it is installed.
+ *
  * Invariant: matchIndex < nextIndex.
  */
-export type ProgressMode = 'probe' | 'replicate';
+import type { SnapshotMeta } from './types.js';
+
+export type ProgressMode = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress {
   matchIndex = 0;
@@ -27,6 +32,8 @@ export class Progress {
   matchAtLastHeartbeat = -1;
   /** The latest heartbeat round the follower has answered in this term (for ReadIndex and leases). */
   ackedRound = 0;
+  /** In snapshot mode: the snapshot being sent and the chunk the follower expects next. */
+  snapshot: { meta: SnapshotMeta; nextChunk: number; acknowledged: boolean } | null = null;
 
   constructor(nextIndex: number) {
     this.nextIndex = nextIndex;
@@ -34,6 +41,7 @@ export class Progress {
 
   /** Whether another AppendEntries carrying entries may be sent now. */
   canSend(maxInflight: number): boolean {
+    if (this.mode === 'snapshot') return false;
     return this.mode === 'probe' ? !this.probeSent : this.inflight.length < maxInflight;
   }
 
@@ -77,7 +85,22 @@ export class Progress {
     return true;
   }
 
+  becomeSnapshot(meta: SnapshotMeta): void {
+    this.mode = 'snapshot';
+    this.inflight.length = 0;
+    this.probeSent = false;
+    this.snapshot = { meta, nextChunk: 0, acknowledged: true };
+  }
+
+  /** The follower installed a snapshot ending at `index`: probe from just after it. */
+  snapshotInstalled(index: number): void {
+    this.snapshot = null;
+    this.matchIndex = Math.max(this.matchIndex, index);
+    this.becomeProbe();
+  }
+
   becomeProbe(): void {
+    this.snapshot = null;
     this.mode = 'probe';
     this.probeSent = false;
     this.inflight.length = 0;

@@ -28,6 +28,9 @@ import {
   type RequestVote,
   type RequestVoteResponse,
   type Role,
+  type InstallSnapshot,
+  type InstallSnapshotResponse,
+  type SnapshotMeta,
 } from './types.js';
 
 export interface RaftCoreOptions {
@@ -130,6 +133,15 @@ export class RaftCore {
   /** The voter this leader is handing leadership to, if any. */
   private transferTarget: NodeId | null = null;
 
+  /** The configuration in force at the log's starting point (before its first retained entry). */
+  private baseMembership: Membership;
+  /** The latest snapshot stored on this node (taken here or installed from a leader). */
+  private snapshotMeta: SnapshotMeta | null;
+  /** A `takeSnapshot` is under way. */
+  private snapshotting = false;
+  /** A snapshot arriving from the leader: the chunk expected next, and whether the last one has been handed out. */
+  private receiving: { readonly meta: SnapshotMeta; nextChunk: number; done: boolean } | null = null;
+
   private effects: Effect[] = [];
 
   constructor(options: RaftCoreOptions) {
@@ -139,15 +151,19 @@ export class RaftCore {
       throw new RangeError('heartbeatIntervalMs must be smaller than electionTimeoutMs');
     }
     this.initialMembership = { voters: [...options.voters], learners: [...(options.learners ?? [])] };
-    this.membership = this.initialMembership;
     this.random = options.random;
     const recovered = options.recovered ?? { hardState: { term: 0, votedFor: null, commit: 0 }, entries: [] };
-    this.log = new RaftLog(recovered.entries);
+    const snapshot = recovered.snapshot ?? null;
+    this.snapshotMeta = snapshot;
+    this.baseMembership = snapshot === null ? this.initialMembership : { voters: snapshot.voters, learners: snapshot.learners };
+    this.membership = this.baseMembership;
+    this.log = new RaftLog(recovered.entries, snapshot?.index ?? 0, snapshot?.term ?? 0);
     this.currentTerm = recovered.hardState.term;
     this.votedFor = recovered.hardState.votedFor;
-    this.commit = Math.min(recovered.hardState.commit, this.log.lastIndex);
-    this.handedToApply = 0;
-    this.applied = 0;
+    // The state machine was restored from the snapshot before this core was built.
+    this.handedToApply = snapshot?.index ?? 0;
+    this.applied = this.handedToApply;
+    this.commit = Math.max(Math.min(recovered.hardState.commit, this.log.lastIndex), this.handedToApply);
     this.stable = this.log.lastIndex;
     this.membershipFromLog();
   }
@@ -379,7 +395,70 @@ export class RaftCore {
   appliedTo(index: number): Effect[] {
     if (index > this.handedToApply) throw new Error(`applied ${index} but only ${this.handedToApply} was handed out`);
     this.applied = Math.max(this.applied, index);
+    if (this.config.snapshotThreshold > 0 && this.handedToApply - (this.snapshotMeta?.index ?? 0) >= this.config.snapshotThreshold) {
+      this.startSnapshot();
+    }
+    return this.flush();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Snapshots (paper section 7)
+
+  /** Take a snapshot now (if one is not under way and there is something new to cover). */
+  snapshotNow(): Effect[] {
+    this.startSnapshot();
+    return this.flush();
+  }
+
+  /** The snapshot asked for by `takeSnapshot` is durable: compact the log behind it. */
+  snapshotSaved(meta: SnapshotMeta): Effect[] {
+    this.snapshotting = false;
+    if (meta.index > (this.snapshotMeta?.index ?? 0)) this.snapshotMeta = meta;
+    this.compactThrough(meta.index - this.config.snapshotTrailingEntries);
+    return this.flush();
+  }
+
+  /** Taking or storing the snapshot failed; a later threshold crossing tries again. */
+  snapshotFailed(): Effect[] {
+    this.snapshotting = false;
     return [];
+  }
+
+  /** Leader: a chunk of the stored snapshot, read for follower `to` (answering `readSnapshotChunk`). */
+  snapshotChunkRead(to: NodeId, meta: SnapshotMeta, chunk: number, data: Uint8Array, done: boolean): Effect[] {
+    const transfer = this.currentRole === 'leader' ? this.progress.get(to)?.snapshot : undefined;
+    if (transfer === undefined || transfer === null || transfer.nextChunk !== chunk) return [];
+    if (meta.index !== transfer.meta.index || meta.term !== transfer.meta.term) {
+      // A newer snapshot replaced the one being sent: start over with it.
+      this.progress.get(to)!.becomeSnapshot(meta);
+      this.requestChunk(to, this.progress.get(to)!);
+      return this.flush();
+    }
+    this.send(to, { type: 'InstallSnapshot', term: this.currentTerm, meta, chunk, data, done });
+    return this.flush();
+  }
+
+  /**
+   * Follower: a chunk of the leader's snapshot is stored. After the last one the core starts over from the snapshot:
+   * it asks for the state machine to be restored (`restoreSnapshot`) and reports `snapshotRestored` when done.
+   */
+  snapshotChunkWritten(meta: SnapshotMeta, chunk: number, done: boolean): Effect[] {
+    const receiving = this.receiving;
+    if (receiving === null || !sameSnapshot(receiving.meta, meta) || this.leaderId === null) return [];
+    if (!done) {
+      this.reply(this.leaderId, this.snapshotResponse(meta.index, chunk + 1, false));
+      return this.flush();
+    }
+    this.receiving = null;
+    this.installSnapshot(meta);
+    return this.flush();
+  }
+
+  /** Follower: the state machine now holds the installed snapshot's state. */
+  snapshotRestored(meta: SnapshotMeta): Effect[] {
+    this.applied = Math.max(this.applied, meta.index);
+    if (this.leaderId !== null) this.reply(this.leaderId, this.snapshotResponse(meta.index, 0, true));
+    return this.flush();
   }
 
   /** A message from a peer. Messages from nodes outside the configuration are ignored. */
@@ -447,7 +526,7 @@ export class RaftCore {
       } else if (message.type === 'RequestVoteResponse' && message.preVote && message.granted) {
         // A granted pre-vote echoes the term we would campaign in; it is not a newer term.
       } else {
-        const leader = message.type === 'AppendEntries' ? from : null;
+        const leader = message.type === 'AppendEntries' || message.type === 'InstallSnapshot' ? from : null;
         this.becomeFollower(message.term, leader);
       }
     } else if (message.term < this.currentTerm) {
@@ -457,6 +536,8 @@ export class RaftCore {
         this.send(from, this.appendResponse(false, message.prevLogIndex, 0, 0, message.round));
       } else if (message.type === 'RequestVote') {
         this.send(from, this.voteResponse(false, message.preVote));
+      } else if (message.type === 'InstallSnapshot') {
+        this.send(from, this.snapshotResponse(message.meta.index, 0, false));
       }
       return;
     }
@@ -473,6 +554,12 @@ export class RaftCore {
         return;
       case 'AppendEntriesResponse':
         this.handleAppendResponse(from, message);
+        return;
+      case 'InstallSnapshot':
+        this.handleInstallSnapshot(from, message);
+        return;
+      case 'InstallSnapshotResponse':
+        this.handleInstallSnapshotResponse(from, message);
         return;
       case 'TimeoutNow':
         // The leader handed over: campaign at once, without pre-vote, asking voters to ignore their leader lease.
@@ -853,7 +940,12 @@ export class RaftCore {
   private sendAppend(peer: NodeId, progress: Progress): void {
     const prevLogIndex = progress.nextIndex - 1;
     const prevLogTerm = this.log.termAt(prevLogIndex);
-    if (prevLogTerm === undefined) throw new Error(`no term for index ${prevLogIndex} while replicating to ${peer}`);
+    if (prevLogTerm === undefined) {
+      // The entries this follower needs were compacted away: send the snapshot instead.
+      if (prevLogIndex > this.log.lastIndex) throw new Error(`nextIndex ${progress.nextIndex} of ${peer} is beyond the log`);
+      this.startSnapshotTransfer(peer, progress);
+      return;
+    }
     const entries = this.log.slice(progress.nextIndex, this.log.lastIndex, this.config.maxEntriesPerMessage);
     this.send(peer, {
       type: 'AppendEntries',
@@ -869,6 +961,12 @@ export class RaftCore {
 
   private sendHeartbeat(peer: NodeId): void {
     const progress = this.progress.get(peer)!;
+    if (progress.mode === 'snapshot') {
+      // Stop-and-wait: a chunk unanswered for a whole heartbeat interval (or its answer) was lost; send it again.
+      if (!progress.snapshot!.acknowledged) this.requestChunk(peer, progress);
+      progress.snapshot!.acknowledged = false;
+      return;
+    }
     if (progress.mode === 'probe') {
       // The heartbeat doubles as the retransmission of a lost probe.
       progress.probeSent = false;
@@ -993,6 +1091,111 @@ export class RaftCore {
   }
 
   // ---------------------------------------------------------------------------------------------------------------
+  // Snapshot transfer and installation
+
+  private startSnapshot(): void {
+    if (this.snapshotting || this.receiving !== null) return;
+    const index = this.handedToApply;
+    if (index <= (this.snapshotMeta?.index ?? 0)) return;
+    const membership = this.membershipAt(index);
+    this.snapshotting = true;
+    this.effects.push({
+      type: 'takeSnapshot',
+      meta: { index, term: this.log.termAt(index)!, voters: membership.voters, learners: membership.learners },
+    });
+  }
+
+  private compactThrough(through: number): void {
+    const limit = Math.min(through, this.snapshotMeta?.index ?? 0, this.applied);
+    if (limit <= this.log.snapshotIndex) return;
+    this.baseMembership = this.membershipAt(limit);
+    this.log.compact(limit);
+    this.effects.push({ type: 'compactLog', through: limit });
+  }
+
+  private startSnapshotTransfer(peer: NodeId, progress: Progress): void {
+    if (this.snapshotMeta === null) throw new Error(`entries for ${peer} were compacted but there is no snapshot`);
+    progress.becomeSnapshot(this.snapshotMeta);
+    this.requestChunk(peer, progress);
+  }
+
+  private requestChunk(peer: NodeId, progress: Progress): void {
+    const transfer = progress.snapshot!;
+    this.effects.push({ type: 'readSnapshotChunk', to: peer, meta: transfer.meta, chunk: transfer.nextChunk });
+  }
+
+  private handleInstallSnapshotResponse(from: NodeId, response: InstallSnapshotResponse): void {
+    if (this.currentRole !== 'leader') return;
+    const progress = this.progress.get(from);
+    if (progress === undefined) return;
+    progress.recentActive = true;
+    if (response.installed) {
+      if (response.index <= progress.matchIndex) return;
+      progress.snapshotInstalled(response.index);
+      this.maybeCommit();
+      if (this.currentRole === 'leader') this.sendAppendWhileAllowed(from, progress);
+      return;
+    }
+    const transfer = progress.snapshot;
+    if (progress.mode !== 'snapshot' || transfer === null || transfer.meta.index !== response.index) return;
+    transfer.acknowledged = true;
+    if (response.nextChunk === transfer.nextChunk && response.nextChunk !== 0) return; // a duplicate answer
+    transfer.nextChunk = response.nextChunk;
+    this.requestChunk(from, progress);
+  }
+
+  private handleInstallSnapshot(from: NodeId, request: InstallSnapshot): void {
+    this.becomeFollower(this.currentTerm, from);
+    const { meta } = request;
+    if (meta.index <= this.commit) {
+      // Everything it covers is committed here already, hence matches the leader's log.
+      this.receiving = null;
+      this.reply(from, this.snapshotResponse(meta.index, 0, true));
+      return;
+    }
+    if (this.snapshotting) {
+      // Our own snapshot is being stored; the leader tries again with its next heartbeat.
+      this.send(from, this.snapshotResponse(meta.index, 0, false));
+      return;
+    }
+    const current = this.receiving !== null && sameSnapshot(this.receiving.meta, meta) ? this.receiving : null;
+    if (request.chunk === 0 && (current === null || current.nextChunk > 0)) {
+      this.receiving = { meta, nextChunk: 0, done: false };
+    } else if (current === null || request.chunk !== current.nextChunk || current.done) {
+      this.send(from, this.snapshotResponse(meta.index, current?.nextChunk ?? 0, false));
+      return;
+    }
+    const receiving = this.receiving!;
+    receiving.nextChunk = request.chunk + 1;
+    receiving.done = request.done;
+    this.effects.push({ type: 'writeSnapshotChunk', meta, chunk: request.chunk, data: request.data, done: request.done });
+  }
+
+  /** Start over from an installed snapshot (paper section 7, receiver steps 5 to 8). */
+  private installSnapshot(meta: SnapshotMeta): void {
+    if (meta.index <= this.handedToApply) {
+      if (this.leaderId !== null) this.reply(this.leaderId, this.snapshotResponse(meta.index, 0, true));
+      return;
+    }
+    const keptSuffix = this.log.restartAt(meta.index, meta.term);
+    this.snapshotMeta = meta;
+    this.baseMembership = { voters: meta.voters, learners: meta.learners };
+    this.membershipFromLog();
+    this.commit = Math.max(this.commit, meta.index);
+    this.handedToApply = meta.index;
+    this.stable = keptSuffix ? Math.max(Math.min(this.stable, this.log.lastIndex), meta.index) : meta.index;
+    for (const write of this.pendingWrites) write.durableIndex = Math.min(write.durableIndex, this.stable);
+    // Entries after the snapshot that conflict with it go; entries before it are covered by it.
+    this.persist(keptSuffix ? null : meta.index + 1, []);
+    this.effects.push({ type: 'restoreSnapshot', meta });
+    this.effects.push({ type: 'compactLog', through: meta.index });
+  }
+
+  private snapshotResponse(index: number, nextChunk: number, installed: boolean): InstallSnapshotResponse {
+    return { type: 'InstallSnapshotResponse', term: this.currentTerm, index, nextChunk, installed };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
   // Membership
 
   /** Recompute the configuration from the log: the last `config` entry, or the initial configuration. */
@@ -1004,7 +1207,16 @@ export class RaftCore {
         return;
       }
     }
-    this.setMembership(this.initialMembership, 0);
+    this.setMembership(this.baseMembership, 0);
+  }
+
+  /** The configuration in force at `index` (at or after the log's starting point). */
+  private membershipAt(index: number): Membership {
+    for (let i = Math.min(index, this.log.lastIndex); i >= this.log.firstIndex; i--) {
+      const entry = this.log.entryAt(i)!;
+      if (entry.kind === 'config') return decodeMembership(entry.data);
+    }
+    return this.baseMembership;
   }
 
   private adoptConfigEntries(entries: readonly Entry[]): void {
@@ -1078,4 +1290,8 @@ export class RaftCore {
     this.effects = [];
     return out;
   }
+}
+
+function sameSnapshot(a: SnapshotMeta, b: SnapshotMeta): boolean {
+  return a.index === b.index && a.term === b.term;
 }

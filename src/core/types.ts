@@ -66,6 +66,42 @@ export interface RequestVote {
   readonly transfer?: boolean;
 }
 
+/**
+ * What a snapshot stands for: the state after applying every entry up to `index` (whose term is `term`), and the
+ * configuration in force at that index.
+ */
+export interface SnapshotMeta {
+  readonly index: number;
+  readonly term: number;
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+}
+
+/**
+ * One chunk of the leader's snapshot for a follower whose needed entries were compacted away (paper section 7).
+ * Chunks are numbered from 0 and sent one at a time, each after the previous one was acknowledged, so memory stays
+ * bounded by one chunk on both sides.
+ */
+export interface InstallSnapshot {
+  readonly type: 'InstallSnapshot';
+  readonly term: number;
+  readonly meta: SnapshotMeta;
+  readonly chunk: number;
+  readonly data: Uint8Array;
+  readonly done: boolean;
+}
+
+export interface InstallSnapshotResponse {
+  readonly type: 'InstallSnapshotResponse';
+  readonly term: number;
+  /** The snapshot index this answers. */
+  readonly index: number;
+  /** The chunk the follower expects next (0 to start over). */
+  readonly nextChunk: number;
+  /** The snapshot is installed: the follower's log matches the leader's up to `index`. */
+  readonly installed: boolean;
+}
+
 /** Leadership transfer: the leader tells an up-to-date voter to campaign at once (thesis 3.10). */
 export interface TimeoutNow {
   readonly type: 'TimeoutNow';
@@ -157,7 +193,9 @@ export type RaftMessage =
   | ForwardProposalsResponse
   | ReadIndexRequest
   | ReadIndexResponse
-  | TimeoutNow;
+  | TimeoutNow
+  | InstallSnapshot
+  | InstallSnapshotResponse;
 
 /** A message addressed to a peer. */
 export interface Envelope {
@@ -203,6 +241,14 @@ export type ProposalFailure =
  * - `readFailed`: the reads could not be confirmed (no leader, or leadership lost); they may be retried.
  * - `roleChanged`, `leaderChanged`, `membershipChanged`: observability (membership takes effect when appended).
  * - `transferAborted`: a leadership transfer did not complete within an election timeout.
+ * - `takeSnapshot`: snapshot the state machine once it has applied everything handed to it (that is `meta.index`),
+ *   store it, then report `snapshotSaved(meta)` (or `snapshotFailed()`).
+ * - `compactLog`: the log store may delete entries up to `through` (a snapshot covers them).
+ * - `readSnapshotChunk`: read chunk `chunk` of the stored snapshot for follower `to`; report `snapshotChunkRead`.
+ * - `writeSnapshotChunk`: store a chunk of a snapshot arriving from the leader; report `snapshotChunkWritten`; once
+ *   the last chunk is stored and reported, the core answers with `restoreSnapshot`.
+ * - `restoreSnapshot`: replace the state machine's state with the stored snapshot (after any apply handed out
+ *   before, before any handed out after); report `snapshotRestored(meta)`.
  */
 export type Effect =
   | {
@@ -222,6 +268,11 @@ export type Effect =
   | { readonly type: 'readFailed'; readonly ids: readonly string[]; readonly leaderHint: NodeId | null }
   | { readonly type: 'membershipChanged'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] }
   | { readonly type: 'transferAborted'; readonly target: NodeId; readonly reason: string }
+  | { readonly type: 'takeSnapshot'; readonly meta: SnapshotMeta }
+  | { readonly type: 'compactLog'; readonly through: number }
+  | { readonly type: 'readSnapshotChunk'; readonly to: NodeId; readonly meta: SnapshotMeta; readonly chunk: number }
+  | { readonly type: 'writeSnapshotChunk'; readonly meta: SnapshotMeta; readonly chunk: number; readonly data: Uint8Array; readonly done: boolean }
+  | { readonly type: 'restoreSnapshot'; readonly meta: SnapshotMeta }
   | { readonly type: 'roleChanged'; readonly role: Role; readonly term: number }
   | { readonly type: 'leaderChanged'; readonly leader: NodeId | null; readonly term: number };
 
@@ -237,6 +288,10 @@ export interface RaftConfig {
    * Learners added with auto-promotion become voters once they are within this many entries of the leader's log.
    */
   readonly promoteWithinEntries: number;
+  /** Take a snapshot and compact the log once this many entries were applied since the last one (0: never). */
+  readonly snapshotThreshold: number;
+  /** Entries kept before a snapshot's index when compacting, so that a slightly slow follower needs no snapshot. */
+  readonly snapshotTrailingEntries: number;
   /** Most unacknowledged AppendEntries per follower in replicate mode. */
   readonly maxInflightMessages: number;
   /** Run a pre-vote round before a real election (Raft thesis 9.6). */
@@ -257,6 +312,8 @@ export const defaultRaftConfig: RaftConfig = {
   heartbeatIntervalMs: 100,
   maxEntriesPerMessage: 256,
   promoteWithinEntries: 256,
+  snapshotThreshold: 8192,
+  snapshotTrailingEntries: 1024,
   maxInflightMessages: 64,
   preVote: true,
   checkQuorum: true,
@@ -267,6 +324,9 @@ export const defaultRaftConfig: RaftConfig = {
 /** What a node recovers from its log store before it starts. */
 export interface RecoveredState {
   readonly hardState: HardState;
+  /** The stored snapshot, if any; the state machine has been restored from it before the core starts. */
+  readonly snapshot?: SnapshotMeta | null;
+  /** The log after the snapshot (entries at or before `snapshot.index` are not included). */
   readonly entries: readonly Entry[];
 }
 

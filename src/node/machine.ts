@@ -37,6 +37,7 @@ export type NodeEvent<Result, AppError> =
   | { readonly type: 'xraft.transferLeadership'; readonly target: NodeId | undefined }
   | { readonly type: 'xraft.campaign' }
   | { readonly type: 'xraft.stop' }
+  | { readonly type: 'xraft.fail'; readonly reason: string }
   | TimerReply
   | NetworkReply
   | LogStoreReply
@@ -95,7 +96,15 @@ export function createNodeMachine<Command, Result, AppError>() {
         const { runtime } = context;
         switch (event.type) {
           case 'Loaded':
-            runtime.recover(event.state);
+            runtime.loaded(event.state);
+            break;
+          case 'SnapshotChunkTaken':
+          case 'SnapshotFailed':
+          case 'SnapshotChunkConsumed':
+          case 'SnapshotRestored':
+          case 'SnapshotChunkStored':
+          case 'SnapshotChunkLoaded':
+            runtime.snapshotReply(event);
             break;
           case 'Received':
             runtime.step((core) => core.receive(event.from, event.message));
@@ -137,8 +146,22 @@ export function createNodeMachine<Command, Result, AppError>() {
         const { runtime } = context;
         const effects = runtime.outbox;
         runtime.outbox = [];
-        for (const effect of effects) {
+        for (const next of effects) {
+          const expanded =
+            next.type === 'takeSnapshot' || next.type === 'compactLog' || next.type === 'readSnapshotChunk' || next.type === 'writeSnapshotChunk' || next.type === 'restoreSnapshot'
+              ? runtime.snapshotCommand(next)
+              : [next];
+          for (const effect of expanded) {
           switch (effect.type) {
+            case 'toLogStore':
+              enqueue.sendTo('logStore', effect.message);
+              break;
+            case 'toStateMachine':
+              enqueue.sendTo('stateMachine', effect.message);
+              break;
+            case 'fail':
+              enqueue.raise({ type: 'xraft.fail', reason: effect.reason });
+              break;
             case 'persist':
               enqueue.sendTo('logStore', {
                 type: 'SaveLog',
@@ -188,13 +211,25 @@ export function createNodeMachine<Command, Result, AppError>() {
             case 'transferAborted':
               enqueue(() => runtime.transferAborted(effect.reason));
               break;
+            case 'takeSnapshot':
+            case 'compactLog':
+            case 'readSnapshotChunk':
+            case 'writeSnapshotChunk':
+            case 'restoreSnapshot':
+              break; // expanded above
+          }
           }
         }
         enqueue(() => runtime.afterEvent());
       }),
       emitApplied: emit(({ event }) => ({ type: 'applied' as const, index: event.type === 'Applied' ? event.index : 0 })),
       stopWithError: assign(({ event }) => ({
-        error: event.type === 'StoreFailed' ? `log store failed (${event.cause.code}): ${event.cause.message}` : null,
+        error:
+          event.type === 'StoreFailed'
+            ? `log store failed (${event.cause.code}): ${event.cause.message}`
+            : event.type === 'xraft.fail'
+              ? event.reason
+              : null,
       })),
       failWaiters: ({ context }) => context.runtime.failAll(context.error ?? 'the node was stopped'),
       emitStopped: emit(({ context }) => ({ type: 'stopped' as const, error: context.error })),
@@ -222,12 +257,22 @@ export function createNodeMachine<Command, Result, AppError>() {
     on: {
       'xraft.stop': '.stopped',
       StoreFailed: { target: '.stopped', actions: 'stopWithError' },
+      'xraft.fail': { target: '.stopped', actions: 'stopWithError' },
+      // Snapshot traffic, while recovering (restore from the stored snapshot) and while running.
+      SnapshotChunkTaken: { actions: ['step', 'dispatch'] },
+      SnapshotFailed: { actions: ['step', 'dispatch'] },
+      SnapshotChunkConsumed: { actions: ['step', 'dispatch'] },
+      SnapshotRestored: { actions: ['step', 'dispatch'] },
+      SnapshotChunkStored: { actions: ['step', 'dispatch'] },
+      SnapshotChunkLoaded: { actions: ['step', 'dispatch'] },
     },
     states: {
       recovering: {
         entry: enqueueActions(({ enqueue }) => enqueue.sendTo('logStore', { type: 'Load' })),
+        // With a snapshot, the state machine is restored before the core exists; the node runs once it does.
+        always: { guard: ({ context }) => context.role !== 'recovering', target: 'running' },
         on: {
-          Loaded: { target: 'running', actions: ['step', 'dispatch'] },
+          Loaded: { actions: ['step', 'dispatch'] },
           'xraft.propose': { actions: ['step', 'dispatch'] },
           'xraft.read': { actions: ['step', 'dispatch'] },
         },

@@ -14,6 +14,7 @@ import {
   type RaftConfig,
   type RandomSource,
   type RecoveredState,
+  type SnapshotMeta,
 } from '../core/index.js';
 import type { CommandCodec } from '../codec.js';
 import {
@@ -27,9 +28,17 @@ import {
   TransferAbortedError,
   type XraftError,
 } from '../errors.js';
-import type { LogStore } from '../../actors/log-store/LogStore.js';
+import type { LogStore, LogStoreMessage, SnapshotChunkLoaded, SnapshotChunkStored } from '../../actors/log-store/LogStore.js';
 import type { NetworkActor } from '../../actors/network/NetworkActor.js';
-import type { ProposalResult, StateMachine } from '../../actors/state-machine/StateMachine.js';
+import type {
+  ProposalResult,
+  SnapshotChunkConsumed,
+  SnapshotChunkTaken,
+  SnapshotFailed,
+  SnapshotRestored,
+  StateMachine,
+  StateMachineMessage,
+} from '../../actors/state-machine/StateMachine.js';
 import type { TimerActor } from '../../actors/timer/TimerActor.js';
 
 export interface NodeActors<Command, Result, AppError> {
@@ -50,6 +59,8 @@ export interface NodeInput<Command, Result, AppError> {
   readonly random?: RandomSource;
   /** Most proposals and reads waiting at once; beyond it callers get OverloadedError. Default 10,000. */
   readonly maxPending?: number;
+  /** Largest snapshot chunk stored or sent, in bytes. Default 1 MiB. */
+  readonly snapshotChunkBytes?: number;
 }
 
 /** How a read is served. */
@@ -78,7 +89,13 @@ interface ReadWaiter<Command, Result, AppError> extends Waiter {
 /** A unit of work for the statechart's dispatch action, in order. */
 export type NodeEffect<Result, AppError> =
   | Effect
-  | { readonly type: 'settle'; readonly results: readonly ProposalResult<Result, AppError>[] };
+  | { readonly type: 'settle'; readonly results: readonly ProposalResult<Result, AppError>[] }
+  | { readonly type: 'toLogStore'; readonly message: LogStoreMessage }
+  | { readonly type: 'toStateMachine'; readonly message: StateMachineMessage }
+  | { readonly type: 'fail'; readonly reason: string };
+
+/** The replies that move snapshots along (taking, sending, installing, restoring). */
+export type SnapshotReply = SnapshotChunkTaken | SnapshotFailed | SnapshotChunkConsumed | SnapshotRestored | SnapshotChunkStored | SnapshotChunkLoaded;
 
 export class NodeRuntime<Command, Result, AppError> {
   readonly id: NodeId;
@@ -95,6 +112,11 @@ export class NodeRuntime<Command, Result, AppError> {
   /** Reads whose index is known, waiting for the state machine to apply it. */
   private readonly readsAwaitingApply = new Set<string>();
   private earliestDeadline = Number.POSITIVE_INFINITY;
+  readonly snapshotChunkBytes: number;
+  /** Load's answer, kept while the state machine is restored from its snapshot. */
+  private recovering: RecoveredState | null = null;
+  /** The restore being fed has been sent its last chunk. */
+  private restoreLastChunkLoaded = false;
   /** Pauses on the timer's clock (retry backoff), woken after events once due. */
   private sleepers: { readonly until: number; readonly wake: () => void }[] = [];
   /** Effects produced by the last event, drained by the statechart's dispatch action. */
@@ -107,6 +129,7 @@ export class NodeRuntime<Command, Result, AppError> {
     this.codec = input.codec;
     this.config = input.config ?? {};
     this.maxPending = input.maxPending ?? 10_000;
+    this.snapshotChunkBytes = input.snapshotChunkBytes ?? 1024 * 1024;
     this.random = input.random ?? seededRandom(hashSeed(`${input.id}:${Date.now()}:${Math.random()}`));
     input.actors.stateMachine.useDecoder(input.codec.decode);
   }
@@ -125,9 +148,94 @@ export class NodeRuntime<Command, Result, AppError> {
     return this.actors.timer.now();
   }
 
-  recover(state: RecoveredState): void {
+  /** What Load returned: with a snapshot, the state machine is restored from it first, then the core starts. */
+  loaded(state: RecoveredState): void {
+    if (state.snapshot === undefined || state.snapshot === null) {
+      this.recover(state);
+      return;
+    }
+    this.recovering = state;
+    this.outbox = this.beginRestore(state.snapshot);
+  }
+
+  private recover(state: RecoveredState): void {
     this.raft = new RaftCore({ id: this.id, voters: this.members, config: this.config, random: this.random, recovered: state });
     this.outbox = this.raft.start();
+  }
+
+  private beginRestore(meta: SnapshotMeta): NodeEffect<Result, AppError>[] {
+    this.restoreLastChunkLoaded = false;
+    return [
+      { type: 'toStateMachine', message: { type: 'BeginRestore', meta } },
+      { type: 'toLogStore', message: { type: 'ReadSnapshotChunk', ref: 'restore', chunk: 0 } },
+    ];
+  }
+
+  /**
+   * Move a snapshot along. Taking: state machine chunk -> store -> next chunk -> ... -> core.snapshotSaved.
+   * Sending: store chunk -> core (which sends it). Installing: core -> store -> core. Restoring: store chunk ->
+   * state machine -> next chunk -> ... -> core.snapshotRestored (or, while recovering, the core is built).
+   */
+  snapshotReply(reply: SnapshotReply): void {
+    const raft = this.raft;
+    this.outbox = [];
+    switch (reply.type) {
+      case 'SnapshotChunkTaken':
+        this.outbox = [{ type: 'toLogStore', message: { type: 'WriteSnapshotChunk', ref: 'take', meta: reply.meta, chunk: reply.chunk, data: reply.data, done: reply.done } }];
+        return;
+      case 'SnapshotFailed':
+        if (reply.message.startsWith('restore failed')) this.outbox = [{ type: 'fail', reason: `snapshot ${reply.meta.index}: ${reply.message}` }];
+        else if (raft !== null) this.outbox = raft.snapshotFailed();
+        return;
+      case 'SnapshotChunkStored':
+        if (reply.ref === 'take') {
+          if (!reply.done) this.outbox = [{ type: 'toStateMachine', message: { type: 'NextSnapshotChunk', meta: reply.meta } }];
+          else if (raft !== null) this.outbox = raft.snapshotSaved(reply.meta);
+        } else if (raft !== null) {
+          this.outbox = raft.snapshotChunkWritten(reply.meta, reply.chunk, reply.done);
+        }
+        return;
+      case 'SnapshotChunkLoaded':
+        if (reply.ref === 'restore') {
+          if (reply.meta === null) {
+            this.outbox = [{ type: 'fail', reason: `the stored snapshot has no chunk ${reply.chunk}` }];
+            return;
+          }
+          this.restoreLastChunkLoaded = reply.done;
+          this.outbox = [{ type: 'toStateMachine', message: { type: 'RestoreSnapshotChunk', meta: reply.meta, chunk: reply.chunk, data: reply.data, done: reply.done } }];
+        } else if (reply.ref.startsWith('send:') && reply.meta !== null && raft !== null) {
+          this.outbox = raft.snapshotChunkRead(reply.ref.slice('send:'.length), reply.meta, reply.chunk, reply.data, reply.done);
+        }
+        return;
+      case 'SnapshotChunkConsumed':
+        if (!this.restoreLastChunkLoaded) this.outbox = [{ type: 'toLogStore', message: { type: 'ReadSnapshotChunk', ref: 'restore', chunk: reply.chunk + 1 } }];
+        return;
+      case 'SnapshotRestored':
+        if (this.recovering !== null) {
+          const state = this.recovering;
+          this.recovering = null;
+          this.recover(state);
+        } else if (raft !== null) {
+          this.outbox = raft.snapshotRestored(reply.meta);
+        }
+        return;
+    }
+  }
+
+  /** Turn the core's snapshot effects into messages for the store and the state machine. */
+  snapshotCommand(effect: Extract<Effect, { type: 'takeSnapshot' | 'compactLog' | 'readSnapshotChunk' | 'writeSnapshotChunk' | 'restoreSnapshot' }>): NodeEffect<Result, AppError>[] {
+    switch (effect.type) {
+      case 'takeSnapshot':
+        return [{ type: 'toStateMachine', message: { type: 'TakeSnapshot', meta: effect.meta, chunkBytes: this.snapshotChunkBytes } }];
+      case 'compactLog':
+        return [{ type: 'toLogStore', message: { type: 'CompactLog', through: effect.through } }];
+      case 'readSnapshotChunk':
+        return [{ type: 'toLogStore', message: { type: 'ReadSnapshotChunk', ref: `send:${effect.to}`, chunk: effect.chunk } }];
+      case 'writeSnapshotChunk':
+        return [{ type: 'toLogStore', message: { type: 'WriteSnapshotChunk', ref: 'install', meta: effect.meta, chunk: effect.chunk, data: effect.data, done: effect.done } }];
+      case 'restoreSnapshot':
+        return this.beginRestore(effect.meta);
+    }
   }
 
   /** Run one core input and keep its effects for dispatch. */

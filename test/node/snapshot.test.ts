@@ -1,0 +1,85 @@
+/**
+ * Snapshots and log compaction on real nodes (issue 5): the paper's section 7 claims.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { TestCluster, within } from '../support/cluster.js';
+
+let cluster: TestCluster;
+afterEach(async () => {
+  await cluster?.stop();
+});
+
+const compacting = { snapshotThreshold: 20, snapshotTrailingEntries: 5 };
+
+async function write(count: number, leader = cluster.leaders()[0]!): Promise<void> {
+  for (let i = 0; i < count; i += 10) {
+    await within(cluster, Promise.all(Array.from({ length: Math.min(10, count - i) }, () => leader.node.propose({ op: 'add', by: 1 }))));
+  }
+}
+
+describe('log compaction', () => {
+  test('each node snapshots its state machine and drops the log behind the snapshot', async () => {
+    cluster = new TestCluster(['n1', 'n2', 'n3'], { config: compacting });
+    const leader = await cluster.electLeader();
+    await write(100);
+    await cluster.until(() => cluster.nodes.every(({ store }) => (store.durableState().snapshot?.index ?? 0) >= 80), 2000, 'snapshots everywhere');
+    for (const { store } of cluster.nodes) {
+      const { snapshot, entries } = store.durableState();
+      expect(entries[0]?.index).toBe(snapshot!.index + 1);
+    }
+    expect(leader.stateMachine.state).toBe(100);
+  });
+
+  test('a follower that fell behind the compaction point is caught up by InstallSnapshot', async () => {
+    cluster = new TestCluster(['n1', 'n2', 'n3'], { config: compacting });
+    const leader = await cluster.electLeader();
+    const behind = cluster.nodes.find(({ id }) => id !== leader.id)!;
+    cluster.hub.isolate(behind.id);
+    await write(100);
+    await cluster.until(() => (leader.store.durableState().snapshot?.index ?? 0) >= 80, 2000, 'leader compacted');
+    expect(behind.stateMachine.state).toBe(0);
+    cluster.hub.heal();
+    await cluster.until(() => behind.stateMachine.state === 100, 5000, 'the follower caught up');
+    expect(behind.store.durableState().snapshot).not.toBeNull();
+    await write(10);
+    await cluster.until(() => behind.stateMachine.state === 110, 2000, 'replication resumed after the snapshot');
+  });
+
+  test('a node restarts from its snapshot plus the log tail', async () => {
+    cluster = new TestCluster(['n1', 'n2', 'n3'], { config: compacting });
+    const leader = await cluster.electLeader();
+    await write(57);
+    const follower = cluster.nodes.find(({ id }) => id !== leader.id)!;
+    await cluster.until(() => follower.stateMachine.state === 57 && follower.store.durableState().snapshot !== null, 2000, 'applied');
+    const restarted = await cluster.restart(follower.id);
+    await cluster.until(() => restarted.stateMachine.state === 57, 2000, 'restored');
+    expect(restarted.node.status().appliedIndex).toBe(leader.node.status().commitIndex);
+  });
+
+  test('a node with an empty log joins a cluster whose log was compacted and ends with the same state', async () => {
+    cluster = new TestCluster(['n1'], { config: compacting });
+    const leader = cluster.get('n1');
+    await cluster.settle();
+    await write(100, leader);
+    await cluster.until(() => (leader.store.durableState().snapshot?.index ?? 0) >= 80, 2000, 'compacted');
+    const fresh = cluster.join('n2');
+    await within(cluster, leader.node.addLearner('n2', { promote: true }));
+    await cluster.until(() => fresh.stateMachine.state === 100 && leader.node.members().voters.includes('n2'), 5000, 'joined');
+    await write(5, leader);
+    await cluster.until(() => fresh.stateMachine.state === 105, 2000, 'replicating');
+  });
+
+  test('client sessions are part of the snapshot: they survive a restart from it', async () => {
+    cluster = new TestCluster(['n1'], { config: compacting });
+    const leader = cluster.get('n1');
+    await cluster.settle();
+    const session = await within(cluster, leader.node.openSession());
+    expect(await within(cluster, session.propose({ op: 'add', by: 2 }))).toBe(2);
+    await write(60, leader);
+    await cluster.until(() => (leader.store.durableState().snapshot?.index ?? 0) > 3, 2000, 'compacted past the session');
+    const restarted = await cluster.restart('n1');
+    await cluster.settle();
+    expect(restarted.stateMachine.sessionCount).toBe(1);
+    expect(restarted.stateMachine.state).toBe(62);
+  });
+});

@@ -359,6 +359,7 @@ export class Http2Network extends NetworkActor {
       this.stats.messagesDropped += messages.length;
       return;
     }
+    const session = link.session;
     link.inflight++;
     this.stats.requestsSent++;
     this.stats.messagesSent += messages.length;
@@ -368,7 +369,8 @@ export class Http2Network extends NetworkActor {
     stream.on('data', (chunk: Buffer) => chunks.length < 4 && chunks.push(chunk));
     stream.on('error', () => undefined);
     stream.on('close', () => {
-      if (link.session !== null && link.inflight > 0) link.inflight--;
+      // A stream of a session since replaced must not free a slot of the new one.
+      if (link.session === session) link.inflight--;
       if (status !== 0 && (status < 200 || status >= 300)) {
         this.stats.requestsRefusedByPeers++;
         const refusal = `${link.id} refused our messages with ${status}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`;

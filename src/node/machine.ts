@@ -9,7 +9,7 @@
  * acknowledges a group of writes with one `LogSaved`, the state machine answers a batch with one `Applied`.
  */
 import { assign, emit, enqueueActions, setup } from 'xstate';
-import type { MembershipChange, NodeId, Proposal, Role } from '../core/index.js';
+import type { Effect, MembershipChange, NodeId, Proposal, Role } from '../core/index.js';
 import { fromActor } from '../actor.js';
 import type { LogStoreMessage, LogStoreReply } from '../../actors/log-store/LogStore.js';
 import type { NetworkMessage, NetworkReply } from '../../actors/network/NetworkActor.js';
@@ -50,6 +50,13 @@ export type NodeEmitted =
   | { readonly type: 'applied'; readonly index: number }
   | { readonly type: 'membershipChanged'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] }
   | { readonly type: 'stopped'; readonly error: string | null };
+
+/** Core effects that the runtime turns into messages for the log store and the state machine. */
+type SnapshotCommand = Extract<Effect, { type: 'takeSnapshot' | 'compactLog' | 'readSnapshotChunk' | 'writeSnapshotChunk' | 'restoreSnapshot' }>;
+const snapshotCommands: ReadonlySet<string> = new Set(['takeSnapshot', 'compactLog', 'readSnapshotChunk', 'writeSnapshotChunk', 'restoreSnapshot']);
+function isSnapshotCommand(effect: { readonly type: string }): effect is SnapshotCommand {
+  return snapshotCommands.has(effect.type);
+}
 
 /** Build the statechart for a node whose commands, results and errors have the given types. */
 export function createNodeMachine<Command, Result, AppError>() {
@@ -144,14 +151,11 @@ export function createNodeMachine<Command, Result, AppError>() {
       /** Perform the core's effects: messages to the children, events to observers, answers to callers. */
       dispatch: enqueueActions(({ context, enqueue }) => {
         const { runtime } = context;
-        const effects = runtime.outbox;
+        const outbox = runtime.outbox;
         runtime.outbox = [];
-        for (const next of effects) {
-          const expanded =
-            next.type === 'takeSnapshot' || next.type === 'compactLog' || next.type === 'readSnapshotChunk' || next.type === 'writeSnapshotChunk' || next.type === 'restoreSnapshot'
-              ? runtime.snapshotCommand(next)
-              : [next];
-          for (const effect of expanded) {
+        // Snapshot effects become store and state machine messages (rare: skip the copy on the hot path).
+        const effects = outbox.some(isSnapshotCommand) ? outbox.flatMap((next) => (isSnapshotCommand(next) ? runtime.snapshotCommand(next) : [next])) : outbox;
+        for (const effect of effects) {
           switch (effect.type) {
             case 'toLogStore':
               enqueue.sendTo('logStore', effect.message);
@@ -217,7 +221,6 @@ export function createNodeMachine<Command, Result, AppError>() {
             case 'writeSnapshotChunk':
             case 'restoreSnapshot':
               break; // expanded above
-          }
           }
         }
         enqueue(() => runtime.afterEvent());

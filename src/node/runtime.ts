@@ -223,7 +223,9 @@ export class NodeRuntime<Command, Result, AppError> {
   }
 
   /** Turn the core's snapshot effects into messages for the store and the state machine. */
-  snapshotCommand(effect: Extract<Effect, { type: 'takeSnapshot' | 'compactLog' | 'readSnapshotChunk' | 'writeSnapshotChunk' | 'restoreSnapshot' }>): NodeEffect<Result, AppError>[] {
+  snapshotCommand(
+    effect: Extract<Effect, { type: 'takeSnapshot' | 'compactLog' | 'readSnapshotChunk' | 'writeSnapshotChunk' | 'restoreSnapshot' }>,
+  ): NodeEffect<Result, AppError>[] {
     switch (effect.type) {
       case 'takeSnapshot':
         return [{ type: 'toStateMachine', message: { type: 'TakeSnapshot', meta: effect.meta, chunkBytes: this.snapshotChunkBytes } }];

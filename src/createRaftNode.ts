@@ -44,6 +44,8 @@ export interface RaftNodeOptions<Command, SM extends StateMachine<Command, unkno
   readonly maxPending?: number;
   /** Default deadline of `propose` and `read`, in ms of the timer's clock. Default 10,000. */
   readonly operationTimeoutMs?: number;
+  /** Largest snapshot chunk stored or sent, in bytes. Default 1 MiB. */
+  readonly snapshotChunkBytes?: number;
   /** xstate inspection observer, e.g. `createBrowserInspector().inspect` from @statelyai/inspect. */
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
@@ -159,6 +161,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
       config: options.config,
       random: options.random,
       maxPending: options.maxPending,
+      snapshotChunkBytes: options.snapshotChunkBytes,
       actors: {
         timer: options.timer ?? new RealTimer(),
         network: options.network,

@@ -51,18 +51,26 @@ export class MemoryLogStore extends LogStore {
     const writes = this.pending;
     if (writes.length === 0) return;
     this.pending = [];
-    let lastWriteId: number | null = null;
     for (const write of writes) {
       if (write.type === 'SaveLog') {
         applySaveLog(this.entries, write);
         this.hardState = write.hardState;
-        lastWriteId = write.writeId;
       } else {
         this.storeChunk(write);
       }
     }
-    if (lastWriteId !== null) this.saved(lastWriteId);
-    for (const write of writes) if (write.type === 'WriteSnapshotChunk') this.chunkStored(write);
+    // Acknowledge in write order (one queue): one LogSaved per run of SaveLogs, then the chunk that follows it.
+    let unacknowledged: number | null = null;
+    for (const write of writes) {
+      if (write.type === 'SaveLog') {
+        unacknowledged = write.writeId;
+      } else {
+        if (unacknowledged !== null) this.saved(unacknowledged);
+        unacknowledged = null;
+        this.chunkStored(write);
+      }
+    }
+    if (unacknowledged !== null) this.saved(unacknowledged);
   }
 
   /** Lose every write that was not synced, and any snapshot not completely written, as a crash would. */

@@ -17,8 +17,16 @@
  * 22+n+m    4     CRC-32 (IEEE) of everything before it
  * ```
  *
- * Small records (identity, hard state, membership) are JSON text followed by the same 4-byte CRC-32.
+ * Small records (identity, hard state, membership, the current snapshot's meta) are JSON text followed by the same
+ * 4-byte CRC-32.
+ *
+ * Snapshot chunk key (in the `snapshot` sublevel): `c`, then the snapshot's generation (8 bytes big-endian), then the
+ * chunk number (8 bytes big-endian), so that one snapshot's chunks are adjacent and in order. Generations are never
+ * reused: a chunk key names one chunk of one snapshot for good.
+ * Snapshot chunk value: the chunk's bytes exactly as the node sent them, then a CRC-32 of the key followed by those
+ * bytes (4 bytes): a flipped bit is caught, and so is a chunk stored under another chunk's key.
  */
+import * as zlib from 'node:zlib';
 import type { Entry, EntryKind } from '../../src/core/index.js';
 import type { CorruptionReason } from './LogStore.js';
 
@@ -37,9 +45,16 @@ const crcTable = (() => {
   return table;
 })();
 
-/** CRC-32 (IEEE 802.3, as zlib) of `bytes[start, end)`. */
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let crc = -1;
+/**
+ * CRC-32 (IEEE 802.3, as zlib) of `bytes[start, end)`, continuing from `previous` (the CRC-32 of the bytes before
+ * them; 0 to start). Uses node:zlib's native crc32 (about 1 GB/s) when this Node has it (20.15 and later).
+ */
+export function crc32(bytes: Uint8Array, start = 0, end = bytes.length, previous = 0): number {
+  // Nothing to add: zlib.crc32 answers 0 for some empty views (a zero-length ArrayBuffer has no backing store).
+  if (end <= start) return previous >>> 0;
+  // A namespace import: on a Node without zlib.crc32 the property is undefined instead of failing to link.
+  if (typeof zlib.crc32 === 'function') return zlib.crc32(bytes.subarray(start, end), previous);
+  let crc = previous ^ -1;
   for (let i = start; i < end; i++) crc = crcTable[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ -1) >>> 0;
 }
@@ -169,6 +184,54 @@ export function decodeRecord<T>(value: Uint8Array, accept: (parsed: unknown) => 
   const record = accept(parsed);
   if (record === null) throw new DecodeFailure('UNDECODABLE', 'the record does not have the expected fields');
   return record;
+}
+
+const CHUNK_KEY_TAG = 0x63; // 'c'
+const CHUNK_KEY_BYTES = 17;
+
+/** The key of chunk `chunk` of the snapshot of generation `generation`. */
+export function snapshotChunkKey(generation: number, chunk: number): Buffer {
+  const key = Buffer.allocUnsafe(CHUNK_KEY_BYTES);
+  key[0] = CHUNK_KEY_TAG;
+  writeUint64(key, generation, 1);
+  writeUint64(key, chunk, 9);
+  return key;
+}
+
+/** Bounds of every chunk key of generations `[from, to)` (to the last generation when `to` is omitted). */
+export function snapshotChunkRange(fromGeneration: number, toGeneration?: number): { gte: Buffer; lt: Buffer } {
+  const lt = toGeneration === undefined ? Buffer.from([CHUNK_KEY_TAG + 1]) : snapshotChunkKey(toGeneration, 0);
+  return { gte: snapshotChunkKey(fromGeneration, 0), lt };
+}
+
+export function decodeSnapshotChunkKey(key: Uint8Array): { generation: number; chunk: number } {
+  if (key.length !== CHUNK_KEY_BYTES || key[0] !== CHUNK_KEY_TAG) {
+    throw new DecodeFailure('UNDECODABLE', `a snapshot chunk key must be 'c' and 16 bytes, found ${key.length} bytes`);
+  }
+  return { generation: readUint64(key, 1), chunk: readUint64(key, 9) };
+}
+
+/**
+ * The stored value of a chunk: one copy of `data` with the checksum appended. (The copy is the price of keeping the
+ * checksum in the same value; a chunk is at most a few MiB, so memory stays bounded by one chunk.)
+ */
+export function encodeSnapshotChunk(key: Uint8Array, data: Uint8Array): Buffer {
+  const value = Buffer.allocUnsafe(data.length + CRC_BYTES);
+  value.set(data, 0);
+  value.writeUInt32BE(crc32(data, 0, data.length, crc32(key)), data.length);
+  return value;
+}
+
+/** The chunk's bytes (a view into `value`, no copy) once the checksum over key and bytes matches. */
+export function decodeSnapshotChunk(key: Uint8Array, value: Uint8Array): Uint8Array {
+  if (value.length < CRC_BYTES) throw new DecodeFailure('UNDECODABLE', `a snapshot chunk value must be at least ${CRC_BYTES} bytes`);
+  const end = value.length - CRC_BYTES;
+  const stored = readUint32(value, end);
+  const actual = crc32(value, 0, end, crc32(key));
+  if (stored !== actual) {
+    throw new DecodeFailure('CHECKSUM_MISMATCH', `checksum mismatch (stored ${hex32(stored)}, computed ${hex32(actual)})`);
+  }
+  return value.subarray(0, end);
 }
 
 function checkCrc(value: Uint8Array): void {

@@ -16,8 +16,16 @@
  * });
  */
 import assert from 'node:assert/strict';
-import type { Entry, HardState, RecoveredState } from '../core/index.js';
-import type { LogStore, LogStoreMessage, LogStoreReply, SaveLog, StoreFailureCause } from '../../actors/log-store/LogStore.js';
+import type { Entry, HardState, RecoveredState, SnapshotMeta } from '../core/index.js';
+import type {
+  LogStore,
+  LogStoreMessage,
+  LogStoreReply,
+  SaveLog,
+  SnapshotChunkLoaded,
+  SnapshotChunkStored,
+  StoreFailureCause,
+} from '../../actors/log-store/LogStore.js';
 
 /** The part of a test runner the suite uses. */
 export interface TestApi {
@@ -54,6 +62,7 @@ class StoreDriver {
   readonly replies: LogStoreReply[] = [];
   private waiters: { accept: (reply: LogStoreReply) => boolean; resolve: (reply: LogStoreReply) => void }[] = [];
   private nextWriteId = 1;
+  private nextRef = 1;
 
   constructor(
     readonly store: LogStore,
@@ -97,12 +106,54 @@ class StoreDriver {
     });
   }
 
+  /** Load, with `snapshot` always present (a store without one may leave it out or answer null). */
   async load(): Promise<RecoveredState> {
     const start = this.replies.length;
     this.send({ type: 'Load' });
     const reply = await this.waitFor('Loaded', (r) => this.replies.indexOf(r) >= start && (r.type === 'Loaded' || r.type === 'StoreFailed'));
     if (reply.type !== 'Loaded') return assert.fail(`Load failed: ${reply.type === 'StoreFailed' ? describeCause(reply.cause) : reply.type}`);
-    return reply.state;
+    const { hardState, snapshot, entries } = reply.state;
+    return { hardState, snapshot: snapshot ?? null, entries };
+  }
+
+  /** Send one snapshot chunk and return its ref. */
+  writeChunk(meta: SnapshotMeta, chunk: number, data: Uint8Array, done: boolean): string {
+    const ref = `write-${this.nextRef++}`;
+    this.send({ type: 'WriteSnapshotChunk', ref, meta, chunk, data, done });
+    return ref;
+  }
+
+  /** Wait until the chunk sent with `ref` is acknowledged. */
+  async chunkStored(ref: string): Promise<SnapshotChunkStored> {
+    const reply = await this.waitFor(`SnapshotChunkStored ${ref}`, (r) => (r.type === 'SnapshotChunkStored' && r.ref === ref) || r.type === 'StoreFailed');
+    if (reply.type !== 'SnapshotChunkStored') return assert.fail(`chunk write failed: ${reply.type === 'StoreFailed' ? describeCause(reply.cause) : reply.type}`);
+    return reply;
+  }
+
+  /** Write a whole snapshot, one chunk per element of `chunks`, and wait until it is current. */
+  async writeSnapshot(meta: SnapshotMeta, chunks: readonly Uint8Array[]): Promise<void> {
+    let last = '';
+    chunks.forEach((data, chunk) => (last = this.writeChunk(meta, chunk, data, chunk === chunks.length - 1)));
+    await this.chunkStored(last);
+  }
+
+  async readChunk(chunk: number): Promise<SnapshotChunkLoaded> {
+    const ref = `read-${this.nextRef++}`;
+    this.send({ type: 'ReadSnapshotChunk', ref, chunk });
+    const reply = await this.waitFor(`SnapshotChunkLoaded ${ref}`, (r) => (r.type === 'SnapshotChunkLoaded' && r.ref === ref) || r.type === 'StoreFailed');
+    if (reply.type !== 'SnapshotChunkLoaded') return assert.fail(`chunk read failed: ${reply.type === 'StoreFailed' ? describeCause(reply.cause) : reply.type}`);
+    return reply;
+  }
+
+  /** Read the current snapshot's chunks from 0 until the one marked `done`. */
+  async readSnapshot(): Promise<{ meta: SnapshotMeta | null; chunks: Uint8Array[] }> {
+    const chunks: Uint8Array[] = [];
+    for (let chunk = 0; ; chunk++) {
+      const reply = await this.readChunk(chunk);
+      if (reply.meta === null) return { meta: chunk === 0 ? null : assert.fail(`chunk ${chunk} vanished while reading`), chunks };
+      chunks.push(Uint8Array.from(reply.data));
+      if (reply.done) return { meta: reply.meta, chunks };
+    }
   }
 
   /** Wait until every write up to `writeId` is acknowledged. */
@@ -138,6 +189,28 @@ function hard(term: number, votedFor: string | null, commit: number): HardState 
   return { term, votedFor, commit };
 }
 
+/** What Load answers (as the driver normalizes it). */
+function state(hardState: HardState, entries: readonly Entry[], snapshot: SnapshotMeta | null = null): RecoveredState {
+  return { hardState, snapshot, entries };
+}
+
+function snapshotMeta(index: number, term: number, voters: readonly string[] = ['n1', 'n2', 'n3']): SnapshotMeta {
+  return { index, term, voters, learners: [] };
+}
+
+/** `count` chunks of distinct, non-repeating bytes (chunk sizes vary; one may be empty). */
+function chunksOf(seed: number, sizes: readonly number[]): Uint8Array[] {
+  let x = seed * 2654435761 + 1;
+  return sizes.map((size) => {
+    const chunk = new Uint8Array(size);
+    for (let i = 0; i < size; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      chunk[i] = x >>> 16;
+    }
+    return chunk;
+  });
+}
+
 function registerTests<Store extends LogStore>(api: TestApi, options: LogStoreSuiteOptions<Store>): void {
   const timeoutMs = options.replyTimeoutMs ?? 10_000;
 
@@ -160,7 +233,7 @@ function registerTests<Store extends LogStore>(api: TestApi, options: LogStoreSu
   };
 
   api.test('a fresh store loads an empty log and the zero hard state', withStore(async (driver) => {
-    assert.deepEqual(await driver.load(), { hardState: hard(0, null, 0), entries: [] });
+    assert.deepEqual(await driver.load(), state(hard(0, null, 0), []));
   }));
 
   api.test('a reopened store loads exactly what was acknowledged: hard state, vote and entries', withStore(async (driver, restart) => {
@@ -170,7 +243,7 @@ function registerTests<Store extends LogStore>(api: TestApi, options: LogStoreSu
     const last = driver.write(hard(2, 'n2', 2), range(4, 5, 2));
     await driver.saved(last);
     const reopened = await restart();
-    assert.deepEqual(await reopened.load(), { hardState: hard(2, 'n2', 2), entries: range(1, 5, 2) });
+    assert.deepEqual(await reopened.load(), state(hard(2, 'n2', 2), range(1, 5, 2)));
   }));
 
   api.test('acknowledges every write, in order, never going backwards; one LogSaved may cover many', withStore(async (driver) => {
@@ -190,10 +263,7 @@ function registerTests<Store extends LogStore>(api: TestApi, options: LogStoreSu
     const last = driver.write(hard(2, 'n2', 2), [entry(3, 2, '"three"'), entry(4, 2, '"four"')], 3);
     await driver.saved(last);
     const reopened = await restart();
-    assert.deepEqual(await reopened.load(), {
-      hardState: hard(2, 'n2', 2),
-      entries: [...range(1, 2, 1), entry(3, 2, '"three"'), entry(4, 2, '"four"')],
-    });
+    assert.deepEqual(await reopened.load(), state(hard(2, 'n2', 2), [...range(1, 2, 1), entry(3, 2, '"three"'), entry(4, 2, '"four"')]));
   }));
 
   api.test('truncations and appends sent back to back take effect in the order they were sent', withStore(async (driver, restart) => {
@@ -205,10 +275,7 @@ function registerTests<Store extends LogStore>(api: TestApi, options: LogStoreSu
     const last = driver.write(hard(4, 'n3', 2), range(4, 6, 4), 4);
     await driver.saved(last);
     const reopened = await restart();
-    assert.deepEqual(await reopened.load(), {
-      hardState: hard(4, 'n3', 2),
-      entries: [entry(1, 1), entry(2, 3), entry(3, 3), ...range(4, 6, 4)],
-    });
+    assert.deepEqual(await reopened.load(), state(hard(4, 'n3', 2), [entry(1, 1), entry(2, 3), entry(3, 3), ...range(4, 6, 4)]));
   }));
 
   api.test('truncating from index 1 empties the log', withStore(async (driver, restart) => {
@@ -217,7 +284,7 @@ function registerTests<Store extends LogStore>(api: TestApi, options: LogStoreSu
     const last = driver.write(hard(2, null, 0), [], 1);
     await driver.saved(last);
     const reopened = await restart();
-    assert.deepEqual(await reopened.load(), { hardState: hard(2, null, 0), entries: [] });
+    assert.deepEqual(await reopened.load(), state(hard(2, null, 0), []));
   }));
 
   api.test('a hard-state-only write keeps the log and a cleared vote stays cleared', withStore(async (driver, restart) => {
@@ -226,7 +293,7 @@ function registerTests<Store extends LogStore>(api: TestApi, options: LogStoreSu
     const last = driver.write(hard(4, null, 2), []);
     await driver.saved(last);
     const reopened = await restart();
-    assert.deepEqual(await reopened.load(), { hardState: hard(4, null, 2), entries: range(1, 2, 3) });
+    assert.deepEqual(await reopened.load(), state(hard(4, null, 2), range(1, 2, 3)));
   }));
 
   api.test('entries round-trip exactly: data byte for byte, kind, large terms, proposal id and session tag', withStore(async (driver, restart) => {
@@ -242,7 +309,7 @@ function registerTests<Store extends LogStore>(api: TestApi, options: LogStoreSu
     const last = driver.write(hard(2 ** 40, 'nöde', 5), entries);
     await driver.saved(last);
     const reopened = await restart();
-    assert.deepEqual(await reopened.load(), { hardState: hard(2 ** 40, 'nöde', 5), entries });
+    assert.deepEqual(await reopened.load(), state(hard(2 ** 40, 'nöde', 5), entries));
   }));
 
   api.test('a store reopened after a restart continues the recovered log', withStore(async (driver, restart) => {
@@ -254,6 +321,154 @@ function registerTests<Store extends LogStore>(api: TestApi, options: LogStoreSu
     second.write(hard(2, 'n1', 3), range(3, 5, 2), 3);
     await second.saved(second.write(hard(2, 'n1', 5), range(6, 6, 2)));
     const third = await restart();
-    assert.deepEqual(await third.load(), { hardState: hard(2, 'n1', 5), entries: [...range(1, 2, 1), ...range(3, 6, 2)] });
+    assert.deepEqual(await third.load(), state(hard(2, 'n1', 5), [...range(1, 2, 1), ...range(3, 6, 2)]));
+  }));
+
+  // Snapshots (paper section 7): a current snapshot, a pending one, and the log after them.
+
+  api.test('without a snapshot, Load answers none and ReadSnapshotChunk answers meta null', withStore(async (driver, restart) => {
+    assert.equal((await driver.load()).snapshot, null);
+    const reply = await driver.readChunk(0);
+    assert.equal(reply.meta, null);
+    assert.equal(reply.chunk, 0);
+    assert.equal((await (await restart()).readChunk(0)).meta, null);
+  }));
+
+  api.test('a snapshot written in chunks becomes current on done: Load answers its meta, reads return the chunks byte for byte', withStore(async (driver, restart) => {
+    await driver.load();
+    const meta = snapshotMeta(5, 2);
+    const chunks = chunksOf(1, [1000, 0, 70_000, 3]);
+    const stored: SnapshotChunkStored[] = [];
+    const refs = chunks.map((data, chunk) => driver.writeChunk(meta, chunk, data, chunk === chunks.length - 1));
+    for (const ref of refs) stored.push(await driver.chunkStored(ref));
+    assert.deepEqual(stored.map(({ chunk, done, meta: storedMeta }) => ({ chunk, done, meta: storedMeta })), chunks.map((_, chunk) => ({ chunk, done: chunk === 3, meta })));
+    // Readable at once, and after a restart.
+    for (const restarted of [false, true]) {
+      const reader = restarted ? await restart() : driver;
+      if (restarted) assert.deepEqual(await reader.load(), state(hard(0, null, 0), [], meta));
+      const read = await reader.readSnapshot();
+      assert.deepEqual(read.meta, meta);
+      assert.deepEqual(read.chunks, chunks);
+      const replies = await Promise.all([0, 1, 2, 3].map((chunk) => reader.readChunk(chunk)));
+      assert.deepEqual(replies.map(({ chunk, done }) => ({ chunk, done })), [0, 1, 2, 3].map((chunk) => ({ chunk, done: chunk === 3 })));
+      assert.equal((await reader.readChunk(4)).meta, null, 'a chunk beyond the last answers meta null');
+    }
+  }));
+
+  api.test('a snapshot that was not finished is forgotten after a restart and the old one stays', withStore(async (driver, restart) => {
+    await driver.load();
+    const old = snapshotMeta(4, 1);
+    const oldChunks = chunksOf(2, [500, 600]);
+    await driver.writeSnapshot(old, oldChunks);
+    const newer = snapshotMeta(9, 3);
+    driver.writeChunk(newer, 0, chunksOf(3, [800])[0]!, false);
+    await driver.chunkStored(driver.writeChunk(newer, 1, chunksOf(4, [800])[0]!, false));
+    // Until done, the pending snapshot is invisible.
+    assert.deepEqual(await driver.readSnapshot(), { meta: old, chunks: oldChunks });
+    const reopened = await restart();
+    assert.deepEqual((await reopened.load()).snapshot, old);
+    assert.deepEqual(await reopened.readSnapshot(), { meta: old, chunks: oldChunks });
+    // The interrupted snapshot cannot be continued: a new one starts over at chunk 0 and replaces the old one.
+    const fresh = chunksOf(5, [10, 20]);
+    await reopened.writeSnapshot(newer, fresh);
+    assert.deepEqual(await reopened.readSnapshot(), { meta: newer, chunks: fresh });
+    const third = await restart();
+    assert.deepEqual((await third.load()).snapshot, newer);
+    assert.deepEqual(await third.readSnapshot(), { meta: newer, chunks: fresh });
+  }));
+
+  api.test('a new snapshot replaces the old one, and a chunk 0 restarts a pending one', withStore(async (driver, restart) => {
+    await driver.load();
+    await driver.writeSnapshot(snapshotMeta(3, 1), chunksOf(6, [100, 100, 100]));
+    // An abandoned attempt at index 7 (three chunks of garbage), then index 8 from scratch.
+    for (const chunk of [0, 1, 2]) driver.writeChunk(snapshotMeta(7, 2), chunk, chunksOf(7 + chunk, [64])[0]!, false);
+    const replacement = chunksOf(10, [40, 50]);
+    await driver.writeSnapshot(snapshotMeta(8, 2, ['n1', 'n2']), replacement);
+    const expected = { meta: snapshotMeta(8, 2, ['n1', 'n2']), chunks: replacement };
+    assert.deepEqual(await driver.readSnapshot(), expected);
+    assert.equal((await driver.readChunk(2)).meta, null, 'the old snapshot had a chunk 2; the new one has not');
+    const reopened = await restart();
+    assert.deepEqual((await reopened.load()).snapshot, expected.meta);
+    assert.deepEqual(await reopened.readSnapshot(), expected);
+  }));
+
+  api.test('after a snapshot beyond a shorter log, the log continues right after the snapshot', withStore(async (driver, restart) => {
+    await driver.load();
+    await driver.saved(driver.write(hard(1, 'n1', 2), range(1, 3, 1)));
+    // A follower installs the leader's snapshot at 10: entries 1..3 are older and shorter.
+    const meta = snapshotMeta(10, 2);
+    await driver.writeSnapshot(meta, chunksOf(11, [256]));
+    // The commit may reach the snapshot's index with nothing after it.
+    await driver.saved(driver.write(hard(2, 'n1', 10), []));
+    const second = await restart();
+    assert.deepEqual(await second.load(), state(hard(2, 'n1', 10), [], meta));
+    second.write(hard(2, 'n1', 10), range(11, 12, 2));
+    await second.saved(second.write(hard(2, 'n1', 12), range(13, 13, 2)));
+    const third = await restart();
+    assert.deepEqual(await third.load(), state(hard(2, 'n1', 12), range(11, 13, 2), meta));
+    // And the recovered log goes on as usual, truncation included.
+    await third.saved(third.write(hard(3, 'n1', 12), range(13, 14, 3), 13));
+    assert.deepEqual(await (await restart()).load(), state(hard(3, 'n1', 12), [...range(11, 12, 2), ...range(13, 14, 3)], meta));
+  }));
+
+  api.test('a snapshot in the middle of the log hides the entries it covers; CompactLog drops them', withStore(async (driver, restart) => {
+    await driver.load();
+    await driver.saved(driver.write(hard(1, 'n1', 8), range(1, 10, 1)));
+    const meta = snapshotMeta(6, 1);
+    await driver.writeSnapshot(meta, chunksOf(12, [32]));
+    // Not compacted yet (a crash before CompactLog): Load still answers only what follows the snapshot.
+    const second = await restart();
+    assert.deepEqual(await second.load(), state(hard(1, 'n1', 8), range(7, 10, 1), meta));
+    second.send({ type: 'CompactLog', through: 6 });
+    await second.saved(second.write(hard(1, 'n1', 11), range(11, 11, 1)));
+    const third = await restart();
+    assert.deepEqual(await third.load(), state(hard(1, 'n1', 11), range(7, 11, 1), meta));
+    // A later snapshot and compaction, back to back with writes.
+    const later = snapshotMeta(10, 1);
+    third.writeChunk(later, 0, chunksOf(13, [16])[0]!, true);
+    third.send({ type: 'CompactLog', through: 10 });
+    await third.saved(third.write(hard(2, 'n1', 11), range(12, 12, 2)));
+    assert.deepEqual(await (await restart()).load(), state(hard(2, 'n1', 11), [entry(11, 1), entry(12, 2)], later));
+  }));
+
+  api.test('snapshot chunks and SaveLog writes are acknowledged in the order they were sent', withStore(async (driver, restart) => {
+    await driver.load();
+    const meta = snapshotMeta(2, 1);
+    const chunks = chunksOf(14, [300, 300, 300]);
+    // Interleaved: each acknowledgement must imply that every write sent before it is durable.
+    const sent: ({ kind: 'save'; writeId: number } | { kind: 'chunk'; ref: string })[] = [];
+    sent.push({ kind: 'save', writeId: driver.write(hard(1, 'n1', 0), range(1, 2, 1)) });
+    sent.push({ kind: 'chunk', ref: driver.writeChunk(meta, 0, chunks[0]!, false) });
+    sent.push({ kind: 'save', writeId: driver.write(hard(1, 'n1', 1), range(3, 3, 1)) });
+    sent.push({ kind: 'save', writeId: driver.write(hard(1, 'n1', 2), range(4, 4, 1)) });
+    sent.push({ kind: 'chunk', ref: driver.writeChunk(meta, 1, chunks[1]!, false) });
+    sent.push({ kind: 'chunk', ref: driver.writeChunk(meta, 2, chunks[2]!, true) });
+    const lastWriteId = driver.write(hard(1, 'n1', 4), range(5, 5, 1));
+    sent.push({ kind: 'save', writeId: lastWriteId });
+    await driver.saved(lastWriteId);
+    await driver.chunkStored((sent[5] as { ref: string }).ref);
+    // Replay the replies in arrival order: when one arrives, every earlier write must have been acknowledged already.
+    const replies = driver.replies.filter((r) => r.type === 'LogSaved' || r.type === 'SnapshotChunkStored');
+    const seen: LogStoreReply[] = [];
+    const acknowledgedBy = (position: number, upTo: readonly LogStoreReply[]): boolean => {
+      const write = sent[position]!;
+      return write.kind === 'save'
+        ? upTo.some((r) => r.type === 'LogSaved' && r.writeId >= write.writeId)
+        : upTo.some((r) => r.type === 'SnapshotChunkStored' && r.ref === write.ref);
+    };
+    for (const reply of replies) {
+      seen.push(reply);
+      const position = sent.findIndex((write) =>
+        reply.type === 'LogSaved' ? write.kind === 'save' && write.writeId === reply.writeId : reply.type === 'SnapshotChunkStored' && write.kind === 'chunk' && write.ref === reply.ref,
+      );
+      assert.ok(position >= 0, `an acknowledgement of nothing that was sent: ${JSON.stringify(reply)}`);
+      for (let earlier = 0; earlier < position; earlier++) {
+        assert.ok(acknowledgedBy(earlier, seen), `${JSON.stringify(reply)} arrived before write ${earlier} (${JSON.stringify(sent[earlier])}) was acknowledged`);
+      }
+    }
+    assert.ok(sent.every((_, position) => acknowledgedBy(position, seen)));
+    const reopened = await restart();
+    assert.deepEqual(await reopened.load(), state(hard(1, 'n1', 4), range(3, 5, 1), meta));
+    assert.deepEqual(await reopened.readSnapshot(), { meta, chunks });
   }));
 }

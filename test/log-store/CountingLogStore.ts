@@ -2,12 +2,16 @@
  * A third-party-style log store: it subclasses `LogStore`, wraps another store, counts the messages it passes on and
  * holds every reply back for one turn of the event loop (a slower disk), keeping their order.
  */
+import type { CompactLog, ReadSnapshotChunk, WriteSnapshotChunk } from '../../actors/log-store/LogStore.js';
 import { LogStore, type Load, type LogStoreReply, type SaveLog } from '../../src/index.js';
 
 export class CountingLogStore extends LogStore {
   loads = 0;
   writes = 0;
   entriesWritten = 0;
+  snapshotChunksWritten = 0;
+  snapshotChunksRead = 0;
+  compactions = 0;
   acknowledgements = 0;
   private held: LogStoreReply[] = [];
 
@@ -31,6 +35,21 @@ export class CountingLogStore extends LogStore {
   protected onSaveLog(message: SaveLog): void {
     this.writes++;
     this.entriesWritten += message.entries.length;
+    this.inner.receive(message);
+  }
+
+  protected onWriteSnapshotChunk(message: WriteSnapshotChunk): void {
+    this.snapshotChunksWritten++;
+    this.inner.receive(message);
+  }
+
+  protected onReadSnapshotChunk(message: ReadSnapshotChunk): void {
+    this.snapshotChunksRead++;
+    this.inner.receive(message);
+  }
+
+  protected override onCompactLog(message: CompactLog): void {
+    this.compactions++;
     this.inner.receive(message);
   }
 

@@ -28,6 +28,8 @@ export class MemoryLogStore extends LogStore {
   private pending: (SaveLog | WriteSnapshotChunk)[] = [];
   private syncScheduled = false;
   private readonly autoSync: boolean;
+  /** After a failure the store acknowledges nothing more (the contract). */
+  private broken = false;
 
   constructor(options: MemoryLogStoreOptions = {}) {
     super();
@@ -48,6 +50,7 @@ export class MemoryLogStore extends LogStore {
   /** Make every queued write durable and acknowledge it. */
   sync(): void {
     this.syncScheduled = false;
+    if (this.broken) return;
     const writes = this.pending;
     if (writes.length === 0) return;
     this.pending = [];
@@ -57,6 +60,7 @@ export class MemoryLogStore extends LogStore {
         this.hardState = write.hardState;
       } else {
         this.storeChunk(write);
+        if (this.broken) return;
       }
     }
     // Acknowledge in write order (one queue): one LogSaved per run of SaveLogs, then the chunk that follows it.
@@ -125,6 +129,8 @@ export class MemoryLogStore extends LogStore {
     if (write.chunk === 0) this.pendingSnapshot = { meta: write.meta, chunks: [] };
     const pending = this.pendingSnapshot;
     if (pending === null || pending.meta.index !== write.meta.index || pending.chunks.length !== write.chunk) {
+      this.broken = true;
+      this.pending = [];
       this.failed({ code: 'INVALID_WRITE', message: `snapshot chunk ${write.chunk} out of order` });
       return;
     }

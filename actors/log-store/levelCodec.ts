@@ -8,7 +8,7 @@
  * ```
  * offset    size  field
  * 0         1     format (1)
- * 1         1     kind (0 = noop, 1 = command)
+ * 1         1     kind (0 = noop, 1 = command, 2 = config)
  * 2         8     index, big-endian (repeats the key: an entry stored under the wrong key is detected)
  * 10        8     term, big-endian
  * 18        4     n, the byte length of data
@@ -106,6 +106,10 @@ function extrasOf(entry: Entry): string | null {
   return extras === null ? null : JSON.stringify(extras);
 }
 
+/** A configuration entry must come back as one: read as a no-op, a restarted node would forget membership changes. */
+const ENTRY_KINDS: readonly EntryKind[] = ['noop', 'command', 'config'];
+const KIND_BYTE: Readonly<Record<EntryKind, number>> = { noop: 0, command: 1, config: 2 };
+
 export function encodeEntry(entry: Entry): Buffer {
   const dataBytes = Buffer.byteLength(entry.data, 'utf8');
   const extras = extrasOf(entry);
@@ -113,7 +117,7 @@ export function encodeEntry(entry: Entry): Buffer {
   const crcAt = HEADER_BYTES + dataBytes + extrasBytes;
   const value = Buffer.allocUnsafe(crcAt + CRC_BYTES);
   value[0] = FORMAT;
-  value[1] = entry.kind === 'command' ? 1 : 0;
+  value[1] = KIND_BYTE[entry.kind];
   writeUint64(value, entry.index, 2);
   writeUint64(value, entry.term, 10);
   value.writeUInt32BE(dataBytes, 18);
@@ -130,8 +134,8 @@ export function decodeEntry(value: Uint8Array): Entry {
   checkCrc(value);
   if (value[0] !== FORMAT) throw new DecodeFailure('UNDECODABLE', `unknown entry format ${value[0]}`);
   const kindByte = value[1];
-  if (kindByte !== 0 && kindByte !== 1) throw new DecodeFailure('UNDECODABLE', `unknown entry kind ${kindByte}`);
-  const kind: EntryKind = kindByte === 1 ? 'command' : 'noop';
+  const kind = ENTRY_KINDS[kindByte!];
+  if (kind === undefined) throw new DecodeFailure('UNDECODABLE', `unknown entry kind ${kindByte}`);
   const dataEnd = HEADER_BYTES + readUint32(value, 18);
   const crcAt = value.length - CRC_BYTES;
   if (dataEnd > crcAt) throw new DecodeFailure('UNDECODABLE', `entry data length ${dataEnd - HEADER_BYTES} overruns the value`);

@@ -19,6 +19,7 @@
  * - `rawRoute(method, path, handler)` hands over the unbuffered request stream, exempt from `maxBodyBytes`, for
  *   large transfers (snapshot chunks, later); `openStream(peer, path)` is the matching sending side.
  * - `admitSender(from, request)` decides who may send (members by default); a join endpoint will widen it.
+ * - `setPeer(id, address)` adds a peer (or changes its address) at run time, for members added after start.
  *
  * @example
  * const network = new Http2Network({ id: 'n1', clusterId: 'prod', listen: { port: 4001 },
@@ -196,24 +197,7 @@ export class Http2Network extends NetworkActor {
     this.maxInflight = options.maxInflightRequests ?? 64;
     this.maxQueued = options.maxQueuedMessages ?? 65_536;
     this.random = options.random ?? Math.random;
-    const scheme = options.tls === undefined ? 'http' : 'https';
-    for (const [peer, address] of Object.entries(options.peers)) {
-      if (peer === options.id) continue;
-      this.links.set(peer, {
-        id: peer,
-        authority: `${scheme}://${address}`,
-        state: 'idle',
-        session: null,
-        queue: [],
-        inflight: 0,
-        failures: 0,
-        reported: false,
-        timer: null,
-        keepAlive: null,
-        pingSentAt: null,
-        lastRefusal: null,
-      });
-    }
+    for (const [peer, address] of Object.entries(options.peers)) this.setPeer(peer, address);
     // Many pipelined requests per session are the point; the default of 100 concurrent streams would cap them.
     const settings = { maxConcurrentStreams: 4096 };
     const tls = options.tls;
@@ -265,6 +249,43 @@ export class Http2Network extends NetworkActor {
       this.server.once('listening', onListening);
       this.server.listen(port, host);
     });
+  }
+
+  /**
+   * Add a peer at run time, or give a known one a new address (a member added by a membership change): it may then
+   * send to this node, and messages to it go to `address` (`host:port`). A changed address drops the old session.
+   * This node's own id is ignored.
+   */
+  setPeer(peer: NodeId, address: string): void {
+    if (peer === this.id) return;
+    const authority = `${this.options.tls === undefined ? 'http' : 'https'}://${address}`;
+    const previous = this.links.get(peer);
+    if (previous?.authority === authority) return;
+    if (previous !== undefined) {
+      this.clearTimers(previous);
+      previous.state = 'backoff'; // the old link never reconnects
+      previous.session?.destroy();
+      previous.session = null;
+    }
+    this.links.set(peer, {
+      id: peer,
+      authority,
+      state: this.closing === null ? 'idle' : 'backoff',
+      session: null,
+      queue: [],
+      inflight: 0,
+      failures: 0,
+      reported: false,
+      timer: null,
+      keepAlive: null,
+      pingSentAt: null,
+      lastRefusal: null,
+    });
+  }
+
+  /** Every peer this node knows: id -> `host:port`. */
+  peers(): Record<NodeId, string> {
+    return Object.fromEntries([...this.links].map(([peer, link]) => [peer, link.authority.slice(link.authority.indexOf('://') + 3)]));
   }
 
   /** Serve `method path` with a handler that gets the whole (size-limited) body. */

@@ -1,0 +1,37 @@
+/**
+ * `npm run kv -- FLAGS`: run one node of the replicated key-value store (see README "A key-value store").
+ *
+ *   npm run kv -- --id n1 --raft 127.0.0.1:7001 --http 127.0.0.1:8001 --data data/n1
+ *   npm run kv -- --id n2 --raft 127.0.0.1:7002 --http 127.0.0.1:8002 --data data/n2 --join 127.0.0.1:7001
+ *
+ * Prints `{"event":"listening",...}` once serving; SIGINT or SIGTERM stops it gracefully.
+ */
+import { Command } from 'commander';
+import { startKvNode } from './node.js';
+
+const flags = new Command('kv')
+  .requiredOption('--id <id>', 'this node id')
+  .requiredOption('--raft <host:port>', 'address for peers (and joining nodes)')
+  .requiredOption('--http <host:port>', 'address of the client API')
+  .option('--peers <list>', 'static cluster: id=host:port,... (raft addresses, this node included)')
+  .option('--join <host:port>', 'raft address of any member to join through')
+  .option('--data <dir>', 'data directory (default data/<id>)')
+  .option('--cluster <id>', 'cluster id, the same on every node', 'xraft-kv')
+  .option('--election-timeout-ms <ms>', 'base election timeout', Number)
+  .parse()
+  .opts<{ id: string; raft: string; http: string; peers?: string; join?: string; data?: string; cluster: string; electionTimeoutMs?: number }>();
+
+const peers = flags.peers === undefined ? undefined : Object.fromEntries(flags.peers.split(',').map((peer) => peer.split('=') as [string, string]));
+const log = (line: string): void => void process.stderr.write(`[${flags.id}] ${line}\n`);
+try {
+  const kv = await startKvNode({ ...flags, peers, clusterId: flags.cluster, data: flags.data ?? `data/${flags.id}` });
+  kv.node.on('roleChanged', ({ role, term }) => log(`${role} in term ${term}`));
+  kv.node.on('membershipChanged', ({ voters, learners }) => log(`voters ${voters.join(',')} learners ${learners.join(',') || '-'}`));
+  process.stdout.write(`${JSON.stringify({ event: 'listening', id: flags.id, raft: flags.raft, http: kv.http })}\n`);
+  const shutdown = (): void => void kv.stop().then(() => process.exit(0), () => process.exit(1));
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+} catch (error) {
+  log(`cannot start: ${(error as Error).message}`);
+  process.exit(2);
+}

@@ -121,6 +121,12 @@ interface SessionRecord<Result, AppError> {
   /** Outcomes of the requests the client has not acknowledged yet, by seq. */
   readonly responses: Map<number, ApplyOutcome<Result, AppError>>;
   lastActive: number;
+  /**
+   * The highest acknowledgement mark any request of the session carried: every seq below it was answered or given up
+   * by the client, and its outcome forgotten. An older request that reaches the log later (a delayed retry) must
+   * never apply, even though its own `ack` is lower.
+   */
+  ackedBelow: number;
 }
 
 export abstract class StateMachine<Command, Result = unknown, AppError = unknown> extends Actor<
@@ -344,17 +350,18 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
     this.expireSessions();
     let record = this.sessions.get(tag.client);
     if (tag.seq === 0) {
-      if (record === undefined) this.sessions.set(tag.client, (record = { responses: new Map(), lastActive: tag.at }));
+      if (record === undefined) this.sessions.set(tag.client, (record = { responses: new Map(), lastActive: tag.at, ackedBelow: 0 }));
       record.lastActive = Math.max(record.lastActive, tag.at);
       return { answer: { ok: true, value: undefined as Result } };
     }
     if (record === undefined) return { answer: { ok: false, error: new SessionExpiredError(tag.client) } };
     record.lastActive = Math.max(record.lastActive, tag.at);
-    for (const seq of record.responses.keys()) if (seq < tag.ack) record.responses.delete(seq);
+    record.ackedBelow = Math.max(record.ackedBelow ?? 0, tag.ack); // ?? 0: a record from a snapshot taken before the field existed
+    for (const seq of record.responses.keys()) if (seq < record.ackedBelow) record.responses.delete(seq);
     const remembered = record.responses.get(tag.seq);
     if (remembered !== undefined) return { answer: remembered };
-    // Below the acknowledged mark and forgotten: the client already has its answer; never apply it again.
-    if (tag.seq < tag.ack) return { answer: { ok: false, error: new SessionExpiredError(tag.client) } };
+    // Below the acknowledged mark and forgotten: the client already has its answer (or gave up); never apply it again.
+    if (tag.seq < record.ackedBelow) return { answer: { ok: false, error: new SessionExpiredError(tag.client) } };
     return { record };
   }
 

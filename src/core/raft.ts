@@ -192,6 +192,10 @@ export class RaftCore {
   get stableIndex(): number {
     return this.stable;
   }
+  /** Index of the latest snapshot stored on this node (0 without one). */
+  get snapshotIndex(): number {
+    return this.snapshotMeta?.index ?? 0;
+  }
   /** The configuration in force (the latest in the log). */
   get members(): Membership {
     return this.membership;
@@ -262,7 +266,10 @@ export class RaftCore {
     } else if (this.isVoter) {
       this.startElection(this.config.preVote);
     } else {
-      // Learners and nodes outside the configuration never campaign; they wait for a leader.
+      // Learners and nodes outside the configuration never campaign; they wait for a leader. They did not hear from
+      // it for an election timeout, though, so its lease is over: forget it, or this node would refuse (pre-)votes
+      // forever, and a lagging new voter that still believes it is a learner could block every election.
+      this.setLeader(null);
       this.resetElectionTimer();
     }
     return this.flush();
@@ -482,7 +489,12 @@ export class RaftCore {
         // became leader, say) must not contradict a rejection the proposer already reported as not-appended.
         const fresh = this.firstSightings(message.proposals);
         if (this.currentRole === 'leader' && this.transferTarget === null) this.appendProposals(fresh);
-        else if (fresh.length > 0) {
+        else if (fresh.length > 0 && (!this.mayHaveLedIn(message.term) || (this.currentRole === 'leader' && message.term === this.currentTerm))) {
+          // Rejected as never appended only when that is certain. `decidedForwards` does not survive a restart: a
+          // network duplicate reaching a restarted ex-leader must not be rejected as not-appended when its first copy
+          // was appended before the crash (and may commit). A leader (transferring) is sure only for its own term, which
+          // it leads in this life only. When unsure, say nothing: the forwarder fails the proposal as 'unknown' when it
+          // learns of another leader, or its caller times out.
           this.send(from, { type: 'ForwardProposalsResponse', term: this.currentTerm, rejected: fresh.map((p) => p.id), leaderHint: this.transferTarget ?? this.leaderId });
         }
         return;
@@ -566,6 +578,14 @@ export class RaftCore {
         if (this.isVoter && this.currentRole === 'follower') this.startElection(false, true);
         return;
     }
+  }
+
+  /**
+   * Whether this node may have led in `term` (or a later term), in this life or an earlier one: only a node that has
+   * not voted for itself in `term` and is still in it is sure that it never led in it.
+   */
+  private mayHaveLedIn(term: number): boolean {
+    return this.currentTerm !== term || this.votedFor === this.id;
   }
 
   private handleRequestVote(from: NodeId, request: RequestVote): void {

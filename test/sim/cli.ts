@@ -4,10 +4,16 @@
  *   npm run sim -- --seeds 500 [--start 1] [--nodes 3|5] [--steps 2000]   many seeds; one line per failure
  *   npm run sim -- --seed 42 [--nodes 3] [--steps 2000] [--trace]        replay one seed (with its event log)
  *
+ * Workload options (both modes):
+ *   --clients N       concurrent key-value clients whose history must be linearizable (default 6; 0 turns them off)
+ *   --membership S    carry out a membership schedule under the faults: grow-shrink | replace-all | remove-leader
+ *   --no-figure8      turn off the targeted Figure 8 leader crashes
+ *
  * Exits non-zero when any seed fails. The closing line of a batch is always `N passed, N failed`.
  */
 import { parseArgs } from 'node:util';
-import { replayCommand, runSeed, type SimResult } from './simulation.js';
+import { membershipSchedules, type MembershipScheduleName } from './membershipSchedule.js';
+import { defaultClients, replayCommandOf, runSeed, type SimOptions, type SimResult } from './simulation.js';
 
 const { values } = parseArgs({
   options: {
@@ -17,6 +23,9 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '3' },
     steps: { type: 'string', default: '2000' },
     trace: { type: 'boolean', default: false },
+    clients: { type: 'string', default: String(defaultClients) },
+    membership: { type: 'string', default: 'none' },
+    'no-figure8': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -36,15 +45,22 @@ if (nodes !== 3 && nodes !== 5) {
   process.exit(2);
 }
 const steps = integer('steps', values.steps);
+const clients = integer('clients', values.clients);
+const membership = values.membership as MembershipScheduleName | 'none';
+if (membership !== 'none' && !membershipSchedules.includes(membership)) {
+  console.error(`--membership must be one of ${membershipSchedules.join(', ')}`);
+  process.exit(2);
+}
+const options: SimOptions = { nodes, steps, clients, membership, figure8Faults: !values['no-figure8'] };
 
 function describeFailure(result: SimResult): string {
   const failure = result.failure!;
-  return `seed ${result.seed} FAILED at step ${failure.step} (t=${failure.timeMs.toFixed(0)}ms) ${failure.message.split('\n')[0]}\n  replay: ${replayCommand(result.seed, nodes, steps)}`;
+  return `seed ${result.seed} FAILED at step ${failure.step} (t=${failure.timeMs.toFixed(0)}ms) ${failure.message.split('\n')[0]}\n  replay: ${replayCommandOf(result)}`;
 }
 
 if (values.seed !== undefined) {
   const seed = integer('seed', values.seed);
-  const result = runSeed(seed, { nodes, steps, trace: values.trace });
+  const result = runSeed(seed, { ...options, trace: values.trace });
   if (result.trace !== undefined) for (const line of result.trace) console.log(line);
   console.log(`seed ${seed} nodes ${nodes} steps ${steps}: ${result.ok ? 'ok' : 'FAILED'}`);
   console.log(`trace hash ${result.traceHash}`);
@@ -62,10 +78,14 @@ const start = integer('start', values.start);
 let passed = 0;
 let failed = 0;
 let totalSteps = 0;
+let clientOperations = 0;
+let checkMs = 0;
 const began = performance.now();
 for (let seed = start; seed < start + count; seed++) {
-  const result = runSeed(seed, { nodes, steps });
+  const result = runSeed(seed, options);
   totalSteps += result.stats.steps;
+  clientOperations += result.stats.clientOperations;
+  checkMs += result.linearizabilityCheckMs;
   if (result.ok) passed++;
   else {
     failed++;
@@ -76,5 +96,8 @@ const seconds = (performance.now() - began) / 1000;
 console.log(
   `${count} seeds x ${steps} steps on ${nodes} nodes in ${seconds.toFixed(1)}s: ${(count / seconds).toFixed(0)} seeds/s, ${(totalSteps / seconds / 1000).toFixed(0)}k steps/s`,
 );
+if (clients > 0) {
+  console.log(`${clients} clients: ${(clientOperations / count).toFixed(0)} operations per seed, linearizability checked in ${(checkMs / count).toFixed(1)} ms per seed`);
+}
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -23,8 +23,14 @@ export class ClientLedger {
 
   /** A fresh proposal with a unique id and command; `prefix` tells workload commands from liveness probes. */
   create(proposer: NodeId, time: number, prefix = 'c'): Proposal {
+    return this.createWith(proposer, time, (seq) => `${prefix}${seq}`);
+  }
+
+  /** A fresh proposal whose command is built from its proposal id (`p<seq>`); the command must be unique. */
+  createWith(proposer: NodeId, time: number, encode: (seq: number, id: string) => string): Proposal {
     const seq = this.nextSeq++;
-    const record: ProposalRecord = { id: `p${seq}`, data: `${prefix}${seq}`, proposer, proposedAt: time, status: 'pending' };
+    const record: ProposalRecord = { id: `p${seq}`, data: encode(seq, `p${seq}`), proposer, proposedAt: time, status: 'pending' };
+    if (this.byData.has(record.data)) throw new Error(`command ${record.data} proposed twice`);
     this.byId.set(record.id, record);
     this.byData.set(record.data, record);
     return { id: record.id, data: record.data };

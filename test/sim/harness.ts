@@ -276,6 +276,18 @@ export class Harness implements NodeDriver {
     this.ledger.failed(id, failure, node.id);
   }
 
+  proposalResults(): void {
+    // Scenario tests look at the ledger and the applied log instead.
+  }
+
+  readReady(node: SimNode, ids: readonly string[], index: number): void {
+    this.events.push(`  ${node.id} read ${ids.join(',')} ready at ${index}`);
+  }
+
+  readFailed(node: SimNode, ids: readonly string[], leaderHint: NodeId | null): void {
+    this.events.push(`  ${node.id} read ${ids.join(',')} failed (leader ${leaderHint ?? '-'})`);
+  }
+
   observed(node: SimNode, effect: Effect): void {
     if (effect.type === 'roleChanged') this.events.push(`  ${node.id} becomes ${effect.role} t${effect.term}`);
   }

@@ -13,6 +13,7 @@ export class LogMirror {
   /** terms[i - 1] is the term of the entry at index i. */
   private readonly terms: number[] = [];
   private readonly datas: string[] = [];
+  private readonly kinds: Entry['kind'][] = [];
   /** chain[i - 1] is the hash of the prefix [1, i]; the empty prefix hashes to 0. */
   private readonly chain: number[] = [];
 
@@ -35,6 +36,10 @@ export class LogMirror {
     return this.datas[index - 1];
   }
 
+  kindAt(index: number): Entry['kind'] | undefined {
+    return this.kinds[index - 1];
+  }
+
   /** The hash of the prefix [1, index]; undefined beyond the end of the log. */
   chainAt(index: number): number | undefined {
     if (index === 0) return 0;
@@ -48,6 +53,7 @@ export class LogMirror {
       const keep = Math.min(this.terms.length, truncateFrom - 1);
       this.terms.length = keep;
       this.datas.length = keep;
+      this.kinds.length = keep;
       this.chain.length = keep;
     }
     for (const entry of entries) {
@@ -57,6 +63,7 @@ export class LogMirror {
       const previous = this.terms.length === 0 ? 0 : this.chain[this.terms.length - 1]!;
       this.terms.push(entry.term);
       this.datas.push(entry.data);
+      this.kinds.push(entry.kind);
       this.chain.push(chainHash(previous, entry));
     }
   }

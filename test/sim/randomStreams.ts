@@ -25,6 +25,8 @@ export const StreamPurpose = {
   Clients: 4,
   Apply: 5,
   Clocks: 6,
+  KvClients: 7,
+  Membership: 8,
   NodeCore: 100,
 } as const;
 

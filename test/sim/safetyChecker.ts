@@ -6,13 +6,16 @@
  * thousands: logs are compared through the hash chains of `LogMirror`, and everything ever committed or applied is
  * recorded once, globally, by index.
  *
- * - Election Safety: at most one leader per term, over the whole history.
+ * - Election Safety: at most one leader per term, over the whole history (whatever the configurations).
+ * - Commit Quorum: when a leader advances its commit index, the entry there is durable on a majority of the voters of
+ *   the configuration in force on that leader (before or after the step, which may itself append a configuration).
  * - Leader Append-Only: a leader never overwrites or removes entries of its log during its term.
  * - Log Matching: two entries with the same index and term have identical prefixes, in any log, at any time.
  * - Leader Completeness: an entry committed in term T is in the log of every leader of a term after T.
  * - State Machine Safety: no two nodes apply different entries at the same index.
  * - Client outcomes: an acknowledged write is never lost; a proposal failed as not-appended is never committed; no
- *   command is committed twice.
+ *   proposal is committed twice (a retried session request is a new proposal: that its (client, seq) is *applied*
+ *   once is checked by the simulator's state machine, kvStateMachine.ts).
  * - Local monotonicity: on a running node the term and commit index never decrease and applied <= commit <= last;
  *   on disk the term never decreases and a durable vote is never changed within its term.
  */
@@ -30,6 +33,8 @@ interface NodeWatch {
   leaderTerm: number;
   leaderLastIndex: number;
   leaderChain: number;
+  /** The voters in force on this node after its previous step. */
+  voters: readonly NodeId[];
 }
 
 /** Entries are keyed by (index, term) packed into one number; terms stay far below 2^20 in any run. */
@@ -47,11 +52,14 @@ export class SafetyChecker {
   private readonly appliedTerm: number[] = [0];
   private readonly appliedData: string[] = [''];
   private readonly watches = new Map<NodeId, NodeWatch>();
+  private readonly byId = new Map<NodeId, SimNode>();
 
   constructor(
     private readonly nodes: readonly SimNode[],
     private readonly ledger: ClientLedger,
-  ) {}
+  ) {
+    for (const node of nodes) this.byId.set(node.id, node);
+  }
 
   /** The highest index known committed anywhere. */
   get committedIndex(): number {
@@ -132,8 +140,11 @@ export class SafetyChecker {
     if (core.appliedIndex > commit || node.stateMachine.lastApplied > commit) {
       throw new SafetyViolation('Applied Bound', `${node.id} applied ${Math.max(core.appliedIndex, node.stateMachine.lastApplied)} beyond its commit ${commit}`);
     }
+    const voters = core.members.voters;
+    if (core.role === 'leader' && commit > watch.commit) this.checkCommitQuorum(node, commit, watch.voters, voters);
     watch.term = term;
     watch.commit = commit;
+    watch.voters = voters;
 
     // Every node's committed prefix must be the one committed prefix of the cluster.
     this.checkCommittedPrefix(node, commit, term);
@@ -157,10 +168,10 @@ export class SafetyChecker {
     }
   }
 
-  /** After the heal: every acknowledged command is in the applied state of every node. */
-  checkNoAcknowledgedWriteLost(): void {
+  /** After the heal: every acknowledged command is in the applied state of every node (of `nodes`: the members). */
+  checkNoAcknowledgedWriteLost(nodes: readonly SimNode[] = this.nodes): void {
     const acknowledged = this.ledger.acknowledgedCommands();
-    for (const node of this.nodes) {
+    for (const node of nodes) {
       const applied = new Set(node.stateMachine.applied.map((entry) => entry.data));
       for (const data of acknowledged) {
         if (!applied.has(data)) {
@@ -181,7 +192,7 @@ export class SafetyChecker {
       this.committedChain.push(node.mirror.chainAt(index)!);
       this.committedInTerm.push(term);
       const data = node.mirror.dataAt(index)!;
-      if (data !== '') {
+      if (node.mirror.kindAt(index) === 'command') {
         if (this.committedCommand.has(data)) {
           throw new SafetyViolation('Duplicate Commit', `command ${data} committed twice (again at ${index})`);
         }
@@ -192,6 +203,19 @@ export class SafetyChecker {
     // A leader of a later term that already exists must hold what was just committed.
     for (const other of this.nodes) {
       if (other.core?.role === 'leader' && other.core.term > term) this.checkLeaderCompleteness(other, other.core.term);
+    }
+  }
+
+  /** The entry a leader just committed is durable on a majority of the voters in force before or after the step. */
+  private checkCommitQuorum(node: SimNode, commit: number, before: readonly NodeId[], after: readonly NodeId[]): void {
+    const term = node.mirror.termAt(commit);
+    const stored = (voters: readonly NodeId[]) => voters.filter((id) => this.byId.get(id)?.disk.durableTermAt(commit) === term).length;
+    const quorum = (voters: readonly NodeId[]) => voters.length > 0 && stored(voters) >= Math.floor(voters.length / 2) + 1;
+    if (!quorum(before) && !quorum(after)) {
+      throw new SafetyViolation(
+        'Commit Quorum',
+        `${node.id} committed index ${commit} (term ${term}) stored durably on ${stored(after)} of its voters ${after.join(',')} only`,
+      );
     }
   }
 
@@ -211,7 +235,7 @@ export class SafetyChecker {
     let watch = this.watches.get(node.id);
     if (watch === undefined || watch.incarnation !== node.incarnation) {
       // A restarted node may legitimately recover a lower commit than it had in memory.
-      watch = { incarnation: node.incarnation, term: 0, commit: 0, leaderTerm: 0, leaderLastIndex: 0, leaderChain: 0 };
+      watch = { incarnation: node.incarnation, term: 0, commit: 0, leaderTerm: 0, leaderLastIndex: 0, leaderChain: 0, voters: node.core?.members.voters ?? [] };
       this.watches.set(node.id, watch);
     }
     return watch;

@@ -8,6 +8,8 @@
  */
 import { RaftCore } from '../../src/core/raft.js';
 import type { Effect, Entry, HardState, NodeId, ProposalFailure, RaftConfig, RaftMessage, RandomSource } from '../../src/core/types.js';
+import type { ProposalResult } from '../../actors/state-machine/StateMachine.js';
+import { KvStateMachine } from './kvStateMachine.js';
 import { LogMirror } from './logMirror.js';
 import { RecordingStateMachine } from './recordingStateMachine.js';
 import { SimulatedDisk, type PersistEffect } from './simulatedDisk.js';
@@ -26,6 +28,11 @@ export interface NodeDriver {
   /** A timer was (re)armed; `generation` identifies this arming, later ones supersede it. */
   timerArmed(node: SimNode, timer: TimerKind, afterMs: number, generation: number): void;
   proposalFailed(node: SimNode, id: string, failure: ProposalFailure): void;
+  /** The state machine answered proposals made on this node (after `applied` for the same entries). */
+  proposalResults(node: SimNode, results: readonly ProposalResult<string | null, unknown>[]): void;
+  /** Reads on this node may be served once its state machine has applied `index`. */
+  readReady(node: SimNode, ids: readonly string[], index: number): void;
+  readFailed(node: SimNode, ids: readonly string[], leaderHint: NodeId | null): void;
   /** Every other effect (role and leader changes), for traces. */
   observed(node: SimNode, effect: Effect): void;
   /** Called after every input the node handled and the effects were performed: the place for invariant checks. */
@@ -37,7 +44,12 @@ export class SimNode {
   readonly disk = new SimulatedDisk();
   mirror = new LogMirror();
   stateMachine = new RecordingStateMachine();
+  /** The application: a key-value store on the real `StateMachine` base class, rebuilt from the log on restart. */
+  kv: KvStateMachine;
+  private answered: ProposalResult<string | null, unknown>[] = [];
   incarnation = 0;
+  /** Taken out of service for good (removed from the cluster): never restarted. */
+  decommissioned = false;
   /** Timer generations: an expiry event fires only when it carries the current generation. */
   readonly timerGeneration: Record<TimerKind, number> = { election: 0, heartbeat: 0 };
   /** Local timers run this much slower (> 1) or faster (< 1) than virtual time: clock skew. */
@@ -45,12 +57,19 @@ export class SimNode {
 
   constructor(
     readonly id: NodeId,
+    /** The initial configuration: the bootstrap voters, or [] for a node that joins a running cluster. */
     private readonly voters: readonly NodeId[],
     private readonly config: Partial<RaftConfig>,
     private readonly driver: NodeDriver,
     /** A fresh random source for each incarnation, so a restart does not replay the previous life's timeouts. */
     private readonly randomFor: (incarnation: number) => RandomSource,
-  ) {}
+  ) {
+    this.kv = this.newStateMachine();
+  }
+
+  private newStateMachine(): KvStateMachine {
+    return new KvStateMachine(this.id, (results) => this.answered.push(...results));
+  }
 
   get up(): boolean {
     return this.core !== null;
@@ -71,6 +90,8 @@ export class SimNode {
     const recovered = this.disk.recovered();
     this.mirror = LogMirror.fromEntries(recovered.entries);
     this.stateMachine = new RecordingStateMachine();
+    this.kv = this.newStateMachine();
+    this.answered = [];
     this.core = new RaftCore({
       id: this.id,
       voters: this.voters,
@@ -119,7 +140,19 @@ export class SimNode {
           break;
         case 'apply':
           this.stateMachine.apply(effect.entries);
+          this.kv.applyEntries(effect.entries, effect.proposals);
           this.driver.applied(this, effect.entries, effect.proposals);
+          if (this.answered.length > 0) {
+            const results = this.answered;
+            this.answered = [];
+            this.driver.proposalResults(this, results);
+          }
+          break;
+        case 'readReady':
+          this.driver.readReady(this, effect.ids, effect.index);
+          break;
+        case 'readFailed':
+          this.driver.readFailed(this, effect.ids, effect.leaderHint);
           break;
         case 'resetElectionTimer':
           this.driver.timerArmed(this, 'election', effect.afterMs * this.clockRate, ++this.timerGeneration.election);
@@ -135,6 +168,7 @@ export class SimNode {
           break;
         case 'roleChanged':
         case 'leaderChanged':
+        case 'membershipChanged':
           this.driver.observed(this, effect);
           break;
       }

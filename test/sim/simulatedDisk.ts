@@ -20,8 +20,18 @@ export class SimulatedDisk {
     return this.durableEntries.length;
   }
 
+  /** The term of the durable entry at `index`, if the durable log reaches it. */
+  durableTermAt(index: number): number | undefined {
+    return this.durableEntries[index - 1]?.term;
+  }
+
   get pendingWrites(): number {
     return this.pending.length;
+  }
+
+  /** The writeIds of the writes not yet durable, oldest first. */
+  pendingWriteIds(): number[] {
+    return this.pending.map((write) => write.writeId);
   }
 
   /** The writeId of the oldest write not yet durable. */

@@ -12,8 +12,14 @@
  * leader must emerge and a fresh proposal must be applied on every node. Safety is checked after every step of both.
  */
 import { createHash, type Hash } from 'node:crypto';
+import type { ProposalResult } from '../../actors/state-machine/StateMachine.js';
+import type { Membership, MembershipChange } from '../../src/core/membership.js';
+import { majority } from '../../src/core/quorum.js';
 import { defaultRaftConfig, type Effect, type Entry, type HardState, type NodeId, type ProposalFailure, type RaftConfig, type RaftMessage } from '../../src/core/types.js';
+import { checkLinearizable } from '../support/linearizability.js';
 import { ClientLedger } from './clientLedger.js';
+import { KvWorkload, type ClientHost } from './kvClients.js';
+import { committedMembership, MembershipSchedule, scheduleShape, type MembershipHost, type MembershipScheduleName } from './membershipSchedule.js';
 import { describeEntries, describeMessage } from './describe.js';
 import { EventQueue } from './eventQueue.js';
 import { deriveSeed, RandomStream, StreamPurpose } from './randomStreams.js';
@@ -32,6 +38,19 @@ export interface SimOptions {
   readonly config?: Partial<RaftConfig>;
   /** Virtual time after the heal within which a fresh proposal must be applied on every node. */
   readonly livenessBoundMs?: number;
+  /**
+   * Concurrent key-value clients with sessions, whose history must be linearizable (0: none). Default 4.
+   */
+  readonly clients?: number;
+  /** A membership schedule carried out under the faults (see membershipSchedule.ts). Default none. */
+  readonly membership?: MembershipScheduleName | 'none';
+  /**
+   * Figure 8 timing: crash a leader (its in-flight messages lost with it) right after an entry of an older term reaches
+   * a majority while nothing of its own term is committed yet. Default on.
+   */
+  readonly figure8Faults?: boolean;
+  /** Break the clients on purpose (tests of the checks themselves; see KvWorkloadOptions.sabotage). */
+  readonly sabotage?: 'stale-reads' | 'no-sessions';
 }
 
 /** The core configuration of simulated runs: short enough timeouts for several elections per run. */
@@ -61,6 +80,18 @@ export interface SimStats {
   messagesSent: number;
   messagesDropped: number;
   messagesDuplicated: number;
+  /** Key-value client operations started, answered, abandoned at their deadline; attempts they took. */
+  clientOperations: number;
+  clientCompleted: number;
+  clientAbandoned: number;
+  clientAttempts: number;
+  /** Membership goals reached (of the schedule's), and nodes stopped for good after their removal. */
+  membershipGoals: number;
+  /** Of those, the goals reached before the heal, under faults. */
+  membershipGoalsUnderFaults: number;
+  decommissioned: number;
+  /** Leaders crashed in the Figure 8 shape. */
+  figure8Crashes: number;
 }
 
 export interface SimFailure {
@@ -78,19 +109,27 @@ export interface SimResult {
   readonly traceHash: string;
   readonly failure?: SimFailure;
   readonly stats: SimStats;
+  /** Options that replay needs besides seed, nodes and steps. */
+  readonly clients: number;
+  readonly membership: MembershipScheduleName | 'none';
+  /** Wall-clock time of the linearizability check (not part of the deterministic stats). */
+  readonly linearizabilityCheckMs: number;
   readonly trace?: readonly string[];
 }
 
 type SimEvent =
-  | { readonly kind: 'deliver'; readonly from: NodeId; readonly to: NodeId; readonly message: RaftMessage }
-  | { readonly kind: 'diskDone'; readonly node: SimNode; readonly incarnation: number; readonly writeId: number }
+  | { readonly kind: 'deliver'; readonly from: NodeId; readonly fromIncarnation: number; readonly to: NodeId; readonly message: RaftMessage }
+  | { readonly kind: 'diskDone'; readonly node: SimNode; readonly incarnation: number; readonly writeId: number; readonly diskEpoch: number }
   | { readonly kind: 'appliedTo'; readonly node: SimNode; readonly incarnation: number; readonly index: number }
   | { readonly kind: 'timer'; readonly node: SimNode; readonly incarnation: number; readonly timer: TimerKind; readonly generation: number }
   | { readonly kind: 'propose' }
   | { readonly kind: 'fault' }
   | { readonly kind: 'crash'; readonly node: SimNode; readonly incarnation: number }
   | { readonly kind: 'restart'; readonly node: SimNode; readonly incarnation: number }
-  | { readonly kind: 'probe' };
+  | { readonly kind: 'probe' }
+  | { readonly kind: 'action'; readonly run: () => void }
+  | { readonly kind: 'membership' }
+  | { readonly kind: 'decommission'; readonly node: SimNode };
 
 export const nodeIds = (count: number): NodeId[] => Array.from({ length: count }, (_, i) => `n${i + 1}`);
 
@@ -100,9 +139,19 @@ export function runSeed(seed: number, options: SimOptions = {}): SimResult {
 }
 
 /** The command that replays a seed from the command line. */
-export function replayCommand(seed: number, nodes: number, steps: number): string {
-  return `npm run sim -- --seed ${seed} --nodes ${nodes} --steps ${steps}`;
+export function replayCommand(seed: number, nodes: number, steps: number, options: { clients?: number; membership?: string } = {}): string {
+  const clients = options.clients === undefined || options.clients === defaultClients ? '' : ` --clients ${options.clients}`;
+  const membership = options.membership === undefined || options.membership === 'none' ? '' : ` --membership ${options.membership}`;
+  return `npm run sim -- --seed ${seed} --nodes ${nodes} --steps ${steps}${clients}${membership}`;
 }
+
+/** The replay command of a result. */
+export function replayCommandOf(result: SimResult): string {
+  return replayCommand(result.seed, result.nodes, result.steps, { clients: result.clients, membership: result.membership });
+}
+
+export const defaultClients = 6;
+const clientKeys = ['x', 'y', 'z'];
 
 class Simulation implements NodeDriver {
   private readonly queue = new EventQueue<SimEvent>();
@@ -119,6 +168,20 @@ class Simulation implements NodeDriver {
   private readonly diskRandom: RandomStream;
   private readonly applyRandom: RandomStream;
   private readonly clocks: RandomStream;
+  private readonly membershipRandom: RandomStream;
+  private readonly workload: KvWorkload | null;
+  private readonly schedule: MembershipSchedule | null;
+  private readonly initialMembership: Membership;
+  private readonly clientCount: number;
+  private readonly membershipName: MembershipScheduleName | 'none';
+  private readonly figure8Faults: boolean;
+  /** Per seed: how often a leader in the Figure 8 shape is crashed. */
+  private readonly figure8Chance: number;
+  /** `node:incarnation` of crashed nodes whose messages still in flight are lost with them. */
+  private readonly silenced = new Set<string>();
+  private linearizabilityCheckMs = 0;
+  /** Removed nodes still to be stopped; the run does not end before they are. */
+  private pendingDecommissions = 0;
 
   private readonly nodeCount: number;
   private readonly steps: number;
@@ -126,6 +189,8 @@ class Simulation implements NodeDriver {
   private readonly livenessBoundMs: number;
   /** Disks complete writes in order: the earliest time each disk may complete its next write. */
   private readonly diskFreeAt = new Map<SimNode, number>();
+  /** Bumped at the heal, when queued writes are rescheduled on the healed (fast) disks; older completions are void. */
+  private diskEpoch = 0;
   private readonly diskMaxDelayMs = new Map<SimNode, number>();
 
   /** Per seed: how often a new leader is crashed within a few round trips of its election. */
@@ -141,7 +206,8 @@ class Simulation implements NodeDriver {
   private readonly stats: SimStats = {
     steps: 0, healSteps: 0, virtualTimeMs: 0, recoveryMs: 0, leaderTerms: 0, highestTerm: 0, committedIndex: 0,
     crashes: 0, lostWrites: 0, partitions: 0, proposals: 0, acknowledged: 0, failedNotAppended: 0, failedUnknown: 0,
-    messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0,
+    messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0, clientOperations: 0, clientCompleted: 0, clientAbandoned: 0,
+    clientAttempts: 0, membershipGoals: 0, membershipGoalsUnderFaults: 0, decommissioned: 0, figure8Crashes: 0,
   };
 
   constructor(
@@ -163,14 +229,21 @@ class Simulation implements NodeDriver {
     };
     this.livenessBoundMs = options.livenessBoundMs ?? 30 * this.config.electionTimeoutMs;
     this.trace = options.trace === true ? [] : undefined;
-    this.network = new SimulatedNetwork(nodeIds(this.nodeCount), stream(StreamPurpose.Network));
+    this.clientCount = options.clients ?? defaultClients;
+    this.membershipName = options.membership ?? 'none';
+    this.figure8Faults = options.figure8Faults ?? true;
+    const shape = scheduleShape(this.membershipName, this.nodeCount);
+    this.initialMembership = { voters: shape.initialVoters, learners: [] };
+    this.network = new SimulatedNetwork(shape.ids, stream(StreamPurpose.Network));
     this.faults = stream(StreamPurpose.Faults);
     this.clients = stream(StreamPurpose.Clients);
     this.diskRandom = stream(StreamPurpose.Disk);
     this.applyRandom = stream(StreamPurpose.Apply);
-    const ids = nodeIds(this.nodeCount);
-    this.nodes = ids.map((id, number) => {
-      const node = new SimNode(id, ids, this.config, this, (incarnation) =>
+    this.membershipRandom = stream(StreamPurpose.Membership);
+    this.nodes = shape.ids.map((id, number) => {
+      // Nodes that join later start outside any configuration and wait to hear from a leader.
+      const voters = shape.initialVoters.includes(id) ? shape.initialVoters : [];
+      const node = new SimNode(id, voters, this.config, this, (incarnation) =>
         new RandomStream(deriveSeed(seed, StreamPurpose.NodeCore + number * 1000 + incarnation)).next,
       );
       node.clockRate = this.clocks.between(0.8, 1.25);
@@ -179,8 +252,20 @@ class Simulation implements NodeDriver {
       return node;
     });
     this.checker = new SafetyChecker(this.nodes, this.ledger);
-    this.shortLivedLeaderChance = this.faults.pick([0.1, 0.4, 0.7]);
-    this.activityCrashChance = this.faults.pick([0, 0.002, 0.005, 0.01]);
+    // With a membership schedule leaders must live long enough, now and then, to commit a change under the faults.
+    this.shortLivedLeaderChance = this.faults.pick(options.membership === undefined || options.membership === 'none' ? [0.1, 0.4, 0.7] : [0.05, 0.15, 0.3]);
+    this.activityCrashChance = this.faults.pick(options.membership === undefined || options.membership === 'none' ? [0, 0.002, 0.005, 0.01] : [0, 0.001, 0.002, 0.004]);
+    this.figure8Chance = this.faults.pick([0.3, 0.6, 1]);
+    this.workload = this.clientCount > 0 ? new KvWorkload(this.clientHost(), stream(StreamPurpose.KvClients), {
+      clients: this.clientCount,
+      keys: clientKeys,
+      operationDeadlineMs: 20 * this.config.electionTimeoutMs,
+      // Some clients give up on an attempt sooner than a slow network delivers it, so that late attempts of requests
+      // already answered still reach the log.
+      attemptTimeoutMs: this.clients.pick([0.25, 0.5, 1.5]) * this.config.electionTimeoutMs,
+      ...(options.sabotage === undefined ? {} : { sabotage: options.sabotage }),
+    }) : null;
+    this.schedule = shape.goals.length > 0 ? new MembershipSchedule(shape.goals, this.initialMembership, this.membershipHost()) : null;
     // Some seeds start on a bad network; the fault generator changes it later either way.
     if (this.faults.chance(0.3)) this.network.conditions = this.randomConditions();
   }
@@ -189,23 +274,26 @@ class Simulation implements NodeDriver {
     try {
       for (const node of this.nodes) node.start();
       this.queue.push(this.clients.between(0, 50), { kind: 'propose' });
+      this.workload?.start();
+      if (this.schedule !== null) this.queue.push(this.membershipRandom.between(500, 1500), { kind: 'membership' });
       this.queue.push(this.faults.between(200, 1500), { kind: 'fault' });
       while (this.step < this.steps) this.processNext();
       this.heal();
       const deadline = this.healedAt + this.livenessBoundMs;
       // Live once a fresh proposal is applied everywhere and every node has caught up with everything committed
       // (so the acknowledged-write check below looks at final states).
-      while (this.liveAt === null || !this.allCaughtUp()) {
+      while (this.liveAt === null || !(this.schedule?.done ?? true) || this.pendingDecommissions > 0 || !this.allCaughtUp()) {
         if (this.queue.now > deadline) {
           throw new SafetyViolation(
             'Liveness',
-            `no proposal applied on every node within ${this.livenessBoundMs} ms of the heal (leader: ${this.currentLeader()?.id ?? 'none'}, terms ${this.nodes.map((n) => n.core?.term).join('/')})`,
+            `no proposal applied on every member within ${this.livenessBoundMs} ms of the heal (leader: ${this.currentLeader()?.id ?? 'none'}, terms ${this.nodes.map((n) => n.core?.term).join('/')}${this.schedule === null ? '' : `, membership goals ${this.schedule.progress}`})`,
           );
         }
         this.processNext();
         this.stats.healSteps++;
       }
-      this.checker.checkNoAcknowledgedWriteLost();
+      this.checker.checkNoAcknowledgedWriteLost(this.finalMembers());
+      this.checkLinearizability();
       return this.result();
     } catch (error) {
       const failure: SimFailure = {
@@ -231,17 +319,19 @@ class Simulation implements NodeDriver {
       case 'deliver': {
         const node = this.byId.get(event.to)!;
         const blocked = this.network.isBlocked(event.from, event.to);
-        if (!node.up || blocked) {
+        const lost = this.silenced.has(`${event.from}:${event.fromIncarnation}`);
+        if (!node.up || blocked || lost) {
           this.stats.messagesDropped++;
-          this.record(`drop ${event.from}->${event.to} ${describeMessage(event.message)} (${blocked ? 'partition' : 'down'})`);
+          this.record(`drop ${event.from}->${event.to} ${describeMessage(event.message)} (${blocked ? 'partition' : lost ? 'lost with its sender' : 'down'})`);
           return;
         }
         this.record(`recv ${event.from}->${event.to} ${describeMessage(event.message)}`);
         node.input((core) => core.receive(event.from, event.message));
+        if (event.message.type === 'AppendEntriesResponse' && event.message.success) this.maybeFigure8Crash(node, event.message.index);
         return;
       }
       case 'diskDone':
-        if (!this.current(event.node, event.incarnation)) return;
+        if (!this.current(event.node, event.incarnation) || event.diskEpoch !== this.diskEpoch) return;
         if (event.node.disk.nextWriteId !== event.writeId) throw new Error(`${event.node.id}: disk completions out of order`);
         this.record(`durable ${event.node.id} w${event.writeId}`);
         event.node.completeWrite();
@@ -269,13 +359,32 @@ class Simulation implements NodeDriver {
         this.crash(event.node, 'scheduled');
         return;
       case 'restart':
-        if (!this.current(event.node, event.incarnation) || event.node.up) return;
+        if (!this.current(event.node, event.incarnation) || event.node.up || event.node.decommissioned) return;
         this.record(`restart ${event.node.id}`);
         event.node.start();
         return;
       case 'probe':
         this.probe();
         if (this.liveAt === null) this.queue.push(this.queue.now + this.config.heartbeatIntervalMs * 2, { kind: 'probe' });
+        return;
+      case 'action':
+        event.run();
+        return;
+      case 'membership': {
+        const leader = this.currentLeader();
+        this.schedule!.tick(leader?.running);
+        this.stats.membershipGoals = this.schedule!.reached.length;
+        if (this.phase === 'faults') this.stats.membershipGoalsUnderFaults = this.stats.membershipGoals;
+        if (!this.schedule!.done) this.queue.push(this.queue.now + this.membershipRandom.between(50, 250), { kind: 'membership' });
+        return;
+      }
+      case 'decommission':
+        this.pendingDecommissions--;
+        if (event.node.decommissioned) return;
+        event.node.decommissioned = true;
+        this.stats.decommissioned++;
+        this.record(`decommission ${event.node.id}`);
+        if (event.node.up) this.crash(event.node, 'decommissioned', false);
         return;
     }
   }
@@ -299,7 +408,7 @@ class Simulation implements NodeDriver {
     const delays = this.network.deliveryDelays();
     if (delays.length === 0) this.stats.messagesDropped++;
     if (delays.length > 1) this.stats.messagesDuplicated++;
-    for (const delay of delays) this.queue.push(this.queue.now + delay, { kind: 'deliver', from: from.id, to, message });
+    for (const delay of delays) this.queue.push(this.queue.now + delay, { kind: 'deliver', from: from.id, fromIncarnation: from.incarnation, to, message });
   }
 
   writeQueued(node: SimNode, write: PersistEffect): void {
@@ -307,7 +416,7 @@ class Simulation implements NodeDriver {
     const earliest = Math.max(this.diskFreeAt.get(node) ?? 0, this.queue.now);
     const done = earliest + this.diskRandom.between(0.2, this.diskMaxDelayMs.get(node)!);
     this.diskFreeAt.set(node, done);
-    this.queue.push(done, { kind: 'diskDone', node, incarnation: node.incarnation, writeId: write.writeId });
+    this.queue.push(done, { kind: 'diskDone', node, incarnation: node.incarnation, writeId: write.writeId, diskEpoch: this.diskEpoch });
     const truncation = write.truncateFrom === null ? '' : ` truncate@${write.truncateFrom}`;
     this.record(`  ${node.id} persist w${write.writeId} t${write.hardState.term} vote=${write.hardState.votedFor ?? '-'} commit=${write.hardState.commit}${truncation} ${describeEntries(write.entries)}`);
   }
@@ -321,6 +430,7 @@ class Simulation implements NodeDriver {
     for (const [index, id] of proposals) {
       const entry = entries.find((candidate) => candidate.index === index);
       if (entry === undefined) throw new SafetyViolation('Client Outcome', `${node.id} acknowledged ${id} at ${index}, outside the applied entries`);
+      if (isMembershipChange(id)) continue;
       this.ledger.acknowledged(id, entry.data, node.id);
     }
     if (this.phase === 'heal') {
@@ -328,9 +438,10 @@ class Simulation implements NodeDriver {
         const appliedOn = this.probeAppliedOn.get(entry.data);
         if (appliedOn === undefined) continue;
         appliedOn.add(node.id);
-        if (appliedOn.size === this.nodes.length && this.liveAt === null) this.liveAt = this.queue.now;
+        if (this.liveAt === null && this.finalMembers().every((member) => appliedOn.has(member.id))) this.liveAt = this.queue.now;
       }
     }
+    this.workload?.serveReads(node);
     const last = entries[entries.length - 1]!.index;
     this.record(`  ${node.id} apply ${describeEntries(entries)}${proposals.size > 0 ? ` acks=${[...proposals.values()].join(',')}` : ''}`);
     this.queue.push(this.queue.now + this.applyRandom.between(0, 5), { kind: 'appliedTo', node, incarnation: node.incarnation, index: last });
@@ -342,7 +453,23 @@ class Simulation implements NodeDriver {
 
   proposalFailed(node: SimNode, id: string, failure: ProposalFailure): void {
     this.record(`  ${node.id} proposal ${id} failed ${failure.code}/${failure.outcome}`);
+    if (isMembershipChange(id)) return;
     this.ledger.failed(id, failure, node.id);
+    this.workload?.proposalFailed(node, id, failure);
+  }
+
+  proposalResults(node: SimNode, results: readonly ProposalResult<string | null, unknown>[]): void {
+    this.workload?.proposalResults(node, results);
+  }
+
+  readReady(node: SimNode, ids: readonly string[], index: number): void {
+    this.record(`  ${node.id} read ${ids.join(',')} ready at ${index}`);
+    this.workload?.readReady(node, ids, index);
+  }
+
+  readFailed(node: SimNode, ids: readonly string[], leaderHint: NodeId | null): void {
+    this.record(`  ${node.id} read ${ids.join(',')} failed (leader ${leaderHint ?? '-'})`);
+    this.workload?.readFailed(node, ids, leaderHint);
   }
 
   observed(node: SimNode, effect: Effect): void {
@@ -354,6 +481,7 @@ class Simulation implements NodeDriver {
       }
     }
     else if (effect.type === 'leaderChanged') this.record(`  ${node.id} leader=${effect.leader ?? '-'} t${effect.term}`);
+    else if (effect.type === 'membershipChanged') this.record(`  ${node.id} members voters=${effect.voters.join(',')} learners=${effect.learners.join(',')}`);
   }
 
   stepped(node: SimNode): void {
@@ -437,13 +565,35 @@ class Simulation implements NodeDriver {
     }
   }
 
-  private crash(node: SimNode, why: string): void {
+  private crash(node: SimNode, why: string, restart = true): void {
     const lost = node.crash();
     this.stats.crashes++;
     this.stats.lostWrites += lost;
     this.diskFreeAt.delete(node);
     this.record(`crash ${node.id} (${why}, ${lost} writes lost)`);
-    this.queue.push(this.queue.now + this.faults.between(50, 1500), { kind: 'restart', node, incarnation: node.incarnation });
+    if (restart) this.queue.push(this.queue.now + this.faults.between(50, 1500), { kind: 'restart', node, incarnation: node.incarnation });
+  }
+
+  /**
+   * Figure 8's shape, on purpose: `leader` just learned that the entry at `index`, of an older term, is on a majority
+   * of its voters, while nothing of its own term is committed yet. A correct leader must not count that majority; one
+   * that does commits the entry and, if it dies now with its last messages, leaves a committed entry that a node
+   * holding a conflicting entry of a newer term can still be elected to overwrite.
+   */
+  private maybeFigure8Crash(leader: SimNode, index: number): void {
+    if (!this.figure8Faults || this.phase !== 'faults') return;
+    const core = leader.core;
+    if (core === null || core.role !== 'leader') return;
+    const term = core.termAt(index);
+    if (term === undefined || term >= core.term || core.termAt(core.commitIndex) === core.term) return;
+    const chain = leader.mirror.chainAt(index);
+    const voters = core.members.voters;
+    let holders = 0;
+    for (const id of voters) if (this.byId.get(id)!.mirror.chainAt(index) === chain) holders++;
+    if (holders < majority(voters.length) || !this.faults.chance(this.figure8Chance)) return;
+    this.stats.figure8Crashes++;
+    this.silenced.add(`${leader.id}:${leader.incarnation}`);
+    this.crash(leader, `Figure 8: index ${index} of term ${term} is on ${holders}/${voters.length} voters`);
   }
 
   private randomConditions() {
@@ -466,14 +616,92 @@ class Simulation implements NodeDriver {
     this.network.healPartitions();
     this.network.conditions = { ...calmNetwork };
     for (const node of this.nodes) this.diskMaxDelayMs.set(node, Math.min(this.diskMaxDelayMs.get(node)!, 20));
+    // A slow disk may have a backlog of seconds of writes queued under load; the healed disk works through it at its
+    // new speed (otherwise a node could stay unable to acknowledge anything for longer than the liveness bound).
+    this.diskEpoch++;
+    for (const node of this.nodes) {
+      this.diskFreeAt.delete(node);
+      if (!node.up) continue;
+      for (const writeId of node.disk.pendingWriteIds()) {
+        const done = Math.max(this.diskFreeAt.get(node) ?? 0, this.queue.now) + this.diskRandom.between(0.2, this.diskMaxDelayMs.get(node)!);
+        this.diskFreeAt.set(node, done);
+        this.queue.push(done, { kind: 'diskDone', node, incarnation: node.incarnation, writeId, diskEpoch: this.diskEpoch });
+      }
+    }
     this.record('heal');
-    for (const node of this.nodes) if (!node.up) node.start();
+    for (const node of this.nodes) if (!node.up && !node.decommissioned) node.start();
     this.queue.push(this.queue.now, { kind: 'probe' });
   }
 
   private allCaughtUp(): boolean {
     const committed = this.checker.committedIndex;
-    return this.nodes.every((node) => node.stateMachine.lastApplied >= committed);
+    return this.finalMembers().every((node) => node.stateMachine.lastApplied >= committed);
+  }
+
+  /**
+   * The nodes liveness is checked on: every node, or with a membership schedule the members of the configuration the
+   * leader has committed (none while there is no leader, which keeps the run going).
+   */
+  private finalMembers(): SimNode[] {
+    if (this.schedule === null) return this.nodes;
+    const leader = this.currentLeader();
+    if (leader === undefined) return [];
+    const members = committedMembership(leader.running, this.initialMembership);
+    const nodes = [...members.voters, ...members.learners].map((id) => this.byId.get(id)!);
+    return nodes.length === 0 ? [] : nodes;
+  }
+
+  private checkLinearizability(): void {
+    if (this.workload === null) return;
+    this.workload.finish();
+    const began = performance.now();
+    const result = checkLinearizable(this.workload.history);
+    this.linearizabilityCheckMs = performance.now() - began;
+    if (!result.ok) {
+      const ops = result.history!.map((entry) =>
+        `${entry.client}:${entry.op.kind}${'value' in entry.op ? `(${entry.op.value})` : ''}@${entry.call.toFixed(0)}..${entry.ret === null ? '?' : entry.ret.toFixed(0)}=${entry.output ?? '-'}`,
+      );
+      throw new SafetyViolation('Linearizability', `the history of key ${result.key} has no linearization: ${ops.join(' ')}`);
+    }
+  }
+
+  private clientHost(): ClientHost {
+    const simulation = this;
+    return {
+      get now() {
+        return simulation.queue.now;
+      },
+      get accepting() {
+        return simulation.phase === 'faults';
+      },
+      ledger: this.ledger,
+      schedule: (time, _what, run) => this.queue.push(time, { kind: 'action', run }),
+      reachableNodes: () => this.nodes.filter((node) => node.up && !node.decommissioned),
+      node: (id) => this.byId.get(id),
+      currentLeader: () => this.currentLeader(),
+      record: (line) => this.record(line),
+    };
+  }
+
+  private membershipHost(): MembershipHost {
+    const simulation = this;
+    return {
+      get now() {
+        return simulation.queue.now;
+      },
+      change: (leader: NodeId, id: string, change: MembershipChange, promoteWhenCaughtUp: boolean) => {
+        this.record(`membership: ${leader} ${change.type} ${change.id} (${id})`);
+        this.byId.get(leader)!.input((core) => core.changeMembership(id, change, { promoteWhenCaughtUp }));
+      },
+      // Only during the fault phase: after the heal the schedule finishes as fast as it can.
+      pauseAfterGoalMs: () => (this.phase === 'faults' ? this.membershipRandom.between(0, 2 * this.config.electionTimeoutMs) : 0),
+      decommission: (id: NodeId) => {
+        const node = this.byId.get(id)!;
+        this.pendingDecommissions++;
+        this.queue.push(this.queue.now + this.membershipRandom.between(0, 2 * this.config.electionTimeoutMs), { kind: 'decommission', node });
+      },
+      record: (line) => this.record(line),
+    };
   }
 
   /** Propose a fresh command to the current leader, unless a recent probe is still undecided. */
@@ -510,6 +738,12 @@ class Simulation implements NodeDriver {
     stats.acknowledged = this.ledger.count('acknowledged');
     stats.failedNotAppended = this.ledger.count('failed-not-appended');
     stats.failedUnknown = this.ledger.count('failed-unknown');
+    if (this.workload !== null) {
+      stats.clientOperations = this.workload.stats.operations;
+      stats.clientCompleted = this.workload.stats.completed;
+      stats.clientAbandoned = this.workload.stats.abandoned;
+      stats.clientAttempts = this.workload.stats.attempts;
+    }
     return {
       seed: this.seed,
       nodes: this.nodeCount,
@@ -518,7 +752,15 @@ class Simulation implements NodeDriver {
       traceHash: this.hash.digest('hex'),
       ...(failure === undefined ? {} : { failure }),
       stats,
+      clients: this.clientCount,
+      membership: this.membershipName,
+      linearizabilityCheckMs: this.linearizabilityCheckMs,
       ...(this.trace === undefined ? {} : { trace: this.trace }),
     };
   }
+}
+
+/** Membership changes are proposed with ids of their own, outside the client ledger. */
+function isMembershipChange(id: string): boolean {
+  return id.startsWith('m');
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only cluster,sim,logstore,network] [--seconds S]`: run the benchmarks and print a Markdown table of figures to
+ * `npm run bench [-- --only cluster,sim,logstore,network,snapshot] [--seconds S] [--snapshot-mib M]`: run the benchmarks and print a Markdown table of figures to
  * paste into BENCHMARKS.md, with the machine it ran on.
  */
 import os from 'node:os';
@@ -8,11 +8,13 @@ import { benchCluster } from './cluster.js';
 import { benchLogStore } from './logStore.js';
 import { benchNetwork } from './network.js';
 import { benchSim } from './sim.js';
+import { benchSnapshotTransfer } from './snapshot.js';
 
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
     seconds: { type: 'string', default: '3' },
+    'snapshot-mib': { type: 'string', default: '1024' },
   },
 });
 const only = values.only?.split(',') ?? null;
@@ -77,5 +79,17 @@ if (wanted('network')) {
         `${result.p90Ms.toFixed(2)} ms | ${result.p99Ms.toFixed(2)} ms | ${result.failed} |`,
     );
   }
+  console.log();
+}
+
+if (wanted('snapshot')) {
+  const mib = Number(values['snapshot-mib']);
+  console.log(`## Snapshot transfer: ${mib} MiB between two nodes (one process), LevelLogStore on disk, HTTP/2 on loopback`);
+  console.log('| snapshot | take (state machine -> store) | transfer + install + restore | rate | peak RSS growth during transfer |');
+  console.log('|---:|---:|---:|---:|---:|');
+  const result = await benchSnapshotTransfer(mib * 2 ** 20);
+  console.log(
+    `| ${mib} MiB | ${result.takeSeconds.toFixed(1)} s | ${result.transferSeconds.toFixed(1)} s | ${result.megabytesPerSecond.toFixed(1)} MB/s | ${result.peakRssGrowthMiB.toFixed(0)} MiB |`,
+  );
   console.log();
 }

@@ -44,7 +44,7 @@ export interface RaftNodeOptions<Command, SM extends StateMachine<Command, unkno
   readonly maxPending?: number;
   /** Default deadline of `propose` and `read`, in ms of the timer's clock. Default 10,000. */
   readonly operationTimeoutMs?: number;
-  /** Largest snapshot chunk stored or sent, in bytes. Default 1 MiB. */
+  /** Largest snapshot chunk stored or sent, in bytes. Default 256 KiB. */
   readonly snapshotChunkBytes?: number;
   /** xstate inspection observer, e.g. `createBrowserInspector().inspect` from @statelyai/inspect. */
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -58,6 +58,8 @@ export interface NodeStatus {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly lastIndex: number;
+  /** Index of the latest snapshot stored on this node (0 without one). */
+  readonly snapshotIndex: number;
   /** Voting members of the configuration in force. */
   readonly members: readonly NodeId[];
   /** Non-voting members receiving the log. */
@@ -123,6 +125,8 @@ export interface RaftNode<Command, Result, SM = StateMachine<Command, Result, un
   status(): NodeStatus;
   /** Campaign at once instead of waiting for the election timeout (for example right after a bootstrap). */
   campaign(): void;
+  /** Snapshot the state machine and compact the log now; `status().snapshotIndex` shows when it is stored. */
+  takeSnapshot(): void;
   /** Stop the node: children are stopped, the log store flushes, waiting operations reject with `StoppedError`. */
   stop(): Promise<void>;
   /** Observe role, leader, applied-index and stop events. */
@@ -313,12 +317,16 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
         commitIndex: context.commitIndex,
         appliedIndex: context.appliedIndex,
         lastIndex: context.lastIndex,
+        snapshotIndex: context.snapshotIndex,
         members: members.voters,
         learners: members.learners,
       };
     },
     campaign(): void {
       if (active()) actor.send({ type: 'xraft.campaign' });
+    },
+    takeSnapshot(): void {
+      if (active()) actor.send({ type: 'xraft.snapshot' });
     },
     async stop(): Promise<void> {
       if (active()) actor.send({ type: 'xraft.stop' });

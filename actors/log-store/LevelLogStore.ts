@@ -413,8 +413,11 @@ export class LevelLogStore extends LogStore {
       throw error;
     }
     if (swaps) this.swapsStarted++;
+    // Chunks of a pending snapshot matter only once its last chunk makes it current, and that synced write makes every
+    // earlier write durable too (LevelDB's log is sequential): a group of such chunks alone skips the fsync.
+    const needsSync = group.some((write) => write.type === 'SaveLog' || (write.type === 'WriteSnapshotChunk' && write.done));
     try {
-      await batch.write(syncWrite);
+      await batch.write(needsSync ? syncWrite : unsyncedWrite);
     } finally {
       if (swaps) this.swapsFinished++;
     }
@@ -567,6 +570,7 @@ export class LevelLogStore extends LogStore {
 
 /** classic-level's `sync`: fsync before the write resolves. Other abstract-level implementations ignore it. */
 const syncWrite: AbstractBatchOptions<Bytes, Bytes> & { readonly sync: boolean } = { sync: true };
+const unsyncedWrite: AbstractBatchOptions<Bytes, Bytes> & { readonly sync: boolean } = { sync: false };
 
 class InvalidWrite extends Error {}
 

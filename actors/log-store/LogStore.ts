@@ -24,7 +24,9 @@
  *   acknowledges nothing more; the node stops rather than serve state it could not make durable or read back.
  * - **Snapshots** (paper section 7). A store keeps at most one *current* snapshot, and at most one *pending* one
  *   being written. `WriteSnapshotChunk` with `chunk: 0` starts a new pending snapshot (discarding any earlier pending
- *   one); chunks arrive in order; each is acknowledged with `SnapshotChunkStored` once durable. The chunk with
+ *   one); chunks arrive in order; each is acknowledged with `SnapshotChunkStored` once written (a chunk before the
+ *   last may be acknowledged before it is durable: it only counts once the last chunk's durable write makes the
+ *   snapshot current, and that write makes every earlier one durable too). The chunk with
  *   `done: true` atomically makes the pending snapshot current (replacing the old one) together with its `meta`;
  *   until then a crash leaves the old snapshot intact and the pending one is forgotten. Snapshot writes are ordered
  *   with `SaveLog` writes (one queue). Once a snapshot at index I is current, `Load` answers it as `state.snapshot`

@@ -26,6 +26,7 @@ export interface NodeContext<Command, Result, AppError> {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly lastIndex: number;
+  readonly snapshotIndex: number;
   /** Why the node stopped, when it stopped on a failure. */
   readonly error: string | null;
 }
@@ -36,6 +37,7 @@ export type NodeEvent<Result, AppError> =
   | { readonly type: 'xraft.changeMembership'; readonly id: string; readonly change: MembershipChange; readonly promote: boolean }
   | { readonly type: 'xraft.transferLeadership'; readonly target: NodeId | undefined }
   | { readonly type: 'xraft.campaign' }
+  | { readonly type: 'xraft.snapshot' }
   | { readonly type: 'xraft.stop' }
   | { readonly type: 'xraft.fail'; readonly reason: string }
   | TimerReply
@@ -73,6 +75,7 @@ export function createNodeMachine<Command, Result, AppError>() {
       commitIndex: core.commitIndex,
       appliedIndex: core.appliedIndex,
       lastIndex: core.lastIndex,
+      snapshotIndex: core.snapshotIndex,
     };
   };
 
@@ -142,6 +145,9 @@ export function createNodeMachine<Command, Result, AppError>() {
             break;
           case 'xraft.campaign':
             runtime.step((core) => core.campaign());
+            break;
+          case 'xraft.snapshot':
+            runtime.step((core) => core.snapshotNow());
             break;
           default:
             runtime.outbox = [];
@@ -248,6 +254,7 @@ export function createNodeMachine<Command, Result, AppError>() {
       commitIndex: 0,
       appliedIndex: 0,
       lastIndex: 0,
+      snapshotIndex: 0,
       error: null,
     }),
     invoke: [
@@ -293,6 +300,7 @@ export function createNodeMachine<Command, Result, AppError>() {
           'xraft.changeMembership': { actions: ['step', 'dispatch'] },
           'xraft.transferLeadership': { actions: ['step', 'dispatch'] },
           'xraft.campaign': { actions: ['step', 'dispatch'] },
+          'xraft.snapshot': { actions: ['step', 'dispatch'] },
         },
         states: {
           follower: { always: followRoleExcept('follower') },

@@ -59,7 +59,7 @@ export interface NodeInput<Command, Result, AppError> {
   readonly random?: RandomSource;
   /** Most proposals and reads waiting at once; beyond it callers get OverloadedError. Default 10,000. */
   readonly maxPending?: number;
-  /** Largest snapshot chunk stored or sent, in bytes. Default 1 MiB. */
+  /** Largest snapshot chunk stored or sent, in bytes. Default 256 KiB. */
   readonly snapshotChunkBytes?: number;
 }
 
@@ -129,7 +129,7 @@ export class NodeRuntime<Command, Result, AppError> {
     this.codec = input.codec;
     this.config = input.config ?? {};
     this.maxPending = input.maxPending ?? 10_000;
-    this.snapshotChunkBytes = input.snapshotChunkBytes ?? 1024 * 1024;
+    this.snapshotChunkBytes = input.snapshotChunkBytes ?? 256 * 1024;
     this.random = input.random ?? seededRandom(hashSeed(`${input.id}:${Date.now()}:${Math.random()}`));
     input.actors.stateMachine.useDecoder(input.codec.decode);
   }

@@ -1,0 +1,135 @@
+/**
+ * Snapshot transfer: a leader whose state is `bytes` of data (generated, never held in memory) snapshots it to its
+ * LevelLogStore on disk, then a new node joins, receives the snapshot over HTTP/2 in chunks, stores it and restores
+ * its state machine from it. Reports the transfer rate and the peak growth of the process's resident memory while
+ * both nodes (one process) move the data.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { LevelLogStore } from '../actors/log-store/LevelLogStore.js';
+import { Http2Network } from '../actors/network/Http2Network.js';
+import { StateMachine, createRaftNode, type RaftNode } from '../src/index.js';
+import { freePorts } from '../test/network/support.js';
+
+const command = z.object({ n: z.number() });
+type Command = z.infer<typeof command>;
+
+/** A state of `size` bytes produced on demand; restoring hashes what arrives instead of keeping it. */
+class BulkState extends StateMachine<Command, number> {
+  received = 0;
+  digest = '';
+  constructor(private readonly size: number) {
+    super();
+  }
+  apply(): number {
+    return 0;
+  }
+  override async *snapshot(): AsyncGenerator<Uint8Array> {
+    const page = new Uint8Array(1024 * 1024);
+    for (let offset = 0; offset < this.size; offset += page.byteLength) {
+      page.fill(offset / page.byteLength);
+      yield page.subarray(0, Math.min(page.byteLength, this.size - offset));
+    }
+  }
+  override async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const hash = createHash('sha256');
+    this.received = 0;
+    for await (const chunk of chunks) {
+      hash.update(chunk);
+      this.received += chunk.byteLength;
+    }
+    this.digest = hash.digest('hex');
+  }
+}
+
+export interface SnapshotBenchResult {
+  readonly bytes: number;
+  readonly takeSeconds: number;
+  readonly transferSeconds: number;
+  readonly megabytesPerSecond: number;
+  readonly peakRssGrowthMiB: number;
+}
+
+export async function benchSnapshotTransfer(bytes: number, chunkBytes = 1024 * 1024): Promise<SnapshotBenchResult> {
+  const directory = mkdtempSync(join(tmpdir(), 'xraft-snapshot-bench-'));
+  const [leaderPort, joinerPort] = (await freePorts(2)) as [number, number];
+  const networks = {
+    n1: new Http2Network({ id: 'n1', clusterId: 'bench', peers: { n2: `127.0.0.1:${joinerPort}` }, listen: { port: leaderPort } }),
+    n2: new Http2Network({ id: 'n2', clusterId: 'bench', peers: { n1: `127.0.0.1:${leaderPort}` }, listen: { port: joinerPort }, maxBodyBytes: 64 * 1024 * 1024 }),
+  };
+  await networks.n1.listen();
+  await networks.n2.listen();
+  const config = { electionTimeoutMs: 1000, heartbeatIntervalMs: 100, snapshotThreshold: 0, snapshotTrailingEntries: 0 };
+  const leaderState = new BulkState(bytes);
+  const leader: RaftNode<Command, number, BulkState> = createRaftNode({
+    id: 'n1',
+    members: ['n1'],
+    commandSchema: command,
+    stateMachine: leaderState,
+    network: networks.n1,
+    snapshotChunkBytes: chunkBytes,
+    logStore: new LevelLogStore({ location: join(directory, 'n1'), identity: { clusterId: 'bench', nodeId: 'n1' } }),
+    config,
+  });
+  const joinerState = new BulkState(0);
+  const joiner: RaftNode<Command, number, BulkState> = createRaftNode({
+    id: 'n2',
+    members: [],
+    commandSchema: command,
+    stateMachine: joinerState,
+    network: networks.n2,
+    snapshotChunkBytes: chunkBytes,
+    logStore: new LevelLogStore({ location: join(directory, 'n2'), identity: { clusterId: 'bench', nodeId: 'n2' } }),
+    config,
+  });
+  try {
+    await until(() => leader.status().role === 'leader', 10_000, 'leader');
+    await leader.propose({ n: 1 });
+    // Take the snapshot and compact everything, so the joiner can only catch up by snapshot.
+    const takeStarted = performance.now();
+    leader.takeSnapshot();
+    await until(() => leader.status().snapshotIndex >= 2, 600_000, 'snapshot taken');
+    const takeSeconds = (performance.now() - takeStarted) / 1000;
+
+    const baseline = process.memoryUsage().rss;
+    let peak = baseline;
+    let peakUsage = process.memoryUsage();
+    const sampler = setInterval(() => {
+      const usage = process.memoryUsage();
+      if (usage.rss > peak) {
+        peak = usage.rss;
+        peakUsage = usage;
+      }
+    }, 20);
+    const started = performance.now();
+    await leader.addLearner('n2');
+    await until(() => joinerState.received === bytes + 0 && joiner.status().appliedIndex >= 2, 600_000, 'snapshot installed');
+    const transferSeconds = (performance.now() - started) / 1000;
+    clearInterval(sampler);
+    if (process.env.XRAFT_BENCH_DEBUG !== undefined) console.log('peak usage', peakUsage, 'baseline rss', baseline);
+    return {
+      bytes,
+      takeSeconds,
+      transferSeconds,
+      megabytesPerSecond: bytes / 1e6 / transferSeconds,
+      peakRssGrowthMiB: (peak - baseline) / 2 ** 20,
+    };
+  } finally {
+    await leader.stop();
+    await joiner.stop();
+    await networks.n1.close();
+    await networks.n2.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+async function until(condition: () => boolean, withinMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

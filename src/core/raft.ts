@@ -269,6 +269,7 @@ export class RaftCore {
       // Learners and nodes outside the configuration never campaign; they wait for a leader. They did not hear from
       // it for an election timeout, though, so its lease is over: forget it, or this node would refuse (pre-)votes
       // forever, and a lagging new voter that still believes it is a learner could block every election.
+      this.setLeader(null);
       this.resetElectionTimer();
     }
     return this.flush();

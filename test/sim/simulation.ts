@@ -124,7 +124,8 @@ type SimEvent =
   | { readonly kind: 'timer'; readonly node: SimNode; readonly incarnation: number; readonly timer: TimerKind; readonly generation: number }
   | { readonly kind: 'propose' }
   | { readonly kind: 'fault' }
-  | { readonly kind: 'crash'; readonly node: SimNode; readonly incarnation: number }
+  /** `silence`: the node's messages still in flight are lost with it. */
+  | { readonly kind: 'crash'; readonly node: SimNode; readonly incarnation: number; readonly silence?: boolean }
   | { readonly kind: 'restart'; readonly node: SimNode; readonly incarnation: number }
   | { readonly kind: 'probe' }
   | { readonly kind: 'action'; readonly run: () => void }
@@ -356,7 +357,8 @@ class Simulation implements NodeDriver {
         return;
       case 'crash':
         if (!this.current(event.node, event.incarnation) || this.phase !== 'faults') return;
-        this.crash(event.node, 'scheduled');
+        if (event.silence === true) this.silenced.add(`${event.node.id}:${event.node.incarnation}`);
+        this.crash(event.node, event.silence === true ? 'scheduled, its messages lost' : 'scheduled');
         return;
       case 'restart':
         if (!this.current(event.node, event.incarnation) || event.node.up || event.node.decommissioned) return;
@@ -477,7 +479,10 @@ class Simulation implements NodeDriver {
       this.record(`  ${node.id} becomes ${effect.role} t${effect.term}`);
       // Leaders that die young, before their first entry commits, leave the divergent logs of Figure 8 behind.
       if (effect.role === 'leader' && this.phase === 'faults' && this.faults.chance(this.shortLivedLeaderChance)) {
-        this.queue.push(this.queue.now + this.faults.between(1, 80), { kind: 'crash', node, incarnation: node.incarnation });
+        // Half of them take their last messages with them when Figure 8 faults are on: their entries then stay on
+        // their own disk only, the conflicting newer-term entries of Figure 8 (b).
+        const silence = this.figure8Faults && this.faults.chance(0.5);
+        this.queue.push(this.queue.now + this.faults.between(1, 80), { kind: 'crash', node, incarnation: node.incarnation, silence });
       }
     }
     else if (effect.type === 'leaderChanged') this.record(`  ${node.id} leader=${effect.leader ?? '-'} t${effect.term}`);

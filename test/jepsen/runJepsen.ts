@@ -57,7 +57,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
   const directory = mkdtempSync(join(tmpdir(), 'xraft-jepsen-'));
-  const network = TestNetwork.create(ids, `xj${process.pid % 1000}`);
+  const network = TestNetwork.create(ids, `xj${process.pid % 1000}`, 1 + (process.pid % 254));
   if (!network.partitionsAvailable) log(`network namespaces unavailable (${network.limitation}): running on loopback without partitions`);
   const faults = options.faults.filter((fault) => fault !== 'partition' || network.partitionsAvailable);
   const basePort = network.partitionsAvailable ? 7000 : 20000 + (process.pid % 2000) * 10;

@@ -1,7 +1,8 @@
 /**
  * Test hosts for fault testing: one Linux network namespace per node, joined by a bridge, so that partitions are real
- * (a route that refuses traffic to a peer, one way or both). Addresses come from 198.18.0.0/24, the range set aside
- * for network testing (RFC 2544); nothing outside the namespaces this run creates is ever addressed.
+ * (a route that refuses traffic to a peer, one way or both). Addresses come from 198.18.0.0/15, the range set aside
+ * for network testing (RFC 2544), one /24 per run so that concurrent runs do not meet; nothing outside the
+ * namespaces this run creates is ever addressed.
  *
  * Without root or `ip netns` (containers, macOS), `TestNetwork.create` falls back to loopback with distinct ports and
  * says so: kills and pauses still work, partitions do not.
@@ -31,16 +32,17 @@ export class TestNetwork {
     return this.limitation === null;
   }
 
-  static create(ids: readonly string[], tag: string): TestNetwork {
+  /** `subnet` (1..254) picks 198.18.<subnet>.0/24 for this run. */
+  static create(ids: readonly string[], tag: string, subnet: number): TestNetwork {
     const why = namespacesUnavailable();
     if (why !== null) {
       return new TestNetwork(ids.map((id) => ({ id, address: '127.0.0.1', namespace: null })), null, why);
     }
     const bridge = `${tag}br`;
-    const hosts = ids.map((id, i) => ({ id, address: `198.18.0.${i + 1}`, namespace: `${tag}${i + 1}` }));
+    const hosts = ids.map((id, i) => ({ id, address: `198.18.${subnet}.${i + 1}`, namespace: `${tag}${i + 1}` }));
     try {
       ip('link', 'add', bridge, 'type', 'bridge');
-      ip('addr', 'add', '198.18.0.254/24', 'dev', bridge);
+      ip('addr', 'add', `198.18.${subnet}.254/24`, 'dev', bridge);
       ip('link', 'set', bridge, 'up');
       for (const [i, host] of hosts.entries()) {
         const ns = host.namespace!;

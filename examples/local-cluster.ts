@@ -1,109 +1,76 @@
 /**
- * `npm start`: a live three-node xraft cluster in this process, on the memory network and real timers.
+ * `npm start`: a local three-node cluster of the key-value store (examples/kv), one process per node, on loopback.
  *
- * It elects a leader, commits a stream of key-value writes, and every few seconds cuts the leader off from the
- * others so you can watch a new election and the old leader rejoin. Ctrl-C stops it.
+ * Data lives under `./data/n1`, `./data/n2`, `./data/n3`; run it again and the cluster recovers it. Each node's HTTP
+ * address and process id are printed: curl any node, `kill -9` one and watch the others keep serving (the launcher
+ * prints how to restart it). Ctrl-C (or SIGTERM) stops every node gracefully; there is no dashboard yet.
+ *
+ * Flags, for tests and crowded machines: `--raft-ports 7001,7002,7003 --http-ports 8001,8002,8003 --data data`.
  */
-import { z } from 'zod';
-import { createRaftNode, MemoryNetworkHub, NotLeaderError, StateMachine, type RaftNode } from '../src/index.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 
-const command = z.object({ key: z.string().min(1), value: z.string(), at: z.date() });
-type Command = z.infer<typeof command>;
-
-/** The replicated state: a map from key to the last value written. */
-class KeyValueStore extends StateMachine<Command, number> {
-  readonly data = new Map<string, string>();
-  apply({ key, value }: Command): number {
-    this.data.set(key, value);
-    return this.data.size;
-  }
-}
-
-const ids = ['n1', 'n2', 'n3'];
-const hub = new MemoryNetworkHub();
-const stores = new Map<string, KeyValueStore>();
-const nodes: RaftNode<Command, number>[] = ids.map((id) => {
-  const stateMachine = new KeyValueStore();
-  stores.set(id, stateMachine);
-  const node = createRaftNode({
-    id,
-    members: ids,
-    commandSchema: command,
-    stateMachine,
-    network: hub.endpoint(id),
-    config: { electionTimeoutMs: 300, heartbeatIntervalMs: 50 },
-  });
-  node.on('roleChanged', ({ role, term }) => log(`${id} is ${role} (term ${term})`));
-  return node;
+const { values } = parseArgs({
+  options: {
+    'raft-ports': { type: 'string', default: '7001,7002,7003' },
+    'http-ports': { type: 'string', default: '8001,8002,8003' },
+    data: { type: 'string', default: 'data' },
+  },
 });
-
-const started = Date.now();
-function log(line: string): void {
-  console.log(`${((Date.now() - started) / 1000).toFixed(2).padStart(7)}s  ${line}`);
-}
-
-let committed = 0;
-let refused = 0;
-let sequence = 0;
-
-/** A client: write a batch of keys through whichever node is leader. */
-async function writeBatch(): Promise<void> {
-  const leader = nodes.find((node) => node.status().role === 'leader');
-  if (leader === undefined) return;
-  const writes = Array.from({ length: 50 }, () => {
-    sequence++;
-    return leader.propose({ key: `key-${sequence % 100}`, value: `value-${sequence}`, at: new Date() });
-  });
-  for (const outcome of await Promise.allSettled(writes)) {
-    if (outcome.status === 'fulfilled') committed++;
-    else if (outcome.reason instanceof NotLeaderError) refused++;
-    else throw outcome.reason;
-  }
-}
-
-const writer = setInterval(() => void writeBatch(), 20);
-
-const reporter = setInterval(() => {
-  const leader = nodes.find((node) => node.status().role === 'leader');
-  const applied = nodes.map((node) => `${node.id}@${node.status().appliedIndex}`).join(' ');
-  log(`leader ${leader?.id ?? '-'}  committed ${committed} writes (${refused} refused)  applied ${applied}`);
-}, 1000);
-
-let isolated: string | null = null;
-const chaos = setInterval(() => {
-  if (isolated !== null) {
-    hub.heal();
-    log(`${isolated} reconnected`);
-    isolated = null;
-    return;
-  }
-  const leader = nodes.find((node) => node.status().role === 'leader');
-  if (leader === undefined) return;
-  isolated = leader.id;
-  hub.isolate(leader.id);
-  log(`${leader.id} (the leader) is cut off from the others`);
-}, 4000);
-
-log(`started ${ids.join(', ')}; Ctrl-C to stop`);
+const raftPorts = values['raft-ports'].split(',');
+const httpPorts = values['http-ports'].split(',');
+const ids = ['n1', 'n2', 'n3'];
+const peers = ids.map((id, i) => `${id}=127.0.0.1:${raftPorts[i]}`).join(',');
+const main = resolve(import.meta.dirname, 'kv/main.ts');
+const argsOf = (id: string, i: number): string[] => [
+  '--id', id, '--raft', `127.0.0.1:${raftPorts[i]}`, '--http', `127.0.0.1:${httpPorts[i]}`, '--peers', peers, '--data', `${values.data}/${id}`,
+];
 
 let stopping = false;
-async function shutdown(): Promise<void> {
+const children: ChildProcess[] = ids.map((id, i) => {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), main, ...argsOf(id, i)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout!.on('data', (chunk: Buffer) => {
+    if (chunk.toString('utf8').includes('"event":"listening"')) {
+      console.log(`${id}  http://127.0.0.1:${httpPorts[i]}  (raft 127.0.0.1:${raftPorts[i]}, pid ${child.pid}, data ${values.data}/${id})`);
+      if (++listening === ids.length) void ready();
+    }
+  });
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    console.log(`${id} exited (${signal ?? `code ${code}`}); the others keep serving. Restart it with:\n  npm run kv -- ${argsOf(id, i).join(' ')}`);
+    if (children.every((other) => other.exitCode !== null || other.signalCode !== null)) process.exit(1);
+  });
+  return child;
+});
+
+let listening = 0;
+/** Once every node listens and one of them leads, tell the user what to try. */
+async function ready(): Promise<void> {
+  for (let leader = null; leader === null && !stopping; ) {
+    await new Promise((resolveLater) => setTimeout(resolveLater, 100));
+    const status = await fetch(`http://127.0.0.1:${httpPorts[0]}/status`).then((answer) => answer.json() as Promise<{ leader: string | null }>, () => null);
+    leader = status?.leader ?? null;
+    if (leader !== null) console.log(`${leader} leads.`);
+  }
+  console.log(`
+Try it:
+  curl -X PUT http://127.0.0.1:${httpPorts[0]}/kv/greeting -d hello
+  curl http://127.0.0.1:${httpPorts[1]}/kv/greeting
+  curl http://127.0.0.1:${httpPorts[2]}/status
+  kill -9 <a pid above>      # the other two keep serving
+Ctrl-C stops the cluster.`);
+}
+
+const stop = (): void => {
   if (stopping) return;
   stopping = true;
-  clearInterval(writer);
-  clearInterval(reporter);
-  clearInterval(chaos);
-  hub.heal();
-  // Give the followers a moment (bounded) to apply the last writes before comparing replicas.
-  const deadline = Date.now() + 2000;
-  while (Date.now() < deadline && new Set(nodes.map((node) => node.status().appliedIndex)).size > 1) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  await Promise.all(nodes.map((node) => node.stop()));
-  const states = [...stores.values()].map((store) => JSON.stringify([...store.data.entries()].sort()));
-  log(`stopped; ${committed} writes committed; replicas ${new Set(states).size === 1 ? 'identical' : 'still converging'}`);
-  process.exit(0);
-}
-process.on('SIGINT', () => void shutdown());
-process.on('SIGTERM', () => void shutdown());
-if (process.env.XRAFT_DEMO_SECONDS !== undefined) setTimeout(() => void shutdown(), Number(process.env.XRAFT_DEMO_SECONDS) * 1000);
+  console.log('stopping...');
+  const exits = children.map((child) =>
+    child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((done) => child.once('exit', () => done())),
+  );
+  for (const child of children) child.kill('SIGTERM');
+  void Promise.all(exits).then(() => process.exit(0));
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

@@ -28,9 +28,10 @@ try {
   kv.node.on('roleChanged', ({ role, term }) => log(`${role} in term ${term}`));
   kv.node.on('membershipChanged', ({ voters, learners }) => log(`voters ${voters.join(',')} learners ${learners.join(',') || '-'}`));
   process.stdout.write(`${JSON.stringify({ event: 'listening', id: flags.id, raft: flags.raft, http: kv.http })}\n`);
-  const shutdown = (): void => void kv.stop().then(() => process.exit(0), () => process.exit(1));
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  let stopping: Promise<void> | null = null; // Ctrl-C under `npm start` signals twice: the terminal and the launcher
+  const shutdown = (): void => void (stopping ??= kv.stop().then(() => process.exit(0), () => process.exit(1)));
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
 } catch (error) {
   log(`cannot start: ${(error as Error).message}`);
   process.exit(2);

@@ -9,40 +9,35 @@
  * `/kv/v1/join` (on the raft port); the leader records the addresses, adds the node as a learner, and promotes it
  * once it has caught up. A node whose data directory already holds a log has joined before and does not ask again.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import http2 from 'node:http2';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
 import { Http2Network } from '../../actors/network/Http2Network.js';
-import { createRaftNode, MembershipChangeError, type RaftNode } from '../../src/index.js';
+import { createRaftNode, MembershipChangeError, NotLeaderError, type RaftNode } from '../../src/index.js';
 import { errorResponse } from '../../src/process/index.js';
 import { KvStore, kvCommand, type KvCommand, type NodeAddress } from './store.js';
 
 export interface KvNodeOptions {
   readonly id: string;
-  /** `host:port` for peers, and for joining nodes. */
-  readonly raft: string;
-  /** `host:port` of the client API. */
-  readonly http: string;
+  readonly raft: string; // host:port for peers and joining nodes
+  readonly http: string; // host:port of the client API
   /** Static cluster: id -> raft address, this node included. Without it and without `join`: a one-node cluster. */
   readonly peers?: Readonly<Record<string, string>>;
-  /** Raft address of any member to join through. */
-  readonly join?: string;
+  readonly join?: string; // raft address of any member to join through
   readonly data: string;
   readonly clusterId?: string;
   readonly electionTimeoutMs?: number;
 }
-
 export type KvNode = Awaited<ReturnType<typeof startKvNode>>;
 /** A response: JSON `body`, or `text` (with its content type when proxied). */
 type Answer = { status: number; body?: unknown; text?: string; type?: string };
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
-  }
+  constructor(readonly status: number, readonly code: string, message: string) { super(message); } // prettier-ignore
 }
+const pause = (ms: number): Promise<void> => new Promise((resume) => setTimeout(resume, ms));
 
 export async function startKvNode(options: KvNodeOptions) {
-  const { id, raft, http, clusterId = 'xraft-kv' } = options;
+  const { id, raft, http, clusterId = 'xraft-kv', electionTimeoutMs = 1000 } = options;
   const store = new KvStore();
   const logStore = new LevelLogStore({ location: options.data, identity: { clusterId, nodeId: id } });
   const recovered = await logStore.open();
@@ -53,11 +48,25 @@ export async function startKvNode(options: KvNodeOptions) {
   await network.listen();
   const node: RaftNode<KvCommand, string | null, KvStore> = createRaftNode({
     id, members: id in peers ? Object.keys(peers) : [], commandSchema: kvCommand, stateMachine: store, network, logStore,
-    config: { electionTimeoutMs: options.electionTimeoutMs ?? 1000, heartbeatIntervalMs: Math.ceil((options.electionTimeoutMs ?? 1000) / 8) },
+    config: { electionTimeoutMs, heartbeatIntervalMs: Math.ceil(electionTimeoutMs / 8) },
   });
+
+  /** Retry what was refused, unlogged, because no leader is known yet (an election is under way), for 5 s at most. */
+  async function withLeader<T>(operation: () => Promise<T>, deadline = Date.now() + 5000): Promise<T> {
+    for (;;) {
+      try {
+        return await operation();
+      } catch (error) {
+        if (!(error instanceof NotLeaderError && error.outcome === 'not-appended' && error.leaderHint === null) || Date.now() > deadline) throw error;
+        await pause(50);
+      }
+    }
+  }
+  const propose = (command: KvCommand) => withLeader(() => node.propose(command));
 
   /** Run `handle` on the leader: here when this node leads, else proxied once to the leader's HTTP address. */
   async function onLeader(request: IncomingMessage | null, body: string, path: string, handle: () => Promise<Answer>): Promise<Answer> {
+    for (let deadline = Date.now() + 5000; node.status().leader === null && Date.now() < deadline; ) await pause(50);
     const { role, leader } = node.status();
     if (role === 'leader' || request?.headers['x-kv-forwarded'] !== undefined) return handle();
     const to = leader === null ? undefined : store.addresses.get(leader)?.http;
@@ -67,25 +76,20 @@ export async function startKvNode(options: KvNodeOptions) {
   }
 
   /** The leader's side of a join: refuse a member or a taken address, record the addresses, add a learner. */
-  async function addMember(joiner: { id: string } & NodeAddress): Promise<Answer> {
-    const members = node.members();
-    if ([...members.voters, ...members.learners].includes(joiner.id)) throw new HttpError(409, 'ALREADY_MEMBER', `${joiner.id} is already a member`);
+  async function addMember(body: string): Promise<Answer> {
+    const parsed = kvCommand.safeParse({ ...(JSON.parse(body) as object), op: 'address' });
+    if (!parsed.success || parsed.data.op !== 'address') throw new HttpError(400, 'BAD_REQUEST', 'expected { id, raft, http }');
+    const joiner = parsed.data;
+    const { voters, learners } = node.members();
+    if ([...voters, ...learners].includes(joiner.id)) throw new HttpError(409, 'ALREADY_MEMBER', `${joiner.id} is already a member`);
     const taken = Object.entries({ ...network.peers(), [id]: raft }).find(([other, address]) => other !== joiner.id && address === joiner.raft);
     if (taken !== undefined) throw new HttpError(409, 'ADDRESS_CONFLICT', `${joiner.raft} is the address of ${taken[0]}`);
-    await node.propose({ op: 'address', ...joiner });
+    await node.propose(joiner);
     await node.addLearner(joiner.id, { promote: true });
     return { status: 200, body: { clusterId, ...node.members(), addresses: Object.fromEntries(store.addresses) } };
   }
-
-  const parseJoiner = (body: string): { id: string } & NodeAddress => {
-    const parsed = kvCommand.safeParse({ op: 'address', ...(JSON.parse(body) as object) });
-    if (!parsed.success || parsed.data.op !== 'address') throw new HttpError(400, 'BAD_REQUEST', 'expected { id, raft, http }');
-    const { op: _op, ...joiner } = parsed.data;
-    return joiner;
-  };
-
   network.route('POST', '/kv/v1/join', async ({ body }) => {
-    const answer = await toRoute(() => onLeader(null, body.toString(), '/admin/members', () => addMember(parseJoiner(body.toString()))));
+    const answer = await toRoute(() => onLeader(null, body.toString(), '/admin/members', () => addMember(body.toString())));
     return { status: answer.status, body: answer.text === undefined ? answer.body : JSON.parse(answer.text) };
   });
 
@@ -93,44 +97,39 @@ export async function startKvNode(options: KvNodeOptions) {
     const url = new URL(request.url ?? '/', 'http://kv');
     const route = `${request.method} ${url.pathname.replace(/^\/kv\/[^/]+/, '/kv/:key').replace(/^\/admin\/members\/[^/]+$/, '/admin/members/:id')}`;
     const [, , param = '', target = ''] = url.pathname.split('/').map(decodeURIComponent);
+    const addresses = Object.fromEntries(store.addresses);
     switch (route) {
       case 'PUT /kv/:key':
-        await node.propose({ op: 'put', key: param, value: body });
-        return { status: 204 };
+        return await propose({ op: 'put', key: param, value: body }), { status: 204 };
       case 'POST /kv/:key/append':
-        return { status: 200, text: (await node.propose({ op: 'append', key: param, suffix: body })) ?? '' };
+        return { status: 200, text: (await propose({ op: 'append', key: param, suffix: body })) ?? '' };
       case 'DELETE /kv/:key':
-        await node.propose({ op: 'delete', key: param });
-        return { status: 204 };
+        return await propose({ op: 'delete', key: param }), { status: 204 };
       case 'GET /kv/:key': {
         const consistency = url.searchParams.get('consistency') ?? 'linearizable';
         if (!['linearizable', 'lease', 'stale'].includes(consistency)) throw new HttpError(400, 'BAD_REQUEST', 'consistency is linearizable, lease or stale');
-        const value = await node.read((kv) => kv.data.get(param), { consistency: consistency as 'lease' });
+        const value = await withLeader(() => node.read((kv) => kv.data.get(param), { consistency: consistency as 'lease' }));
         if (value === undefined) throw new HttpError(404, 'NOT_FOUND', `no key ${JSON.stringify(param)}`);
         return { status: 200, text: value };
       }
-      case 'GET /status': {
-        const status = node.status();
-        return { status: 200, body: { ...status, clusterId, raft, http, addresses: Object.fromEntries(store.addresses) } };
-      }
+      case 'GET /status':
+        return { status: 200, body: { ...node.status(), clusterId, raft, http, addresses } };
       case 'GET /admin/members':
-        return { status: 200, body: { ...node.members(), addresses: Object.fromEntries(store.addresses) } };
+        return { status: 200, body: { ...node.members(), addresses } };
       case 'POST /admin/members':
-        return onLeader(request, body, url.pathname, () => addMember(parseJoiner(body)));
+        return onLeader(request, body, url.pathname, () => addMember(body));
       case 'DELETE /admin/members/:id':
         return onLeader(request, body, url.pathname, async () => (await node.removeMember(target), { status: 204 }));
       case 'POST /admin/transfer-leader':
         return onLeader(request, body, url.pathname, async () => {
-          const to = body === '' ? undefined : (JSON.parse(body) as { to?: string }).to;
-          await node.transferLeadership(to);
+          await node.transferLeadership(body === '' ? undefined : (JSON.parse(body) as { to?: string }).to);
           return { status: 200, body: { leader: node.status().leader } };
         });
       default:
         throw new HttpError(404, 'NOT_FOUND', `no route ${request.method} ${url.pathname}`);
     }
   }
-
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -141,13 +140,15 @@ export async function startKvNode(options: KvNodeOptions) {
       });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(split(http).port, split(http).host, resolve);
-  });
-
-  // Every node records its own addresses, so that proxies and peers added later can find it.
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(split(http).port, split(http).host, resolve));
   let stopped = false;
+  const stop = async (): Promise<void> => {
+    stopped = true;
+    server.closeAllConnections();
+    await Promise.all([node.stop().then(() => logStore.close()), network.close(), new Promise((resolve) => server.close(resolve))]);
+  };
+
+  // Every node records its own addresses, so that proxies and nodes added later can find it.
   const register = (): void => {
     const known = store.addresses.get(id);
     if (stopped || (known?.raft === raft && known.http === http) || node.status().leader === null) return;
@@ -157,23 +158,15 @@ export async function startKvNode(options: KvNodeOptions) {
   register();
 
   if (options.join !== undefined && !joined) {
-    const answer = await post(options.join, '/kv/v1/join', JSON.stringify({ id, raft, http }));
+    const answer = await post(options.join, '/kv/v1/join', JSON.stringify({ id, raft, http })).catch((error: Error) => ({ status: 0, text: JSON.stringify({ error: { code: 'UNREACHABLE', message: error.message } }) }));
     const parsed = JSON.parse(answer.text) as { clusterId?: string; addresses?: Record<string, NodeAddress>; error?: { code: string; message: string } };
     if (answer.status !== 200 || parsed.clusterId !== clusterId) {
-      await Promise.all([node.stop(), logStore.close(), network.close(), new Promise((resolve) => server.close(resolve))]);
+      await stop();
       throw new Error(`cannot join through ${options.join}: ${parsed.error?.code ?? 'WRONG_CLUSTER'} ${parsed.error?.message ?? parsed.clusterId}`);
     }
     for (const [peer, address] of Object.entries(parsed.addresses ?? {})) network.setPeer(peer, address.raft);
   }
-
-  return {
-    node, store, network, http,
-    async stop(): Promise<void> {
-      stopped = true;
-      server.closeAllConnections();
-      await Promise.all([node.stop().then(() => logStore.close()), network.close(), new Promise((resolve) => server.close(resolve))]);
-    },
-  };
+  return { node, store, network, http, stop };
 }
 
 /** A handler's answer, or its failure as a JSON error. */
@@ -196,15 +189,11 @@ function split(address: string): { host: string; port: number } {
 /** One HTTP/2 POST (the raft port speaks HTTP/2 only). */
 function post(address: string, path: string, body: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://${address}`);
-    session.on('error', reject);
-    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/json' });
-    let status = 0;
+    const session = http2.connect(`http://${address}`).on('error', reject);
+    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/json' }).on('error', reject);
     const chunks: Buffer[] = [];
-    stream.on('response', (headers) => (status = Number(headers[':status'])));
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('error', reject);
-    stream.on('end', () => (session.close(), resolve({ status, text: Buffer.concat(chunks).toString('utf8') })));
-    stream.end(body);
+    let status = 0;
+    stream.on('response', (headers) => (status = Number(headers[':status']))).on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => (session.close(), resolve({ status, text: Buffer.concat(chunks).toString('utf8') }))).end(body);
   });
 }

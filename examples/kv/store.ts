@@ -18,10 +18,7 @@ export const kvCommand = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('address'), id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), raft: hostPort, http: hostPort }),
 ]);
 export type KvCommand = z.infer<typeof kvCommand>;
-export interface NodeAddress {
-  readonly raft: string;
-  readonly http: string;
-}
+export type NodeAddress = { readonly raft: string; readonly http: string };
 
 /** Applies a command and returns the key's value afterwards (null when absent; `address` returns null). */
 export class KvStore extends StateMachine<KvCommand, string | null> {
@@ -59,11 +56,7 @@ export class KvStore extends StateMachine<KvCommand, string | null> {
   protected override restoreValue(value: unknown): void {
     const { data, addresses } = value as { data: Map<string, string>; addresses: Map<string, NodeAddress> };
     this.data.clear();
-    this.addresses.clear();
     for (const [name, text] of data) this.data.set(name, text);
-    for (const [id, address] of addresses) {
-      this.addresses.set(id, address);
-      this.onAddress(id, address);
-    }
+    for (const [id, address] of addresses) this.apply({ op: 'address', id, ...address });
   }
 }

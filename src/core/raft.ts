@@ -132,6 +132,8 @@ export class RaftCore {
   private readonly promoteWhenCaughtUp = new Set<NodeId>();
   /** The voter this leader is handing leadership to, if any. */
   private transferTarget: NodeId | null = null;
+  /** Restarted with state and no election timeout has passed since: still bound by leases it may have granted. */
+  private restartedRecently: boolean;
 
   /** The configuration in force at the log's starting point (before its first retained entry). */
   private baseMembership: Membership;
@@ -165,6 +167,7 @@ export class RaftCore {
     this.applied = this.handedToApply;
     this.commit = Math.max(Math.min(recovered.hardState.commit, this.log.lastIndex), this.handedToApply);
     this.stable = this.log.lastIndex;
+    this.restartedRecently = this.config.leaseReads && recovered.hardState.term > 0;
     this.membershipFromLog();
   }
 
@@ -260,6 +263,7 @@ export class RaftCore {
 
   /** The election timer fired. */
   electionTimeout(): Effect[] {
+    this.restartedRecently = false;
     if (this.currentRole === 'leader') {
       this.abortTransfer('the target did not take over within an election timeout');
       this.checkQuorum();
@@ -488,8 +492,11 @@ export class RaftCore {
         // Each forwarded id is decided once, appended or rejected: a duplicate arriving later (after this node
         // became leader, say) must not contradict a rejection the proposer already reported as not-appended.
         const fresh = this.firstSightings(message.proposals);
-        if (this.currentRole === 'leader' && this.transferTarget === null) this.appendProposals(fresh);
-        else if (fresh.length > 0 && (!this.mayHaveLedIn(message.term) || (this.currentRole === 'leader' && message.term === this.currentTerm))) {
+        if (this.currentRole === 'leader' && this.transferTarget === null) {
+          // Only forwards addressed to this term: one sent to an earlier life of this node may have been appended
+          // then, before a crash erased `decidedForwards`. Dropped in silence, it fails at its caller's deadline.
+          if (message.term === this.currentTerm) this.appendProposals(fresh);
+        } else if (fresh.length > 0 && (!this.mayHaveLedIn(message.term) || (this.currentRole === 'leader' && message.term === this.currentTerm))) {
           // Rejected as never appended only when that is certain. `decidedForwards` does not survive a restart: a
           // network duplicate reaching a restarted ex-leader must not be rejected as not-appended when its first copy
           // was appended before the crash (and may commit). A leader (transferring) is sure only for its own term, which
@@ -767,10 +774,12 @@ export class RaftCore {
 
   /**
    * A follower that knows a leader and whose election timer has not fired since it last heard from it, or a leader
-   * (which steps down by check-quorum once it loses its majority).
+   * (which steps down by check-quorum once it loses its majority), or a node restarted less than an election timeout
+   * ago when lease reads are on: it may have promised a leader its lease before the crash, and lease reads rely on it.
    */
   private inLeaderLease(): boolean {
-    return this.config.checkQuorum && this.leaderId !== null && this.currentRole !== 'candidate';
+    if (!this.config.checkQuorum) return false;
+    return this.restartedRecently || (this.leaderId !== null && this.currentRole !== 'candidate');
   }
 
   private checkQuorum(): void {
@@ -895,7 +904,7 @@ export class RaftCore {
    * allowed for.
    */
   private leaseHolds(now: number | undefined): boolean {
-    if (now === undefined || !this.config.checkQuorum || this.transferTarget !== null) return false;
+    if (now === undefined || !this.config.leaseReads || !this.config.checkQuorum || this.transferTarget !== null) return false;
     const confirmed = this.quorumRound();
     let startedAt: number | undefined;
     for (const start of this.roundStarts) {

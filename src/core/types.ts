@@ -301,9 +301,12 @@ export interface RaftConfig {
   /** Followers forward proposals and read-index requests to the leader instead of failing them with NOT_LEADER. */
   readonly forwardToLeader: boolean;
   /**
-   * Serve lease reads: a leader that a majority acknowledged within the last `electionTimeoutMs × (1 - leaseClockDrift)`
-   * answers reads without a round trip. Safe only while clocks drift by less than this fraction; needs checkQuorum.
+   * Serve lease reads (off by default): a leader that a majority acknowledged within the last
+   * `electionTimeoutMs × (1 - leaseClockDrift)` answers `lease` reads without a round trip. Safe only while clocks
+   * drift by less than `leaseClockDrift` and with checkQuorum; a restarted node then waits an election timeout before
+   * voting, so that no lease it granted before a crash is broken. When off, `lease` reads are served by ReadIndex.
    */
+  readonly leaseReads: boolean;
   readonly leaseClockDrift: number;
 }
 
@@ -318,6 +321,7 @@ export const defaultRaftConfig: RaftConfig = {
   preVote: true,
   checkQuorum: true,
   forwardToLeader: true,
+  leaseReads: false,
   leaseClockDrift: 0.1,
 };
 

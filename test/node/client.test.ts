@@ -34,7 +34,7 @@ describe('linearizable reads (ReadIndex)', () => {
   });
 
   test('a partitioned old leader cannot serve a stale read, with ReadIndex or with a lease', async () => {
-    cluster = new TestCluster(['n1', 'n2', 'n3']);
+    cluster = new TestCluster(['n1', 'n2', 'n3'], { config: { leaseReads: true } });
     const oldLeader = await cluster.electLeader();
     await within(cluster, oldLeader.node.propose({ op: 'add', by: 1 }));
     await cluster.advance(40); // heartbeat rounds answered: the old leader holds a lease
@@ -58,7 +58,7 @@ describe('linearizable reads (ReadIndex)', () => {
   });
 
   test('a lease read on a healthy leader needs no round trip, and a stale read is served from local state', async () => {
-    cluster = new TestCluster(['n1', 'n2', 'n3']);
+    cluster = new TestCluster(['n1', 'n2', 'n3'], { config: { leaseReads: true } });
     const leader = await cluster.electLeader();
     await within(cluster, leader.node.propose({ op: 'add', by: 2 }));
     await cluster.advance(40); // a heartbeat round answered by the followers starts the lease
@@ -70,6 +70,24 @@ describe('linearizable reads (ReadIndex)', () => {
     expect(cluster.hub.delivered).toBe(delivered);
     const follower = followerOf(leader.id);
     expect(await follower.node.read((counter) => counter.state, { consistency: 'stale' })).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('leases across restarts', () => {
+  test('with lease reads on, a restarted node grants no vote until an election timeout has passed', async () => {
+    cluster = new TestCluster(['n1', 'n2', 'n3'], { config: { leaseReads: true, electionTimeoutMs: 1000, heartbeatIntervalMs: 20 } });
+    const leader = await cluster.electLeader();
+    await within(cluster, leader.node.propose({ op: 'add', by: 1 }));
+    const others = cluster.nodes.filter(({ id }) => id !== leader.id);
+    // Both followers restart; the leader is cut off from them, as if it still held its lease.
+    for (const { id } of others) await cluster.restart(id);
+    cluster.hub.isolate(leader.id);
+    const [a, b] = cluster.nodes.filter(({ id }) => id !== leader.id);
+    a!.node.campaign();
+    await cluster.advance(300);
+    expect(a!.node.status().role).not.toBe('leader');
+    // Once their election timers have fired (at least 1000 ms), they elect a leader among themselves.
+    await cluster.until(() => a!.node.status().role === 'leader' || b!.node.status().role === 'leader', 5000, 'a new leader');
   });
 });
 

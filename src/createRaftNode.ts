@@ -13,7 +13,7 @@ import type { TimerActor } from '../actors/timer/TimerActor.js';
 import { createCommandCodec } from './codec.js';
 import type { MembershipChange, NodeId, Proposal, RaftConfig, RandomSource, Role, SessionTag } from './core/index.js';
 import { OverloadedError, StoppedError, type XraftError } from './errors.js';
-import { createNodeMachine, type NodeEmitted } from './node/machine.js';
+import { createNodeMachine, type NodeEmitted, type NodeScalars } from './node/machine.js';
 import type { ReadConsistency } from './node/runtime.js';
 import { ClientSession, type SessionOptions } from './session.js';
 
@@ -50,16 +50,7 @@ export interface RaftNodeOptions<Command, SM extends StateMachine<Command, unkno
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
 
-export interface NodeStatus {
-  readonly id: NodeId;
-  readonly role: Role | 'recovering' | 'stopped';
-  readonly term: number;
-  readonly leader: NodeId | null;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-  readonly lastIndex: number;
-  /** Index of the latest snapshot stored on this node (0 without one). */
-  readonly snapshotIndex: number;
+export interface NodeStatus extends NodeScalars {
   /** Voting members of the configuration in force. */
   readonly members: readonly NodeId[];
   /** Non-voting members receiving the log. */

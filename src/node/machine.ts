@@ -17,8 +17,8 @@ import type { StateMachineMessage, StateMachineReply } from '../../actors/state-
 import type { TimerMessage, TimerReply } from '../../actors/timer/TimerActor.js';
 import { NodeRuntime, type NodeInput } from './runtime.js';
 
-export interface NodeContext<Command, Result, AppError> {
-  readonly runtime: NodeRuntime<Command, Result, AppError>;
+/** The scalars a node's statechart keeps in its context (and its handle reports in `status()`). */
+export interface NodeScalars {
   readonly id: NodeId;
   readonly role: Role | 'recovering' | 'stopped';
   readonly term: number;
@@ -26,7 +26,12 @@ export interface NodeContext<Command, Result, AppError> {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly lastIndex: number;
+  /** Index of the latest snapshot stored on this node (0 without one). */
   readonly snapshotIndex: number;
+}
+
+export interface NodeContext<Command, Result, AppError> extends NodeScalars {
+  readonly runtime: NodeRuntime<Command, Result, AppError>;
   /** Why the node stopped, when it stopped on a failure. */
   readonly error: string | null;
 }

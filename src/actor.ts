@@ -32,7 +32,7 @@ export abstract class Actor<In extends Message, Out extends Message> {
   }
 
   /** Whether the actor is attached to a running node. */
-  protected get running(): boolean {
+  protected get attached(): boolean {
     return this.outbox !== null;
   }
 

@@ -530,7 +530,7 @@ export class Http2Network extends NetworkActor {
     if (batch.to !== this.id) return refuse({ status: 421, code: 'WRONG_NODE', message: `this is ${this.id}, not ${batch.to}` });
     const refusal = this.admitSender(batch.from, request);
     if (refusal !== null) return refuse(refusal);
-    if (!this.running) return { status: 503, body: { error: { code: 'NOT_RUNNING', message: 'the node is not running' } } };
+    if (!this.attached) return { status: 503, body: { error: { code: 'NOT_RUNNING', message: 'the node is not running' } } };
     for (const message of batch.messages) this.delivered(batch.from, message);
     this.stats.messagesReceived += batch.messages.length;
     return { status: 204 };

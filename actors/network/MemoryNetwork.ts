@@ -89,6 +89,6 @@ export class MemoryNetwork extends NetworkActor {
 
   /** @internal */
   arrive(from: NodeId, message: RaftMessage): void {
-    if (this.running) this.delivered(from, message);
+    if (this.attached) this.delivered(from, message);
   }
 }

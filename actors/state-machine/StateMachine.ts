@@ -229,7 +229,7 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
         void job.then(() => {
           this.queue.shift();
           this.busy = false;
-          if (this.running) this.drain();
+          if (this.attached) this.drain();
         });
         return;
       }
@@ -273,7 +273,7 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
             (error: unknown) => settle({ ok: false, error: error as AppError }),
           ).then(() => {
             this.busy = false;
-            if (this.running) this.drain();
+            if (this.attached) this.drain();
           });
           return;
         }
@@ -305,7 +305,7 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
         this.reply({ type: 'SnapshotChunkTaken', meta, chunk, data: current, done });
         if (done) break;
         await stored;
-        if (!this.running) return;
+        if (!this.attached) return;
         current = following.value;
         chunk++;
       }

@@ -15,7 +15,7 @@ export interface Message {
 export abstract class Actor<In extends Message, Out extends Message> {
   // A method-shaped holder keeps actor classes covariant in their reply type (a StateMachine<C, number> is a
   // StateMachine<C, unknown>), which a plain function-typed field would not.
-  private outbox: { deliver(reply: Out): void } | null = null;
+  #outbox: { deliver(reply: Out): void } | null = null;
 
   /** Handle one message from the node. Implementations dispatch on `message.type` to their typed handlers. */
   abstract receive(message: In): void;
@@ -28,25 +28,25 @@ export abstract class Actor<In extends Message, Out extends Message> {
 
   /** Answer the node. Replies after the actor was stopped are dropped: the node that asked is gone. */
   protected reply(message: Out): void {
-    this.outbox?.deliver(message);
+    this.#outbox?.deliver(message);
   }
 
   /** Whether the actor is attached to a running node. */
   protected get attached(): boolean {
-    return this.outbox !== null;
+    return this.#outbox !== null;
   }
 
   /** @internal Wire the actor to its node. */
   attach(outbox: (reply: Out) => void): void {
-    if (this.outbox !== null) throw new Error(`${this.constructor.name} is already attached to a node`);
-    this.outbox = { deliver: outbox };
+    if (this.#outbox !== null) throw new Error(`${this.constructor.name} is already attached to a node`);
+    this.#outbox = { deliver: outbox };
     this.onStart();
   }
 
   /** @internal */
   detach(): void {
-    if (this.outbox === null) return;
-    this.outbox = null;
+    if (this.#outbox === null) return;
+    this.#outbox = null;
     this.onStop();
   }
 }

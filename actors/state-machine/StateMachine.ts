@@ -133,22 +133,22 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
   StateMachineMessage,
   StateMachineReply<Result, AppError>
 > {
-  private decoder: CommandDecoder<Command> | null = null;
+  #decoder: CommandDecoder<Command> | null = null;
   /** Work in log order: applies, and the snapshots taken or restored between them. */
-  private readonly queue: (Apply | TakeSnapshot | BeginRestore)[] = [];
+  readonly #queue: (Apply | TakeSnapshot | BeginRestore)[] = [];
   /** While a snapshot is being taken: produce the next chunk. */
-  private nextChunk: (() => void) | null = null;
+  #nextChunk: (() => void) | null = null;
   /** While a snapshot is being restored: where its chunks go. */
-  private restoreChannel: { readonly meta: SnapshotMeta; readonly channel: ChunkChannel; chunk: number } | null = null;
+  #restoreChannel: { readonly meta: SnapshotMeta; readonly channel: ChunkChannel; chunk: number } | null = null;
   /** Position inside queue[0] where applying resumes after an asynchronous apply. */
-  private cursor = 0;
-  private results: ProposalResult<Result, AppError>[] = [];
-  private busy = false;
+  #cursor = 0;
+  #results: ProposalResult<Result, AppError>[] = [];
+  #busy = false;
   /** Client sessions, part of the replicated state (a snapshot must carry them). */
-  private readonly sessions = new Map<string, SessionRecord<Result, AppError>>();
+  readonly #sessions = new Map<string, SessionRecord<Result, AppError>>();
   /** Replicated time: the largest session timestamp applied so far. */
-  private sessionClock = 0;
-  private lastExpiry = 0;
+  #sessionClock = 0;
+  #lastExpiry = 0;
 
   /**
    * How long a client session lives without requests, in replicated time (ms). Expiry is decided by timestamps in
@@ -193,14 +193,14 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
         return this.onApply(message);
       case 'TakeSnapshot':
       case 'BeginRestore':
-        this.queue.push(message);
-        if (!this.busy) this.drain();
+        this.#queue.push(message);
+        if (!this.#busy) this.#drain();
         return;
       case 'NextSnapshotChunk':
-        this.nextChunk?.();
+        this.#nextChunk?.();
         return;
       case 'RestoreSnapshotChunk': {
-        const restoring = this.restoreChannel;
+        const restoring = this.#restoreChannel;
         if (restoring === null || restoring.meta.index !== message.meta.index) return;
         restoring.chunk = message.chunk;
         restoring.channel.push(message.data, message.done);
@@ -211,50 +211,50 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
 
   /** @internal The node supplies how entry data decodes into commands (superjson, then the command schema). */
   useDecoder(decoder: CommandDecoder<Command>): void {
-    this.decoder = decoder;
+    this.#decoder = decoder;
   }
 
   protected onApply(message: Apply): void {
-    this.queue.push(message);
-    if (!this.busy) this.drain();
+    this.#queue.push(message);
+    if (!this.#busy) this.#drain();
   }
 
   /** Apply queued entries in order; synchronous applies run in one go, an asynchronous one resumes when it settles. */
-  private drain(): void {
-    while (this.queue.length > 0) {
-      const work = this.queue[0]!;
+  #drain(): void {
+    while (this.#queue.length > 0) {
+      const work = this.#queue[0]!;
       if (work.type !== 'Apply') {
-        this.busy = true;
-        const job = work.type === 'TakeSnapshot' ? this.streamSnapshot(work) : this.runRestore(work.meta);
+        this.#busy = true;
+        const job = work.type === 'TakeSnapshot' ? this.#streamSnapshot(work) : this.#runRestore(work.meta);
         void job.then(() => {
-          this.queue.shift();
-          this.busy = false;
-          if (this.attached) this.drain();
+          this.#queue.shift();
+          this.#busy = false;
+          if (this.attached) this.#drain();
         });
         return;
       }
       const batch = work;
-      while (this.cursor < batch.entries.length) {
-        const entry = batch.entries[this.cursor++]!;
+      while (this.#cursor < batch.entries.length) {
+        const entry = batch.entries[this.#cursor++]!;
         const proposalId = batch.proposals.get(entry.index);
         if (entry.kind !== 'command') {
           // A membership change proposed here: applied means done.
-          if (proposalId !== undefined) this.results.push({ proposalId, index: entry.index, outcome: { ok: true, value: undefined as Result } });
+          if (proposalId !== undefined) this.#results.push({ proposalId, index: entry.index, outcome: { ok: true, value: undefined as Result } });
           continue;
         }
-        const session = entry.session === undefined ? undefined : this.admitSession(entry.session);
+        const session = entry.session === undefined ? undefined : this.#admitSession(entry.session);
         const settle = (outcome: ApplyOutcome<Result, AppError>): void => {
           if (session?.record !== undefined) session.record.responses.set(entry.session!.seq, outcome);
-          if (proposalId !== undefined) this.results.push({ proposalId, index: entry.index, outcome });
+          if (proposalId !== undefined) this.#results.push({ proposalId, index: entry.index, outcome });
         };
         if (session !== undefined && session.answer !== undefined) {
           // A retry of a request this session already made, or a registration: answered without applying.
-          if (proposalId !== undefined) this.results.push({ proposalId, index: entry.index, outcome: session.answer });
+          if (proposalId !== undefined) this.#results.push({ proposalId, index: entry.index, outcome: session.answer });
           continue;
         }
         let command: Command;
         try {
-          command = this.decode(entry);
+          command = this.#decode(entry);
         } catch (error) {
           settle({ ok: false, error: new CommandDecodeError(entry.index, error instanceof Error ? error.message : String(error)) });
           continue;
@@ -267,33 +267,33 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
           continue;
         }
         if (isPromiseLike(result)) {
-          this.busy = true;
+          this.#busy = true;
           result.then(
             (value) => settle({ ok: true, value }),
             (error: unknown) => settle({ ok: false, error: error as AppError }),
           ).then(() => {
-            this.busy = false;
-            if (this.attached) this.drain();
+            this.#busy = false;
+            if (this.attached) this.#drain();
           });
           return;
         }
         settle({ ok: true, value: result });
       }
-      this.queue.shift();
-      this.cursor = 0;
+      this.#queue.shift();
+      this.#cursor = 0;
       const last = batch.entries[batch.entries.length - 1];
       if (last !== undefined) {
-        const results = this.results;
-        this.results = [];
+        const results = this.#results;
+        this.#results = [];
         this.reply({ type: 'Applied', index: last.index, results });
       }
     }
   }
 
   /** Produce the snapshot chunk by chunk: chunk 0 is the framework's own state (sessions), then the user's bytes. */
-  private async streamSnapshot({ meta, chunkBytes }: TakeSnapshot): Promise<void> {
+  async #streamSnapshot({ meta, chunkBytes }: TakeSnapshot): Promise<void> {
     try {
-      const header = new TextEncoder().encode(superjson.stringify({ sessions: [...this.sessions], clock: this.sessionClock }));
+      const header = new TextEncoder().encode(superjson.stringify({ sessions: [...this.#sessions], clock: this.#sessionClock }));
       const chunks = rechunk(this.snapshot(), chunkBytes)[Symbol.asyncIterator]();
       let current: Uint8Array = header;
       let chunk = 0;
@@ -301,7 +301,7 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
         // Read one ahead to know whether this chunk is the last.
         const following = await chunks.next();
         const done = following.done === true;
-        const stored = done ? Promise.resolve() : new Promise<void>((resolve) => (this.nextChunk = resolve));
+        const stored = done ? Promise.resolve() : new Promise<void>((resolve) => (this.#nextChunk = resolve));
         this.reply({ type: 'SnapshotChunkTaken', meta, chunk, data: current, done });
         if (done) break;
         await stored;
@@ -312,13 +312,13 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
     } catch (error) {
       this.reply({ type: 'SnapshotFailed', meta, message: error instanceof Error ? error.message : String(error) });
     } finally {
-      this.nextChunk = null;
+      this.#nextChunk = null;
     }
   }
 
-  private async runRestore(meta: SnapshotMeta): Promise<void> {
+  async #runRestore(meta: SnapshotMeta): Promise<void> {
     const restoring = { meta, channel: new ChunkChannel(() => this.reply({ type: 'SnapshotChunkConsumed', meta, chunk: restoring.chunk })), chunk: 0 };
-    this.restoreChannel = restoring;
+    this.#restoreChannel = restoring;
     try {
       const chunks = restoring.channel[Symbol.asyncIterator]();
       const header = await chunks.next();
@@ -326,9 +326,9 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
       const framework = superjson.parse<{ sessions: [string, SessionRecord<Result, AppError>][]; clock: number }>(
         Buffer.from(header.value).toString('utf8'),
       );
-      this.sessions.clear();
-      for (const [client, record] of framework.sessions) this.sessions.set(client, record);
-      this.sessionClock = framework.clock;
+      this.#sessions.clear();
+      for (const [client, record] of framework.sessions) this.#sessions.set(client, record);
+      this.#sessionClock = framework.clock;
       await this.restore({ [Symbol.asyncIterator]: () => chunks });
       // A restore that stopped reading early still consumes the rest, so the node's transfer completes.
       while (!restoring.channel.drained) await chunks.next();
@@ -337,7 +337,7 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
       // The state is now unknown: the node must not go on applying on top of it (it stops on this reply).
       this.reply({ type: 'SnapshotFailed', meta, message: `restore failed: ${error instanceof Error ? error.message : String(error)}` });
     } finally {
-      this.restoreChannel = null;
+      this.#restoreChannel = null;
     }
   }
 
@@ -345,12 +345,12 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
    * Decide what a session-tagged entry means: register the session (seq 0), answer a duplicate from the remembered
    * outcome, refuse an unknown session, or let it apply and remember the outcome (`record`).
    */
-  private admitSession(tag: SessionTag): { answer?: ApplyOutcome<Result, AppError>; record?: SessionRecord<Result, AppError> } {
-    this.sessionClock = Math.max(this.sessionClock, tag.at);
-    this.expireSessions();
-    let record = this.sessions.get(tag.client);
+  #admitSession(tag: SessionTag): { answer?: ApplyOutcome<Result, AppError>; record?: SessionRecord<Result, AppError> } {
+    this.#sessionClock = Math.max(this.#sessionClock, tag.at);
+    this.#expireSessions();
+    let record = this.#sessions.get(tag.client);
     if (tag.seq === 0) {
-      if (record === undefined) this.sessions.set(tag.client, (record = { responses: new Map(), lastActive: tag.at, ackedBelow: 0 }));
+      if (record === undefined) this.#sessions.set(tag.client, (record = { responses: new Map(), lastActive: tag.at, ackedBelow: 0 }));
       record.lastActive = Math.max(record.lastActive, tag.at);
       return { answer: { ok: true, value: undefined as Result } };
     }
@@ -365,23 +365,23 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
     return { record };
   }
 
-  private expireSessions(): void {
+  #expireSessions(): void {
     // Sweeping costs O(sessions); doing it once per tenth of a time-to-live keeps it cheap and still deterministic.
-    if (this.sessionClock - this.lastExpiry < this.sessionTimeToLiveMs / 10) return;
-    this.lastExpiry = this.sessionClock;
-    for (const [client, record] of this.sessions) {
-      if (record.lastActive < this.sessionClock - this.sessionTimeToLiveMs) this.sessions.delete(client);
+    if (this.#sessionClock - this.#lastExpiry < this.sessionTimeToLiveMs / 10) return;
+    this.#lastExpiry = this.#sessionClock;
+    for (const [client, record] of this.#sessions) {
+      if (record.lastActive < this.#sessionClock - this.sessionTimeToLiveMs) this.#sessions.delete(client);
     }
   }
 
   /** Number of live client sessions in the replicated state. */
   get sessionCount(): number {
-    return this.sessions.size;
+    return this.#sessions.size;
   }
 
-  private decode(entry: Entry): Command {
-    if (this.decoder === null) throw new Error('the state machine has no command decoder: it is not attached to a node');
-    return this.decoder(entry.data);
+  #decode(entry: Entry): Command {
+    if (this.#decoder === null) throw new Error('the state machine has no command decoder: it is not attached to a node');
+    return this.#decoder(entry.data);
   }
 }
 

@@ -1,8 +1,13 @@
 /**
  * Snapshots and log compaction on real nodes (issue 5): the paper's section 7 claims.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { TestCluster, within } from '../support/cluster.js';
+import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
+import { createRaftNode, ManualTimer, MemoryNetworkHub } from '../../src/index.js';
+import { counterCommand, counterMachine, TestCluster, within } from '../support/cluster.js';
 
 let cluster: TestCluster;
 afterEach(async () => {
@@ -81,5 +86,49 @@ describe('log compaction', () => {
     await cluster.settle();
     expect(restarted.stateMachine.sessionCount).toBe(1);
     expect(restarted.stateMachine.state).toBe(62);
+  });
+});
+
+describe('on disk', () => {
+  test('a node with an empty data directory joins a compacted cluster through InstallSnapshot and ends with the same state', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'xraft-snapshot-join-'));
+    const hub = new MemoryNetworkHub();
+    const timers = { n1: new ManualTimer(), n2: new ManualTimer() };
+    const machines = { n1: counterMachine(), n2: counterMachine() };
+    const start = (id: 'n1' | 'n2', members: string[]) =>
+      createRaftNode({
+        id,
+        members,
+        commandSchema: counterCommand,
+        stateMachine: machines[id],
+        network: hub.endpoint(id),
+        timer: timers[id],
+        logStore: new LevelLogStore({ location: join(directory, id), identity: { clusterId: 'test', nodeId: id } }),
+        config: { ...compacting, electionTimeoutMs: 100, heartbeatIntervalMs: 20 },
+      });
+    const leader = start('n1', ['n1']);
+    const joiner = start('n2', []);
+    // Real disk writes take real time: advance the manual clocks in small steps until the condition holds (bounded).
+    const until = async (condition: () => boolean, what: string): Promise<void> => {
+      for (let step = 0; step < 2000 && !condition(); step++) {
+        timers.n1.advance(5);
+        timers.n2.advance(5);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      if (!condition()) throw new Error(`${what} did not happen within 2000 steps`);
+    };
+    try {
+      await until(() => leader.status().role === 'leader', 'leader');
+      for (let i = 0; i < 10; i++) await Promise.all(Array.from({ length: 10 }, () => leader.propose({ op: 'add', by: 1 })));
+      await until(() => leader.status().snapshotIndex >= 80, 'compaction');
+      await leader.addLearner('n2', { promote: true });
+      await until(() => machines.n2.state === 100 && joiner.status().snapshotIndex > 0, 'install');
+      expect(leader.members().voters).toContain('n2');
+      expect(joiner.status().snapshotIndex).toBeGreaterThanOrEqual(80);
+    } finally {
+      await leader.stop();
+      await joiner.stop();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });

@@ -51,13 +51,13 @@ export async function startKvNode(options: KvNodeOptions) {
     config: { electionTimeoutMs, heartbeatIntervalMs: Math.ceil(electionTimeoutMs / 8) },
   });
 
-  /** Retry what was refused, unlogged, because no leader is known yet (an election is under way), for 5 s at most. */
+  /** Retry what was refused unlogged (no leader yet, or the one we knew is gone: an election is under way), 5 s at most. */
   async function withLeader<T>(operation: () => Promise<T>, deadline = Date.now() + 5000): Promise<T> {
     for (;;) {
       try {
         return await operation();
       } catch (error) {
-        if (!(error instanceof NotLeaderError && error.outcome === 'not-appended' && error.leaderHint === null) || Date.now() > deadline) throw error;
+        if (!(error instanceof NotLeaderError && error.outcome === 'not-appended') || Date.now() > deadline) throw error;
         await pause(50);
       }
     }

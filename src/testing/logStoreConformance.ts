@@ -296,7 +296,7 @@ function registerTests<Store extends LogStore>(api: TestApi, options: LogStoreSu
     assert.deepEqual(await reopened.load(), state(hard(4, null, 2), range(1, 2, 3)));
   }));
 
-  api.test('entries round-trip exactly: data byte for byte, kind, large terms, proposal id and session tag', withStore(async (driver, restart) => {
+  api.test('entries round-trip exactly: data byte for byte, every kind (config included), large terms, proposal id and session tag', withStore(async (driver, restart) => {
     await driver.load();
     const entries: Entry[] = [
       entry(1, 7, '', 'noop'),
@@ -305,11 +305,14 @@ function registerTests<Store extends LogStore>(api: TestApi, options: LogStoreSu
       entry(4, 2 ** 40, '"\\u0000 \\n \\t"'),
       // Whatever else an entry carries (a proposal id, a client session tag) is part of the replicated log too.
       { ...entry(5, 2 ** 40), id: 'proposal-5', session: { client: 'c1', seq: 3, ack: 2, at: 1_700_000_000_000 } } as Entry,
+      // A configuration must come back as one: a store that returned it as anything else would make a restarted
+      // node forget membership changes (and count quorums in an old configuration).
+      entry(6, 2 ** 40, '{"voters":["n1","n2"],"learners":["n3"]}', 'config'),
     ];
-    const last = driver.write(hard(2 ** 40, 'nöde', 5), entries);
+    const last = driver.write(hard(2 ** 40, 'nöde', 6), entries);
     await driver.saved(last);
     const reopened = await restart();
-    assert.deepEqual(await reopened.load(), state(hard(2 ** 40, 'nöde', 5), entries));
+    assert.deepEqual(await reopened.load(), state(hard(2 ** 40, 'nöde', 6), entries));
   }));
 
   api.test('a store reopened after a restart continues the recovered log', withStore(async (driver, restart) => {

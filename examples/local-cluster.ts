@@ -23,13 +23,17 @@ const httpPorts = values['http-ports'].split(',');
 const ids = ['n1', 'n2', 'n3'];
 const peers = ids.map((id, i) => `${id}=127.0.0.1:${raftPorts[i]}`).join(',');
 const main = resolve(import.meta.dirname, 'kv/main.ts');
+const stopWithLauncher = import.meta.resolve('./stopWithLauncher.ts');
 const argsOf = (id: string, i: number): string[] => [
   '--id', id, '--raft', `127.0.0.1:${raftPorts[i]}`, '--http', `127.0.0.1:${httpPorts[i]}`, '--peers', peers, '--data', `${values.data}/${id}`,
 ];
 
 let stopping = false;
 const children: ChildProcess[] = ids.map((id, i) => {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), main, ...argsOf(id, i)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // stdin is a pipe only so that a node notices when this launcher is gone (see stopWithLauncher.ts).
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), '--import', stopWithLauncher, main, ...argsOf(id, i)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   child.stdout!.on('data', (chunk: Buffer) => {
     if (chunk.toString('utf8').includes('"event":"listening"')) {
       console.log(`${id}  http://127.0.0.1:${httpPorts[i]}  (raft 127.0.0.1:${raftPorts[i]}, pid ${child.pid}, data ${values.data}/${id})`);

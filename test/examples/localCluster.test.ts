@@ -52,7 +52,12 @@ describe('npm start', () => {
     process.kill(pid, 'SIGKILL');
     await waitFor(() => first.output().includes('n3 exited (SIGKILL)'), 'the launcher noticing n3 died');
     expect(first.output()).toMatch(/Restart it with:\n {2}npm run kv -- --id n3 /);
-    const afterKill = await fetch(`http://127.0.0.1:${http[1]}/kv/after`, { method: 'PUT', body: 'kill' });
+    // If n3 led, the write may race the election and come back 503 (outcome unknown); a PUT is idempotent, so a client
+    // may retry it. Bounded: a new leader is elected within a few election timeouts.
+    let afterKill = await fetch(`http://127.0.0.1:${http[1]}/kv/after`, { method: 'PUT', body: 'kill' });
+    for (let attempt = 0; attempt < 20 && afterKill.status === 503; attempt++) {
+      afterKill = await fetch(`http://127.0.0.1:${http[1]}/kv/after`, { method: 'PUT', body: 'kill' });
+    }
     expect(afterKill.status, await afterKill.text()).toBe(204);
     expect(await (await get(http[0]!, '/kv/after')).text()).toBe('kill');
 

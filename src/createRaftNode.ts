@@ -269,6 +269,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
           encode: codec.encode,
           propose: proposeData,
           sleep: (ms) => runtime.sleep(ms),
+          now: () => runtime.now(),
         },
         { timeoutMs: defaultTimeoutMs, ...sessionOptions },
       );

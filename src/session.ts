@@ -23,6 +23,8 @@ export interface SessionOptions {
 export interface SessionTransport<Result> {
   readonly propose: (data: string, session: SessionTag, timeoutMs: number) => Promise<Result>;
   readonly sleep: (ms: number) => Promise<void>;
+  /** The node's clock (its timer's), in ms. */
+  readonly now: () => number;
 }
 
 interface Settings {
@@ -76,10 +78,9 @@ export class ClientSession<Command, Result> {
   }
 
   private async send(data: string, seq: number): Promise<Result> {
-    const started = Date.now();
+    const started = this.transport.now();
     let lastError: XraftError | null = null;
-    let elapsed = 0;
-    while (elapsed < this.settings.timeoutMs) {
+    for (let elapsed = 0; elapsed < this.settings.timeoutMs; elapsed = this.transport.now() - started) {
       const tag: SessionTag = { client: this.id, seq, ack: this.ackMark(seq), at: Date.now() };
       try {
         return await this.transport.propose(data, tag, Math.min(this.settings.attemptTimeoutMs, this.settings.timeoutMs - elapsed));
@@ -88,8 +89,6 @@ export class ClientSession<Command, Result> {
         lastError = error;
       }
       await this.transport.sleep(this.settings.retryDelayMs);
-      elapsed += this.settings.retryDelayMs + this.settings.attemptTimeoutMs;
-      void started;
     }
     throw lastError ?? new TimeoutError(this.settings.timeoutMs);
   }

@@ -110,12 +110,12 @@ describe('on disk', () => {
     const joiner = start('n2', []);
     // Real disk writes take real time: advance the manual clocks in small steps until the condition holds (bounded).
     const until = async (condition: () => boolean, what: string): Promise<void> => {
-      for (let step = 0; step < 2000 && !condition(); step++) {
+      for (let step = 0; step < 20_000 && !condition(); step++) {
         timers.n1.advance(5);
         timers.n2.advance(5);
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
-      if (!condition()) throw new Error(`${what} did not happen within 2000 steps`);
+      if (!condition()) throw new Error(`${what} did not happen within 20,000 steps`);
     };
     try {
       await until(() => leader.status().role === 'leader', 'leader');

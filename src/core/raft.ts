@@ -697,7 +697,14 @@ export class RaftCore {
     }
     if (response.success) {
       const inflightBefore = progress.inflight.length;
-      if (progress.acknowledge(response.index)) {
+      const advanced = progress.acknowledge(response.index);
+      if (progress.mode === 'snapshot' && this.log.termAt(progress.matchIndex) !== undefined) {
+        // Appends sent before the transfer began brought the follower within reach of the log again (etcd does the
+        // same): replicate instead. Staying in snapshot mode would ignore the transfer's `installed` answer, whose
+        // index is now at or below matchIndex, and ask for chunks forever.
+        progress.becomeProbe();
+      }
+      if (advanced) {
         this.maybeCommit();
         if (this.currentRole !== 'leader') return;
         if (from === this.transferTarget && progress.matchIndex === this.log.lastIndex) {
@@ -1162,7 +1169,10 @@ export class RaftCore {
       if (response.index <= progress.matchIndex) return;
       progress.snapshotInstalled(response.index);
       this.maybeCommit();
-      if (this.currentRole === 'leader') this.sendAppendWhileAllowed(from, progress);
+      if (this.currentRole !== 'leader') return;
+      // A learner caught up by the snapshot is promoted now: on an idle log no later acknowledgement would advance.
+      this.maybePromote(from, progress);
+      this.sendAppendWhileAllowed(from, progress);
       return;
     }
     const transfer = progress.snapshot;
@@ -1190,7 +1200,11 @@ export class RaftCore {
     const current = this.receiving !== null && sameSnapshot(this.receiving.meta, meta) ? this.receiving : null;
     if (request.chunk === 0 && (current === null || current.nextChunk > 0)) {
       this.receiving = { meta, nextChunk: 0, done: false };
-    } else if (current === null || request.chunk !== current.nextChunk || current.done) {
+    } else if (current !== null && current.done) {
+      // The last chunk is being stored; `installed` answers once it is. Answering `nextChunk` here would point the
+      // leader past the last chunk, which it cannot read: with the `installed` answer lost, the transfer would stall.
+      return;
+    } else if (current === null || request.chunk !== current.nextChunk) {
       this.send(from, this.snapshotResponse(meta.index, current?.nextChunk ?? 0, false));
       return;
     }

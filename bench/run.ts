@@ -41,7 +41,7 @@ if (wanted('sim')) {
   console.log('| nodes | seeds × 2000 steps | events | virtual time | wall time | events/s |');
   console.log('|---:|---:|---:|---:|---:|---:|');
   for (const nodes of [3, 5] as const) {
-    const result = benchSim(nodes, 300);
+    const result = await benchSim(nodes, 300);
     console.log(
       `| ${nodes} | ${result.seeds} | ${result.events.toLocaleString('en-US')} | ${Math.round(result.virtualSeconds).toLocaleString('en-US')} s | ` +
         `${result.wallSeconds.toFixed(2)} s | ${Math.round(result.eventsPerSecond).toLocaleString('en-US')} |`,

@@ -13,12 +13,12 @@ export interface SimBenchResult {
   readonly eventsPerSecond: number;
 }
 
-export function benchSim(nodes: 3 | 5, seeds: number, steps = 2000): SimBenchResult {
+export async function benchSim(nodes: 3 | 5, seeds: number, steps = 2000): Promise<SimBenchResult> {
   let events = 0;
   let virtualMs = 0;
   const started = performance.now();
   for (let seed = 1; seed <= seeds; seed++) {
-    const result = runSeed(seed, { nodes, steps });
+    const result = await runSeed(seed, { nodes, steps });
     if (!result.ok) throw new Error(`seed ${seed} failed during the benchmark: ${result.failure?.message ?? 'unknown'}`);
     events += result.stats.steps;
     virtualMs += result.stats.virtualTimeMs;

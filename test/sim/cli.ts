@@ -8,6 +8,8 @@
  *   --clients N       concurrent key-value clients whose history must be linearizable (default 6; 0 turns them off)
  *   --membership S    carry out a membership schedule under the faults: grow-shrink | replace-all | remove-leader
  *   --no-figure8      turn off the targeted Figure 8 leader crashes
+ *   --no-snapshots    keep every log whole (by default nodes snapshot and compact every 10 to 30 entries, send
+ *                     InstallSnapshot in small chunks, and crashes are aimed at snapshot transfers)
  *
  * Exits non-zero when any seed fails. The closing line of a batch is always `N passed, N failed`.
  */
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: String(defaultClients) },
     membership: { type: 'string', default: 'none' },
     'no-figure8': { type: 'boolean', default: false },
+    'no-snapshots': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -51,7 +54,7 @@ if (membership !== 'none' && !membershipSchedules.includes(membership)) {
   console.error(`--membership must be one of ${membershipSchedules.join(', ')}`);
   process.exit(2);
 }
-const options: SimOptions = { nodes, steps, clients, membership, figure8Faults: !values['no-figure8'] };
+const options: SimOptions = { nodes, steps, clients, membership, figure8Faults: !values['no-figure8'], snapshots: !values['no-snapshots'] };
 
 function describeFailure(result: SimResult): string {
   const failure = result.failure!;
@@ -60,7 +63,7 @@ function describeFailure(result: SimResult): string {
 
 if (values.seed !== undefined) {
   const seed = integer('seed', values.seed);
-  const result = runSeed(seed, { ...options, trace: values.trace });
+  const result = await runSeed(seed, { ...options, trace: values.trace });
   if (result.trace !== undefined) for (const line of result.trace) console.log(line);
   console.log(`seed ${seed} nodes ${nodes} steps ${steps}: ${result.ok ? 'ok' : 'FAILED'}`);
   console.log(`trace hash ${result.traceHash}`);
@@ -80,10 +83,14 @@ let failed = 0;
 let totalSteps = 0;
 let clientOperations = 0;
 let checkMs = 0;
+let installs = 0;
+let installCrashes = 0;
 const began = performance.now();
 for (let seed = start; seed < start + count; seed++) {
-  const result = runSeed(seed, options);
+  const result = await runSeed(seed, options);
   totalSteps += result.stats.steps;
+  installs += result.stats.snapshotInstalls;
+  installCrashes += result.stats.installCrashesLeader + result.stats.installCrashesFollower;
   clientOperations += result.stats.clientOperations;
   checkMs += result.linearizabilityCheckMs;
   if (result.ok) passed++;
@@ -98,6 +105,9 @@ console.log(
 );
 if (clients > 0) {
   console.log(`${clients} clients: ${(clientOperations / count).toFixed(0)} operations per seed, linearizability checked in ${(checkMs / count).toFixed(1)} ms per seed`);
+}
+if (options.snapshots !== false) {
+  console.log(`snapshots: ${(installs / count).toFixed(1)} installs and ${(installCrashes / count).toFixed(1)} crashes during a transfer per seed`);
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -20,6 +20,10 @@ export function describeMessage(message: RaftMessage): string {
       return message.success
         ? `AppResp t${message.term} ok index=${message.index}`
         : `AppResp t${message.term} reject index=${message.index} hint=${message.hintIndex}@${message.hintTerm}`;
+    case 'InstallSnapshot':
+      return `Snap t${message.term} ${message.meta.index}@${message.meta.term} chunk ${message.chunk}${message.done ? ' done' : ''} (${message.data.byteLength} bytes)`;
+    case 'InstallSnapshotResponse':
+      return `SnapResp t${message.term} ${message.index} ${message.installed ? 'installed' : `next ${message.nextChunk}`}`;
     default:
       // Message kinds added to the core later still get a readable, deterministic line.
       return `${(message as { type: string }).type} ${JSON.stringify(message)}`;

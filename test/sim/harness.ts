@@ -7,12 +7,12 @@
  * for every safety invariant after every step: a scenario that breaks one throws a `SafetyViolation`.
  */
 import type { RaftCore } from '../../src/core/raft.js';
-import type { Effect, Entry, HardState, NodeId, ProposalFailure, RaftConfig, RaftMessage } from '../../src/core/types.js';
+import type { Effect, Entry, HardState, NodeId, ProposalFailure, RaftConfig, RaftMessage, SnapshotMeta } from '../../src/core/types.js';
 import { ClientLedger } from './clientLedger.js';
 import { describeEntries, describeMessage } from './describe.js';
 import { deriveSeed, RandomStream, StreamPurpose } from './randomStreams.js';
 import { SafetyChecker } from './safetyChecker.js';
-import type { PersistEffect } from './simulatedDisk.js';
+import type { DiskOperation, PersistEffect } from './simulatedDisk.js';
 import { nodeIds } from './simulation.js';
 import { SimNode, type NodeDriver, type TimerKind } from './simNode.js';
 
@@ -55,6 +55,8 @@ export class Harness implements NodeDriver {
   private readonly blocked = new Set<string>();
   private readonly heldDisks = new Set<NodeId>();
   private readonly delivered: InFlightMessage[] = [];
+  /** Snapshot chunk reads asked for by leaders, performed when the cluster settles. */
+  private readonly chunkReads: { readonly node: SimNode; readonly incarnation: number; readonly to: NodeId; readonly chunk: number }[] = [];
 
   constructor(options: HarnessOptions = {}) {
     this.ids = nodeIds(options.nodes ?? 3);
@@ -257,6 +259,27 @@ export class Harness implements NodeDriver {
     this.checker.onWriteDurable(node, previous, write);
   }
 
+  diskQueued(_node: SimNode, _operation: DiskOperation): void {
+    // Disks complete everything when the cluster settles.
+  }
+
+  snapshotChunkRequested(node: SimNode, to: NodeId, chunk: number): void {
+    this.chunkReads.push({ node, incarnation: node.incarnation, to, chunk });
+  }
+
+  snapshotChain(node: SimNode, meta: SnapshotMeta): number {
+    return this.checker.snapshotChain(node, meta);
+  }
+
+  snapshotRestored(node: SimNode, meta: SnapshotMeta, why: 'install' | 'recovery'): void {
+    this.events.push(`  ${node.id} restored snapshot ${meta.index}@${meta.term} (${why})`);
+    this.checker.onRestored(node, meta);
+  }
+
+  snapshotSaved(node: SimNode, meta: SnapshotMeta): void {
+    this.events.push(`  ${node.id} saved snapshot ${meta.index}@${meta.term}`);
+  }
+
   applied(node: SimNode, entries: readonly Entry[], proposals: ReadonlyMap<number, string>): void {
     this.checker.onApplied(node, entries);
     for (const [index, id] of proposals) {
@@ -308,6 +331,14 @@ export class Harness implements NodeDriver {
   private settle(): void {
     for (let progressed = true; progressed; ) {
       progressed = false;
+      for (const read of this.chunkReads.splice(0)) {
+        if (read.node.incarnation === read.incarnation && read.node.up) read.node.readSnapshotChunk(read.to, read.chunk);
+        progressed = true;
+      }
+      for (const node of this.nodes.values()) {
+        // Snapshot jobs run on promises; scenarios are synchronous (the seeded simulator drains them).
+        if (node.snapshotJobPending) throw new Error(`${node.id} started a snapshot job: scenarios run without snapshots`);
+      }
       for (const node of this.nodes.values()) {
         if (!node.up || this.heldDisks.has(node.id)) continue;
         while (node.up && node.disk.pendingWrites > 0) {

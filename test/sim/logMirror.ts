@@ -6,16 +6,26 @@
  * hold identical prefixes up to it (Log Matching), and a leader whose chain hash at a remembered index is unchanged has
  * not rewritten anything before it (Leader Append-Only). After every step the simulator also compares the mirror's
  * last index and term with the core's, so a log change the core forgot to ask to persist is caught too.
+ *
+ * Compaction does not shrink the mirror (it is instrumentation, and the checks want the chain of a leader's whole
+ * term); an installed snapshot or a restart from one rebases it on the snapshot's last entry.
  */
 import type { Entry } from '../../src/core/types.js';
 
 export class LogMirror {
-  /** terms[i - 1] is the term of the entry at index i. */
-  private readonly terms: number[] = [];
-  private readonly datas: string[] = [];
-  private readonly kinds: Entry['kind'][] = [];
-  /** chain[i - 1] is the hash of the prefix [1, i]; the empty prefix hashes to 0. */
-  private readonly chain: number[] = [];
+  /**
+   * The log's starting point: the last entry covered by a snapshot (index, term, and the chain hash of the prefix it
+   * ends, which the safety checker vouches for), or (0, 0, 0) for a log kept from index 1.
+   */
+  private baseIndex = 0;
+  private baseTerm = 0;
+  private baseChain = 0;
+  /** terms[i] is the term of the entry at index baseIndex + 1 + i; likewise for the other arrays. */
+  private terms: number[] = [];
+  private datas: string[] = [];
+  private kinds: Entry['kind'][] = [];
+  /** chain[i] is the hash of the prefix [1, baseIndex + 1 + i]; the empty prefix hashes to 0. */
+  private chain: number[] = [];
 
   static fromEntries(entries: readonly Entry[]): LogMirror {
     const mirror = new LogMirror();
@@ -23,44 +33,77 @@ export class LogMirror {
     return mirror;
   }
 
+  /** A log starting after a snapshot ending at (index, term) whose prefix hashes to `chain`. */
+  static fromSnapshot(index: number, term: number, chain: number, entries: readonly Entry[]): LogMirror {
+    const mirror = new LogMirror();
+    mirror.baseIndex = index;
+    mirror.baseTerm = term;
+    mirror.baseChain = chain;
+    mirror.apply(null, entries);
+    return mirror;
+  }
+
+  /** The index before the first entry the mirror knows (the snapshot it started from, or 0). */
+  get firstKnownIndex(): number {
+    return this.baseIndex;
+  }
+
   get lastIndex(): number {
-    return this.terms.length;
+    return this.baseIndex + this.terms.length;
   }
 
   termAt(index: number): number | undefined {
-    if (index === 0) return 0;
-    return this.terms[index - 1];
+    if (index === this.baseIndex) return this.baseTerm;
+    if (index < this.baseIndex) return undefined;
+    return this.terms[index - this.baseIndex - 1];
   }
 
   dataAt(index: number): string | undefined {
-    return this.datas[index - 1];
+    return index <= this.baseIndex ? undefined : this.datas[index - this.baseIndex - 1];
   }
 
   kindAt(index: number): Entry['kind'] | undefined {
-    return this.kinds[index - 1];
+    return index <= this.baseIndex ? undefined : this.kinds[index - this.baseIndex - 1];
   }
 
-  /** The hash of the prefix [1, index]; undefined beyond the end of the log. */
+  /** The hash of the prefix [1, index]; undefined beyond the end of the log or before its starting point. */
   chainAt(index: number): number | undefined {
-    if (index === 0) return 0;
-    return this.chain[index - 1];
+    if (index === this.baseIndex) return this.baseChain;
+    if (index < this.baseIndex) return undefined;
+    return this.chain[index - this.baseIndex - 1];
+  }
+
+  /**
+   * Start over from an installed snapshot ending at (index, term) with prefix hash `chain`: entries after it stay
+   * only if the log holds the snapshot's last entry (the core's RaftLog.restartAt rule).
+   */
+  rebase(index: number, term: number, chain: number): void {
+    const keepsSuffix = index >= this.baseIndex && index <= this.lastIndex && this.termAt(index) === term;
+    const drop = keepsSuffix ? index - this.baseIndex : this.terms.length;
+    this.terms = this.terms.slice(drop);
+    this.datas = this.datas.slice(drop);
+    this.kinds = this.kinds.slice(drop);
+    this.chain = this.chain.slice(drop);
+    this.baseIndex = index;
+    this.baseTerm = term;
+    this.baseChain = chain;
   }
 
   /** Apply one write: truncate from `truncateFrom` (when given), then append `entries`, which must be contiguous. */
   apply(truncateFrom: number | null, entries: readonly Entry[]): void {
     if (truncateFrom !== null) {
-      if (truncateFrom < 1) throw new Error(`truncation at ${truncateFrom}`);
-      const keep = Math.min(this.terms.length, truncateFrom - 1);
+      if (truncateFrom <= this.baseIndex) throw new Error(`truncation at ${truncateFrom}, at or before the log start ${this.baseIndex}`);
+      const keep = Math.min(this.terms.length, truncateFrom - 1 - this.baseIndex);
       this.terms.length = keep;
       this.datas.length = keep;
       this.kinds.length = keep;
       this.chain.length = keep;
     }
     for (const entry of entries) {
-      if (entry.index !== this.terms.length + 1) {
-        throw new Error(`non-contiguous write: log ends at ${this.terms.length}, entry has index ${entry.index}`);
+      if (entry.index !== this.lastIndex + 1) {
+        throw new Error(`non-contiguous write: log ends at ${this.lastIndex}, entry has index ${entry.index}`);
       }
-      const previous = this.terms.length === 0 ? 0 : this.chain[this.terms.length - 1]!;
+      const previous = this.chainAt(this.lastIndex)!;
       this.terms.push(entry.term);
       this.datas.push(entry.data);
       this.kinds.push(entry.kind);

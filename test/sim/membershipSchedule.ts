@@ -18,7 +18,7 @@
  * campaign with a stale configuration and test the disruptive-server defences), then stopped for good. Clients never
  * talk to a decommissioned node.
  */
-import { decodeMembership, MembershipError, type Membership, type MembershipChange } from '../../src/core/membership.js';
+import { MembershipError, type Membership, type MembershipChange } from '../../src/core/membership.js';
 import type { RaftCore } from '../../src/core/raft.js';
 import type { NodeId } from '../../src/core/types.js';
 
@@ -78,6 +78,12 @@ export interface MembershipHost {
   pauseAfterGoalMs(): number;
   /** A removal committed: stop that node for good, some time from now. */
   decommission(id: NodeId): void;
+  /**
+   * The configuration `leader` has committed: that of the last `config` entry at or below its commit index. Looked up
+   * in the cluster's committed prefix (the safety checker's record), because the leader's own log may have compacted
+   * that entry away.
+   */
+  committedMembership(leader: RaftCore): Membership;
   record(line: string): void;
 }
 
@@ -109,7 +115,7 @@ export class MembershipSchedule {
   /** One tick: look at the leader's committed configuration, advance past reached goals, push the current one. */
   tick(leader: RaftCore | undefined): void {
     if (leader === undefined || this.done) return;
-    const committed = committedMembership(leader, this.initial);
+    const committed = this.host.committedMembership(leader);
     while (!this.done && this.reachedIn(committed)) this.advance();
     if (this.done || this.host.now < this.resumeAt) return;
     const goal = this.goals[this.cursor]!;
@@ -165,11 +171,3 @@ export class MembershipSchedule {
   }
 }
 
-/** The configuration of the last `config` entry at or below the commit index (`initial` when there is none). */
-export function committedMembership(core: RaftCore, initial: Membership): Membership {
-  for (let index = core.commitIndex; index >= 1; index--) {
-    const entry = core.entryAt(index);
-    if (entry?.kind === 'config') return decodeMembership(entry.data);
-  }
-  return initial;
-}

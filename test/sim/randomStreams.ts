@@ -27,6 +27,7 @@ export const StreamPurpose = {
   Clocks: 6,
   KvClients: 7,
   Membership: 8,
+  Snapshots: 9,
   NodeCore: 100,
 } as const;
 

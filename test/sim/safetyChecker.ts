@@ -16,11 +16,20 @@
  * - Client outcomes: an acknowledged write is never lost; a proposal failed as not-appended is never committed; no
  *   proposal is committed twice (a retried session request is a new proposal: that its (client, seq) is *applied*
  *   once is checked by the simulator's state machine, kvStateMachine.ts).
- * - Local monotonicity: on a running node the term and commit index never decrease and applied <= commit <= last;
- *   on disk the term never decreases and a durable vote is never changed within its term.
+ * - Local monotonicity: on a running node the term, commit index and applied index never decrease and
+ *   applied <= commit <= last; on disk the term never decreases and a durable vote is never changed within its term.
+ * - Snapshots: a snapshot covers committed entries only (its last entry is the committed entry at its index), and a
+ *   state machine restored from one (installed, or at a restart) holds exactly the state a replay of the committed
+ *   log up to its index gives: the digest of a reference key-value state machine fed every committed entry once.
+ *
+ * Compacted logs: a log mirror starts at the snapshot it was last rebased on, with the chain hash of the committed
+ * prefix there (vouched for by `snapshotChain`), so prefix checks below that point hold by construction and the ones
+ * above it compare chains as before.
  */
-import type { HardState, NodeId } from '../../src/core/types.js';
+import { decodeMembership, type Membership } from '../../src/core/membership.js';
+import type { Entry, HardState, NodeId, SnapshotMeta } from '../../src/core/types.js';
 import type { ClientLedger } from './clientLedger.js';
+import { KvStateMachine } from './kvStateMachine.js';
 import { SafetyViolation } from './safetyViolation.js';
 import type { PersistEffect } from './simulatedDisk.js';
 import type { SimNode } from './simNode.js';
@@ -29,6 +38,8 @@ interface NodeWatch {
   incarnation: number;
   term: number;
   commit: number;
+  /** The state machine's applied index (entries applied one by one, or restored from a snapshot). */
+  applied: number;
   /** While the node is leader: its term, and the last index and chain hash of its log at the previous check. */
   leaderTerm: number;
   leaderLastIndex: number;
@@ -47,8 +58,15 @@ export class SafetyChecker {
   /** committedChain[i]: hash of the committed prefix [1, i]; committedInTerm[i]: term in which i was first seen committed. */
   private readonly committedChain: number[] = [0];
   private readonly committedInTerm: number[] = [0];
-  /** Commands in the committed prefix: with no client retries, each may appear once. */
-  private readonly committedCommand = new Set<string>();
+  /** committedEntryTerm[i]: the term of the committed entry at index i. */
+  private readonly committedEntryTerm: number[] = [0];
+  /** Commands in the committed prefix, with their index: with no client retries, each may appear once. */
+  private readonly committedCommand = new Map<string, number>();
+  /** The `config` entries of the committed prefix, ascending by index. */
+  private readonly committedConfigs: { readonly index: number; readonly membership: Membership }[] = [];
+  /** The reference replay of the committed log, and the digest of its state after each index. */
+  private readonly reference = new KvStateMachine('reference', () => {});
+  private readonly referenceDigest: number[] = [this.reference.digest()];
   private readonly appliedTerm: number[] = [0];
   private readonly appliedData: string[] = [''];
   private readonly watches = new Map<NodeId, NodeWatch>();
@@ -66,6 +84,19 @@ export class SafetyChecker {
     return this.committedChain.length - 1;
   }
 
+  /** The index at which a command was committed, if it was. */
+  committedIndexOf(data: string): number | undefined {
+    return this.committedCommand.get(data);
+  }
+
+  /** The configuration of the committed prefix up to `index`: its last `config` entry, or `initial`. */
+  committedMembership(index: number, initial: Membership): Membership {
+    for (let i = this.committedConfigs.length - 1; i >= 0; i--) {
+      if (this.committedConfigs[i]!.index <= index) return this.committedConfigs[i]!.membership;
+    }
+    return initial;
+  }
+
   /** How many terms had a leader. */
   get leaderTermCount(): number {
     return this.leaderOfTerm.size;
@@ -73,31 +104,62 @@ export class SafetyChecker {
 
   /** Log Matching, as each write reaches a node's log: the first holder of an (index, term) fixes its prefix. */
   onLogWrite(node: SimNode, write: PersistEffect): void {
-    for (const entry of write.entries) {
-      const key = entry.index * TERM_SPACE + entry.term;
-      const chain = node.mirror.chainAt(entry.index)!;
+    if (write.entries.length === 0) return;
+    this.checkLogMatching(node, write.entries[0]!.index, write.entries[write.entries.length - 1]!.index);
+  }
+
+  private checkLogMatching(node: SimNode, from: number, to: number): void {
+    for (let index = from; index <= to; index++) {
+      const term = node.mirror.termAt(index)!;
+      const key = index * TERM_SPACE + term;
+      const chain = node.mirror.chainAt(index)!;
       const known = this.prefixOfEntry.get(key);
       if (known === undefined) this.prefixOfEntry.set(key, chain);
       else if (known !== chain) {
-        throw new SafetyViolation('Log Matching', `${node.id} holds entry (index ${entry.index}, term ${entry.term}) after a prefix that differs from another log's`);
+        throw new SafetyViolation('Log Matching', `${node.id} holds entry (index ${index}, term ${term}) after a prefix that differs from another log's`);
       }
     }
   }
 
   /** State Machine Safety: the first node to apply an index fixes what every node applies there. */
-  onApplied(node: SimNode, entries: readonly { index: number; term: number; data: string }[]): void {
+  onApplied(node: SimNode, entries: readonly Entry[]): void {
     for (const entry of entries) {
       const term = this.appliedTerm[entry.index];
       if (term === undefined) {
         if (entry.index !== this.appliedTerm.length) throw new Error('applied indexes are recorded in order');
         this.appliedTerm.push(entry.term);
         this.appliedData.push(entry.data);
+        this.reference.applyEntries([entry], new Map());
+        this.referenceDigest.push(this.reference.digest());
       } else if (term !== entry.term || this.appliedData[entry.index] !== entry.data) {
         throw new SafetyViolation(
           'State Machine Safety',
           `${node.id} applied (term ${entry.term}, '${entry.data}') at index ${entry.index}, another node applied (term ${term}, '${this.appliedData[entry.index]}')`,
         );
       }
+    }
+  }
+
+  /**
+   * A node's log starts over at a snapshot (installed, or recovered at a restart): the snapshot must end with the
+   * committed entry at its index. Returns the hash of the committed prefix it covers.
+   */
+  snapshotChain(node: SimNode, meta: SnapshotMeta): number {
+    if (meta.index > this.committedIndex || this.committedEntryTerm[meta.index] !== meta.term) {
+      throw new SafetyViolation(
+        'Snapshot Safety',
+        `${node.id} holds a snapshot ending at (index ${meta.index}, term ${meta.term}), not a committed entry (committed up to ${this.committedIndex}${meta.index <= this.committedIndex ? `, term ${this.committedEntryTerm[meta.index]} there` : ''})`,
+      );
+    }
+    return this.committedChain[meta.index]!;
+  }
+
+  /** A state machine restored from a snapshot holds what replaying the committed log up to its index gives. */
+  onRestored(node: SimNode, meta: SnapshotMeta): void {
+    const expected = this.referenceDigest[meta.index];
+    if (expected === undefined) throw new Error(`the reference replay has not reached ${meta.index}`);
+    if (node.kv.digest() !== expected) {
+      throw new SafetyViolation('Snapshot Restore', `${node.id}'s state restored from snapshot ${meta.index} differs from a replay of the committed log up to ${meta.index}`);
     }
   }
 
@@ -140,6 +202,9 @@ export class SafetyChecker {
     if (core.appliedIndex > commit || node.stateMachine.lastApplied > commit) {
       throw new SafetyViolation('Applied Bound', `${node.id} applied ${Math.max(core.appliedIndex, node.stateMachine.lastApplied)} beyond its commit ${commit}`);
     }
+    const applied = node.stateMachine.lastApplied;
+    if (applied < watch.applied) throw new SafetyViolation('Applied Monotonic', `${node.id}'s applied index went from ${watch.applied} back to ${applied}`);
+    watch.applied = applied;
     const voters = core.members.voters;
     if (core.role === 'leader' && commit > watch.commit) this.checkCommitQuorum(node, commit, watch.voters, voters);
     watch.term = term;
@@ -168,14 +233,23 @@ export class SafetyChecker {
     }
   }
 
-  /** After the heal: every acknowledged command is in the applied state of every node (of `nodes`: the members). */
+  /**
+   * After the heal: every acknowledged command is in the applied state of every node (of `nodes`: the members). A
+   * node's applied state is the committed prefix up to its applied index (State Machine Safety, and the restore
+   * check for the part that came from a snapshot), so it holds a command iff that reaches the command's index.
+   */
   checkNoAcknowledgedWriteLost(nodes: readonly SimNode[] = this.nodes): void {
     const acknowledged = this.ledger.acknowledgedCommands();
     for (const node of nodes) {
-      const applied = new Set(node.stateMachine.applied.map((entry) => entry.data));
+      const applied = node.stateMachine.lastApplied;
       for (const data of acknowledged) {
-        if (!applied.has(data)) {
-          throw new SafetyViolation('Acknowledged Write Lost', `${node.id} never applied acknowledged command ${data} (applied ${applied.size} entries)`);
+        const index = this.committedCommand.get(data);
+        if (index === undefined || index > applied) {
+          throw new SafetyViolation('Acknowledged Write Lost', `${node.id} never applied acknowledged command ${data} (committed at ${index ?? 'never'}, applied up to ${applied})`);
+        }
+        // Applied one by one (not restored from a snapshot): it must be in the record.
+        if (index > node.stateMachine.snapshotIndex && node.stateMachine.applied[index - node.stateMachine.snapshotIndex - 1]?.data !== data) {
+          throw new SafetyViolation('Acknowledged Write Lost', `${node.id} applied something else than acknowledged command ${data} at ${index}`);
         }
       }
     }
@@ -191,12 +265,14 @@ export class SafetyChecker {
     for (let index = known + 1; index <= commit; index++) {
       this.committedChain.push(node.mirror.chainAt(index)!);
       this.committedInTerm.push(term);
+      this.committedEntryTerm.push(node.mirror.termAt(index)!);
       const data = node.mirror.dataAt(index)!;
+      if (node.mirror.kindAt(index) === 'config') this.committedConfigs.push({ index, membership: decodeMembership(data) });
       if (node.mirror.kindAt(index) === 'command') {
         if (this.committedCommand.has(data)) {
           throw new SafetyViolation('Duplicate Commit', `command ${data} committed twice (again at ${index})`);
         }
-        this.committedCommand.add(data);
+        this.committedCommand.set(data, index);
         this.ledger.committed(data, index);
       }
     }
@@ -223,6 +299,8 @@ export class SafetyChecker {
   private checkLeaderCompleteness(node: SimNode, term: number): void {
     let index = this.committedIndex;
     while (index > 0 && this.committedInTerm[index]! >= term) index--;
+    // Below the snapshot its log starts from, the log is the committed prefix by construction (snapshotChain).
+    if (index < node.mirror.firstKnownIndex) return;
     if (node.mirror.chainAt(index) !== this.committedChain[index]) {
       throw new SafetyViolation(
         'Leader Completeness',
@@ -234,9 +312,11 @@ export class SafetyChecker {
   private watchFor(node: SimNode): NodeWatch {
     let watch = this.watches.get(node.id);
     if (watch === undefined || watch.incarnation !== node.incarnation) {
-      // A restarted node may legitimately recover a lower commit than it had in memory.
-      watch = { incarnation: node.incarnation, term: 0, commit: 0, leaderTerm: 0, leaderLastIndex: 0, leaderChain: 0, voters: node.core?.members.voters ?? [] };
+      // A restarted node may legitimately recover a lower commit and applied index than it had in memory.
+      watch = { incarnation: node.incarnation, term: 0, commit: 0, applied: 0, leaderTerm: 0, leaderLastIndex: 0, leaderChain: 0, voters: node.core?.members.voters ?? [] };
       this.watches.set(node.id, watch);
+      // What it recovered takes part in Log Matching like any write: a recovered log must be a log some node held.
+      this.checkLogMatching(node, node.mirror.firstKnownIndex + 1, node.mirror.lastIndex);
     }
     return watch;
   }

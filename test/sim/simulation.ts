@@ -10,16 +10,22 @@
  * leader more often), skews clocks and slows disks, while clients propose commands to random nodes. Then the *heal*
  * phase removes every fault, restarts every node and checks liveness: within `livenessBoundMs` of virtual time a
  * leader must emerge and a fresh proposal must be applied on every node. Safety is checked after every step of both.
+ *
+ * Snapshots are on by default: a small seed-chosen threshold (10 to 30 entries) with few trailing entries and small
+ * chunks, so that every run compacts its logs many times, followers that were partitioned or down fall behind the
+ * compaction point and are caught up by a multi-chunk InstallSnapshot, and the targeted crashes below hit transfers
+ * on both sides. The state machine's snapshot jobs run on promises, so a run is asynchronous: after any event that
+ * started one, the loop drains the microtask queue before the next event (a job takes no virtual time).
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { ProposalResult } from '../../actors/state-machine/StateMachine.js';
 import type { Membership, MembershipChange } from '../../src/core/membership.js';
 import { majority } from '../../src/core/quorum.js';
-import { defaultRaftConfig, type Effect, type Entry, type HardState, type NodeId, type ProposalFailure, type RaftConfig, type RaftMessage } from '../../src/core/types.js';
+import { defaultRaftConfig, type Effect, type Entry, type HardState, type NodeId, type ProposalFailure, type RaftConfig, type RaftMessage, type SnapshotMeta } from '../../src/core/types.js';
 import { checkLinearizable } from '../support/linearizability.js';
 import { ClientLedger } from './clientLedger.js';
 import { KvWorkload, type ClientHost } from './kvClients.js';
-import { committedMembership, MembershipSchedule, scheduleShape, type MembershipHost, type MembershipScheduleName } from './membershipSchedule.js';
+import { MembershipSchedule, scheduleShape, type MembershipHost, type MembershipScheduleName } from './membershipSchedule.js';
 import { describeEntries, describeMessage } from './describe.js';
 import { EventQueue } from './eventQueue.js';
 import { deriveSeed, RandomStream, StreamPurpose } from './randomStreams.js';
@@ -28,6 +34,7 @@ import { SafetyViolation } from './safetyViolation.js';
 import type { PersistEffect } from './simulatedDisk.js';
 import { calmNetwork, SimulatedNetwork } from './simulatedNetwork.js';
 import { SimNode, type NodeDriver, type TimerKind } from './simNode.js';
+import type { DiskOperation } from './simulatedDisk.js';
 
 export interface SimOptions {
   readonly nodes?: 3 | 5;
@@ -51,6 +58,11 @@ export interface SimOptions {
   readonly figure8Faults?: boolean;
   /** Break the clients on purpose (tests of the checks themselves; see KvWorkloadOptions.sabotage). */
   readonly sabotage?: 'stale-reads' | 'no-sessions';
+  /**
+   * Snapshots and log compaction with a small seed-chosen threshold, and crashes aimed at snapshot transfers.
+   * Default on; off keeps every log whole (snapshotThreshold 0).
+   */
+  readonly snapshots?: boolean;
 }
 
 /** The core configuration of simulated runs: short enough timeouts for several elections per run. */
@@ -92,6 +104,18 @@ export interface SimStats {
   decommissioned: number;
   /** Leaders crashed in the Figure 8 shape. */
   figure8Crashes: number;
+  /** Snapshots taken and made durable by the nodes themselves. */
+  snapshotsTaken: number;
+  /** Snapshots installed from a leader (state machine restored), and state machines restored at a restart. */
+  snapshotInstalls: number;
+  snapshotRecoveries: number;
+  /** InstallSnapshot chunks delivered. */
+  snapshotChunksDelivered: number;
+  /** Crashes of a leader while it was sending a snapshot, and of a follower with a received snapshot half written. */
+  installCrashesLeader: number;
+  installCrashesFollower: number;
+  /** Crashes while a node's own snapshot was being written (the pending snapshot is lost). */
+  takeCrashes: number;
 }
 
 export interface SimFailure {
@@ -112,6 +136,7 @@ export interface SimResult {
   /** Options that replay needs besides seed, nodes and steps. */
   readonly clients: number;
   readonly membership: MembershipScheduleName | 'none';
+  readonly snapshots: boolean;
   /** Wall-clock time of the linearizability check (not part of the deterministic stats). */
   readonly linearizabilityCheckMs: number;
   readonly trace?: readonly string[];
@@ -119,7 +144,8 @@ export interface SimResult {
 
 type SimEvent =
   | { readonly kind: 'deliver'; readonly from: NodeId; readonly fromIncarnation: number; readonly to: NodeId; readonly message: RaftMessage }
-  | { readonly kind: 'diskDone'; readonly node: SimNode; readonly incarnation: number; readonly writeId: number; readonly diskEpoch: number }
+  | { readonly kind: 'diskDone'; readonly node: SimNode; readonly incarnation: number; readonly seq: number; readonly diskEpoch: number }
+  | { readonly kind: 'chunkRead'; readonly node: SimNode; readonly incarnation: number; readonly to: NodeId; readonly chunk: number }
   | { readonly kind: 'appliedTo'; readonly node: SimNode; readonly incarnation: number; readonly index: number }
   | { readonly kind: 'timer'; readonly node: SimNode; readonly incarnation: number; readonly timer: TimerKind; readonly generation: number }
   | { readonly kind: 'propose' }
@@ -135,20 +161,26 @@ type SimEvent =
 export const nodeIds = (count: number): NodeId[] => Array.from({ length: count }, (_, i) => `n${i + 1}`);
 
 /** Run one seed to completion. Never throws for a Raft bug: a violation is reported in the result. */
-export function runSeed(seed: number, options: SimOptions = {}): SimResult {
+export function runSeed(seed: number, options: SimOptions = {}): Promise<SimResult> {
   return new Simulation(seed, options).run();
 }
 
 /** The command that replays a seed from the command line. */
-export function replayCommand(seed: number, nodes: number, steps: number, options: { clients?: number; membership?: string } = {}): string {
+export function replayCommand(
+  seed: number,
+  nodes: number,
+  steps: number,
+  options: { clients?: number; membership?: string; snapshots?: boolean } = {},
+): string {
   const clients = options.clients === undefined || options.clients === defaultClients ? '' : ` --clients ${options.clients}`;
   const membership = options.membership === undefined || options.membership === 'none' ? '' : ` --membership ${options.membership}`;
-  return `npm run sim -- --seed ${seed} --nodes ${nodes} --steps ${steps}${clients}${membership}`;
+  const snapshots = options.snapshots === false ? ' --no-snapshots' : '';
+  return `npm run sim -- --seed ${seed} --nodes ${nodes} --steps ${steps}${clients}${membership}${snapshots}`;
 }
 
 /** The replay command of a result. */
 export function replayCommandOf(result: SimResult): string {
-  return replayCommand(result.seed, result.nodes, result.steps, { clients: result.clients, membership: result.membership });
+  return replayCommand(result.seed, result.nodes, result.steps, { clients: result.clients, membership: result.membership, snapshots: result.snapshots });
 }
 
 export const defaultClients = 6;
@@ -178,6 +210,10 @@ class Simulation implements NodeDriver {
   private readonly figure8Faults: boolean;
   /** Per seed: how often a leader in the Figure 8 shape is crashed. */
   private readonly figure8Chance: number;
+  private readonly snapshots: boolean;
+  private readonly snapshotRandom: RandomStream;
+  /** Per seed: the chance that a delivered InstallSnapshot chunk, or a snapshot being stored, ends in a crash. */
+  private readonly snapshotCrashChance: number;
   /** `node:incarnation` of crashed nodes whose messages still in flight are lost with them. */
   private readonly silenced = new Set<string>();
   private linearizabilityCheckMs = 0;
@@ -209,6 +245,8 @@ class Simulation implements NodeDriver {
     crashes: 0, lostWrites: 0, partitions: 0, proposals: 0, acknowledged: 0, failedNotAppended: 0, failedUnknown: 0,
     messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0, clientOperations: 0, clientCompleted: 0, clientAbandoned: 0,
     clientAttempts: 0, membershipGoals: 0, membershipGoalsUnderFaults: 0, decommissioned: 0, figure8Crashes: 0,
+    snapshotsTaken: 0, snapshotInstalls: 0, snapshotRecoveries: 0, snapshotChunksDelivered: 0, installCrashesLeader: 0,
+    installCrashesFollower: 0, takeCrashes: 0,
   };
 
   constructor(
@@ -219,6 +257,8 @@ class Simulation implements NodeDriver {
     this.steps = options.steps ?? 2000;
     const stream = (purpose: number) => new RandomStream(deriveSeed(seed, purpose));
     this.clocks = stream(StreamPurpose.Clocks);
+    this.snapshots = options.snapshots ?? true;
+    this.snapshotRandom = stream(StreamPurpose.Snapshots);
     // Small, seed-chosen batch and window sizes: with one entry per message a new leader's old-term entries reach a
     // follower before its own no-op does, which is exactly the situation of the paper's Figure 8.
     this.config = {
@@ -226,8 +266,13 @@ class Simulation implements NodeDriver {
       ...simConfig,
       maxEntriesPerMessage: this.clocks.pick([1, 1, 2, 3, 8]),
       maxInflightMessages: this.clocks.pick([1, 2, 4, 16]),
+      // A snapshot every few dozen entries at most, keeping few entries behind it: a follower a few heartbeats
+      // behind already needs the snapshot.
+      snapshotThreshold: this.snapshots ? this.snapshotRandom.pick([10, 15, 20, 30]) : 0,
+      snapshotTrailingEntries: this.snapshotRandom.pick([0, 2, 5]),
       ...options.config,
     };
+    this.snapshotCrashChance = this.snapshots ? this.snapshotRandom.pick([0, 0.02, 0.05, 0.1]) : 0;
     this.livenessBoundMs = options.livenessBoundMs ?? 30 * this.config.electionTimeoutMs;
     this.trace = options.trace === true ? [] : undefined;
     this.clientCount = options.clients ?? defaultClients;
@@ -248,6 +293,8 @@ class Simulation implements NodeDriver {
         new RandomStream(deriveSeed(seed, StreamPurpose.NodeCore + number * 1000 + incarnation)).next,
       );
       node.clockRate = this.clocks.between(0.8, 1.25);
+      // Small chunks: the key-value state (a few hundred bytes to a few KiB) spans several of them.
+      node.snapshotChunkBytes = this.snapshotRandom.pick([64, 128, 256]);
       this.diskMaxDelayMs.set(node, this.diskRandom.between(1, 40));
       this.byId.set(id, node);
       return node;
@@ -271,15 +318,20 @@ class Simulation implements NodeDriver {
     if (this.faults.chance(0.3)) this.network.conditions = this.randomConditions();
   }
 
-  run(): SimResult {
+  async run(): Promise<SimResult> {
     try {
       for (const node of this.nodes) node.start();
+      await this.finishSnapshotJobs();
       this.queue.push(this.clients.between(0, 50), { kind: 'propose' });
       this.workload?.start();
       if (this.schedule !== null) this.queue.push(this.membershipRandom.between(500, 1500), { kind: 'membership' });
       this.queue.push(this.faults.between(200, 1500), { kind: 'fault' });
-      while (this.step < this.steps) this.processNext();
+      while (this.step < this.steps) {
+        this.processNext();
+        if (this.snapshotJobsPending()) await this.finishSnapshotJobs();
+      }
       this.heal();
+      await this.finishSnapshotJobs();
       const deadline = this.healedAt + this.livenessBoundMs;
       // Live once a fresh proposal is applied everywhere and every node has caught up with everything committed
       // (so the acknowledged-write check below looks at final states).
@@ -291,6 +343,7 @@ class Simulation implements NodeDriver {
           );
         }
         this.processNext();
+        if (this.snapshotJobsPending()) await this.finishSnapshotJobs();
         this.stats.healSteps++;
       }
       this.checker.checkNoAcknowledgedWriteLost(this.finalMembers());
@@ -311,6 +364,27 @@ class Simulation implements NodeDriver {
   // -------------------------------------------------------------------------------------------------------------
   // The event loop
 
+  private snapshotJobsPending(): boolean {
+    for (const node of this.nodes) if (node.snapshotJobPending) return true;
+    return false;
+  }
+
+  /**
+   * Let the state machines' snapshot jobs (promises, no I/O) run to their end, then carry each on, until none is
+   * left: all at the current virtual time, before the next event.
+   */
+  private async finishSnapshotJobs(): Promise<void> {
+    for (let round = 0; this.snapshotJobsPending(); round++) {
+      if (round > 100) throw new Error('snapshot jobs do not finish');
+      // A job needs only microtasks; a macrotask turn runs every one of them, however many there are.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      for (const node of this.nodes) {
+        if (node.snapshotJobPending) throw new Error(`${node.id}: a snapshot job is still waiting after the microtask queue ran`);
+        node.finishSnapshotJob();
+      }
+    }
+  }
+
   private processNext(): void {
     const scheduled = this.queue.pop();
     if (scheduled === undefined) throw new Error('the event queue ran dry');
@@ -327,15 +401,23 @@ class Simulation implements NodeDriver {
           return;
         }
         this.record(`recv ${event.from}->${event.to} ${describeMessage(event.message)}`);
+        if (event.message.type === 'InstallSnapshot') this.stats.snapshotChunksDelivered++;
+        if (event.message.type === 'InstallSnapshotResponse' && event.message.installed) node.sendingSnapshotTo.delete(event.from);
         node.input((core) => core.receive(event.from, event.message));
+        if (event.message.type === 'InstallSnapshot') this.maybeCrashDuringInstall(node, event.from, event.fromIncarnation);
         if (event.message.type === 'AppendEntriesResponse' && event.message.success) this.maybeFigure8Crash(node, event.message.index);
         return;
       }
       case 'diskDone':
         if (!this.current(event.node, event.incarnation) || event.diskEpoch !== this.diskEpoch) return;
-        if (event.node.disk.nextWriteId !== event.writeId) throw new Error(`${event.node.id}: disk completions out of order`);
-        this.record(`durable ${event.node.id} w${event.writeId}`);
+        if (event.node.disk.nextPendingSeq !== event.seq) throw new Error(`${event.node.id}: disk completions out of order`);
+        this.record(`durable ${event.node.id} op${event.seq}`);
         event.node.completeWrite();
+        return;
+      case 'chunkRead':
+        if (!this.current(event.node, event.incarnation) || !event.node.up) return;
+        this.record(`read ${event.node.id} snapshot chunk ${event.chunk} for ${event.to}`);
+        event.node.readSnapshotChunk(event.to, event.chunk);
         return;
       case 'appliedTo':
         if (!this.current(event.node, event.incarnation)) return;
@@ -415,16 +497,61 @@ class Simulation implements NodeDriver {
 
   writeQueued(node: SimNode, write: PersistEffect): void {
     this.checker.onLogWrite(node, write);
-    const earliest = Math.max(this.diskFreeAt.get(node) ?? 0, this.queue.now);
-    const done = earliest + this.diskRandom.between(0.2, this.diskMaxDelayMs.get(node)!);
-    this.diskFreeAt.set(node, done);
-    this.queue.push(done, { kind: 'diskDone', node, incarnation: node.incarnation, writeId: write.writeId, diskEpoch: this.diskEpoch });
     const truncation = write.truncateFrom === null ? '' : ` truncate@${write.truncateFrom}`;
     this.record(`  ${node.id} persist w${write.writeId} t${write.hardState.term} vote=${write.hardState.votedFor ?? '-'} commit=${write.hardState.commit}${truncation} ${describeEntries(write.entries)}`);
   }
 
   writeDurable(node: SimNode, write: PersistEffect, previous: HardState): void {
     this.checker.onWriteDurable(node, previous, write);
+  }
+
+  diskQueued(node: SimNode, operation: DiskOperation): void {
+    const earliest = Math.max(this.diskFreeAt.get(node) ?? 0, this.queue.now);
+    const done = earliest + this.diskRandom.between(0.2, this.diskMaxDelayMs.get(node)!);
+    this.diskFreeAt.set(node, done);
+    this.queue.push(done, { kind: 'diskDone', node, incarnation: node.incarnation, seq: operation.seq, diskEpoch: this.diskEpoch });
+    if (operation.kind === 'chunk') {
+      this.record(`  ${node.id} store snapshot ${operation.meta.index}@${operation.meta.term} chunk ${operation.chunk}${operation.done ? ' done' : ''} (${operation.source})`);
+      // A crash while the node's own snapshot is being stored loses it; the old one must still serve.
+      if (operation.source === 'take' && operation.chunk === 0 && this.phase === 'faults' && this.faults.chance(this.snapshotCrashChance)) {
+        this.queue.push(done - this.diskRandom.between(0, 0.2), { kind: 'crash', node, incarnation: node.incarnation });
+      }
+    } else if (operation.kind === 'compact') {
+      this.record(`  ${node.id} compact through ${operation.through}`);
+    }
+  }
+
+  snapshotChunkRequested(node: SimNode, to: NodeId, chunk: number): void {
+    this.queue.push(this.queue.now + this.diskRandom.between(0.1, 2), { kind: 'chunkRead', node, incarnation: node.incarnation, to, chunk });
+  }
+
+  snapshotChain(node: SimNode, meta: SnapshotMeta): number {
+    return this.checker.snapshotChain(node, meta);
+  }
+
+  snapshotRestored(node: SimNode, meta: SnapshotMeta, why: 'install' | 'recovery'): void {
+    this.record(`  ${node.id} restored snapshot ${meta.index}@${meta.term} (${why})`);
+    if (why === 'install') this.stats.snapshotInstalls++;
+    else this.stats.snapshotRecoveries++;
+    this.checker.onRestored(node, meta);
+    // Liveness probes the snapshot covers are in the node's state as surely as if it had applied them one by one.
+    if (this.phase === 'heal') {
+      for (const [command, appliedOn] of this.probeAppliedOn) {
+        const index = this.checker.committedIndexOf(command);
+        if (index !== undefined && index <= meta.index) this.probeApplied(node, appliedOn);
+      }
+    }
+    this.workload?.serveReads(node);
+  }
+
+  private probeApplied(node: SimNode, appliedOn: Set<NodeId>): void {
+    appliedOn.add(node.id);
+    if (this.liveAt === null && this.finalMembers().every((member) => appliedOn.has(member.id))) this.liveAt = this.queue.now;
+  }
+
+  snapshotSaved(node: SimNode, meta: SnapshotMeta): void {
+    this.record(`  ${node.id} saved snapshot ${meta.index}@${meta.term}`);
+    this.stats.snapshotsTaken++;
   }
 
   applied(node: SimNode, entries: readonly Entry[], proposals: ReadonlyMap<number, string>): void {
@@ -438,9 +565,7 @@ class Simulation implements NodeDriver {
     if (this.phase === 'heal') {
       for (const entry of entries) {
         const appliedOn = this.probeAppliedOn.get(entry.data);
-        if (appliedOn === undefined) continue;
-        appliedOn.add(node.id);
-        if (this.liveAt === null && this.finalMembers().every((member) => appliedOn.has(member.id))) this.liveAt = this.queue.now;
+        if (appliedOn !== undefined) this.probeApplied(node, appliedOn);
       }
     }
     this.workload?.serveReads(node);
@@ -571,6 +696,10 @@ class Simulation implements NodeDriver {
   }
 
   private crash(node: SimNode, why: string, restart = true): void {
+    if (node.sendingSnapshotTo.size > 0) this.stats.installCrashesLeader++;
+    const writing = node.disk.writingSnapshot;
+    if (writing === 'install') this.stats.installCrashesFollower++;
+    else if (writing === 'take') this.stats.takeCrashes++;
     const lost = node.crash();
     this.stats.crashes++;
     this.stats.lostWrites += lost;
@@ -601,6 +730,17 @@ class Simulation implements NodeDriver {
     this.crash(leader, `Figure 8: index ${index} of term ${term} is on ${holders}/${voters.length} voters`);
   }
 
+  /**
+   * Crashes aimed at snapshot transfers: right after `follower` took a chunk (its write queued, not durable yet), or
+   * the leader that sent it, mid-transfer.
+   */
+  private maybeCrashDuringInstall(follower: SimNode, leaderId: NodeId, leaderIncarnation: number): void {
+    if (this.phase !== 'faults' || !this.faults.chance(this.snapshotCrashChance)) return;
+    const leader = this.byId.get(leaderId)!;
+    const victim = this.faults.chance(0.5) || leader.incarnation !== leaderIncarnation ? follower : leader;
+    this.queue.push(this.queue.now + this.faults.between(0, 20), { kind: 'crash', node: victim, incarnation: victim.incarnation });
+  }
+
   private randomConditions() {
     const r = this.faults;
     const maxDelayMs = r.between(5, 60);
@@ -627,10 +767,10 @@ class Simulation implements NodeDriver {
     for (const node of this.nodes) {
       this.diskFreeAt.delete(node);
       if (!node.up) continue;
-      for (const writeId of node.disk.pendingWriteIds()) {
+      for (const seq of node.disk.pendingSeqs()) {
         const done = Math.max(this.diskFreeAt.get(node) ?? 0, this.queue.now) + this.diskRandom.between(0.2, this.diskMaxDelayMs.get(node)!);
         this.diskFreeAt.set(node, done);
-        this.queue.push(done, { kind: 'diskDone', node, incarnation: node.incarnation, writeId, diskEpoch: this.diskEpoch });
+        this.queue.push(done, { kind: 'diskDone', node, incarnation: node.incarnation, seq, diskEpoch: this.diskEpoch });
       }
     }
     this.record('heal');
@@ -651,7 +791,7 @@ class Simulation implements NodeDriver {
     if (this.schedule === null) return this.nodes;
     const leader = this.currentLeader();
     if (leader === undefined) return [];
-    const members = committedMembership(leader.running, this.initialMembership);
+    const members = this.checker.committedMembership(leader.running.commitIndex, this.initialMembership);
     const nodes = [...members.voters, ...members.learners].map((id) => this.byId.get(id)!);
     return nodes.length === 0 ? [] : nodes;
   }
@@ -705,6 +845,7 @@ class Simulation implements NodeDriver {
         this.pendingDecommissions++;
         this.queue.push(this.queue.now + this.membershipRandom.between(0, 2 * this.config.electionTimeoutMs), { kind: 'decommission', node });
       },
+      committedMembership: (leader) => this.checker.committedMembership(leader.commitIndex, this.initialMembership),
       record: (line) => this.record(line),
     };
   }
@@ -759,6 +900,7 @@ class Simulation implements NodeDriver {
       stats,
       clients: this.clientCount,
       membership: this.membershipName,
+      snapshots: this.snapshots,
       linearizabilityCheckMs: this.linearizabilityCheckMs,
       ...(this.trace === undefined ? {} : { trace: this.trace }),
     };

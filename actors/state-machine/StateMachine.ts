@@ -293,7 +293,11 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
   /** Produce the snapshot chunk by chunk: chunk 0 is the framework's own state (sessions), then the user's bytes. */
   async #streamSnapshot({ meta, chunkBytes }: TakeSnapshot): Promise<void> {
     try {
-      const header = new TextEncoder().encode(superjson.stringify({ sessions: [...this.#sessions], clock: this.#sessionClock }));
+      // The expiry sweep's position is replicated state too: without it a restored node would expire sessions at
+      // other entries than the rest of the cluster.
+      const header = new TextEncoder().encode(
+        superjson.stringify({ sessions: [...this.#sessions], clock: this.#sessionClock, lastExpiry: this.#lastExpiry }),
+      );
       const chunks = rechunk(this.snapshot(), chunkBytes)[Symbol.asyncIterator]();
       let current: Uint8Array = header;
       let chunk = 0;
@@ -323,12 +327,13 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
       const chunks = restoring.channel[Symbol.asyncIterator]();
       const header = await chunks.next();
       if (header.done === true) throw new Error(`snapshot ${meta.index} has no header chunk`);
-      const framework = superjson.parse<{ sessions: [string, SessionRecord<Result, AppError>][]; clock: number }>(
+      const framework = superjson.parse<{ sessions: [string, SessionRecord<Result, AppError>][]; clock: number; lastExpiry: number }>(
         Buffer.from(header.value).toString('utf8'),
       );
       this.#sessions.clear();
       for (const [client, record] of framework.sessions) this.#sessions.set(client, record);
       this.#sessionClock = framework.clock;
+      this.#lastExpiry = framework.lastExpiry;
       await this.restore({ [Symbol.asyncIterator]: () => chunks });
       // A restore that stopped reading early still consumes the rest, so the node's transfer completes.
       while (!restoring.channel.drained) await chunks.next();

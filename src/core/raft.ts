@@ -449,6 +449,15 @@ export class RaftCore {
     return this.flush();
   }
 
+  /** Leader: the chunk asked for does not exist (the stored snapshot was replaced): send the current one from the start. */
+  snapshotChunkMissing(to: NodeId): Effect[] {
+    const progress = this.currentRole === 'leader' ? this.progress.get(to) : undefined;
+    if (progress === undefined || progress.mode !== 'snapshot' || this.snapshotMeta === null) return [];
+    progress.becomeSnapshot(this.snapshotMeta);
+    this.requestChunk(to, progress);
+    return this.flush();
+  }
+
   /**
    * Follower: a chunk of the leader's snapshot is stored. After the last one the core starts over from the snapshot:
    * it asks for the state machine to be restored (`restoreSnapshot`) and reports `snapshotRestored` when done.
@@ -851,6 +860,8 @@ export class RaftCore {
   private setLeader(leader: NodeId | null): void {
     if (leader === this.leaderId) return;
     this.leaderId = leader;
+    // A snapshot half received from the previous leader will not be finished; a new one starts at chunk 0.
+    if (this.receiving !== null && !this.receiving.done) this.receiving = null;
     this.effects.push({ type: 'leaderChanged', leader, term: this.currentTerm });
     // Whatever went to the previous leader may or may not commit; its callers must not wait on a leader that is gone.
     for (const id of this.pendingProposals) {

@@ -203,8 +203,10 @@ export class NodeRuntime<Command, Result, AppError> {
           }
           this.restoreLastChunkLoaded = reply.done;
           this.outbox = [{ type: 'toStateMachine', message: { type: 'RestoreSnapshotChunk', meta: reply.meta, chunk: reply.chunk, data: reply.data, done: reply.done } }];
-        } else if (reply.ref.startsWith('send:') && reply.meta !== null && raft !== null) {
-          this.outbox = raft.snapshotChunkRead(reply.ref.slice('send:'.length), reply.meta, reply.chunk, reply.data, reply.done);
+        } else if (reply.ref.startsWith('send:') && raft !== null) {
+          const to = reply.ref.slice('send:'.length);
+          // No such chunk: the snapshot was replaced meanwhile (perhaps by a shorter one); the core starts over.
+          this.outbox = reply.meta === null ? raft.snapshotChunkMissing(to) : raft.snapshotChunkRead(to, reply.meta, reply.chunk, reply.data, reply.done);
         }
         return;
       case 'SnapshotChunkConsumed':

@@ -5,17 +5,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { waitFor } from '../network/support.js';
+import { listening, type StatusView } from '../support/processes.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 const main = resolve(repoRoot, 'examples/kv/main.ts');
 
-export interface KvStatus {
-  readonly id: string;
-  readonly role: string;
-  readonly term: number;
-  readonly leader: string | null;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
+export interface KvStatus extends StatusView {
   readonly members: string[];
   readonly learners: string[];
 }
@@ -55,14 +50,7 @@ export class KvProcess {
     this.child = child;
     child.stderr!.on('data', (chunk: Buffer) => (this.log += chunk.toString('utf8')));
     this.exited = new Promise((done) => child.once('exit', (code) => done(code)));
-    let stdout = '';
-    await new Promise<void>((started, failed) => {
-      child.stdout!.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString('utf8');
-        if (stdout.includes('"event":"listening"')) started();
-      });
-      child.once('exit', (code) => failed(new Error(`${this.id} exited with ${code} before listening:\n${this.log}`)));
-    });
+    await listening(child, this.id, () => this.log);
   }
 
   async kill(): Promise<void> {

@@ -3,6 +3,8 @@
  * checker: acknowledged (with its output), definitely not applied, or unknown (timed out, connection lost, or the
  * server said the outcome is unknown).
  */
+import type { StatusView } from '../support/processes.js';
+
 export type Outcome =
   | { readonly kind: 'ok'; readonly output: string | null }
   | { readonly kind: 'failed'; readonly reason: string }
@@ -45,20 +47,12 @@ function errorCode(text: string): string {
   }
 }
 
-export interface NodeStatusView {
-  readonly id: string;
-  readonly role: string;
-  readonly term: number;
-  readonly leader: string | null;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-}
 
-export async function fetchStatus(endpoint: KvEndpoint, timeoutMs = 1000): Promise<NodeStatusView | null> {
+export async function fetchStatus(endpoint: KvEndpoint, timeoutMs = 1000): Promise<StatusView | null> {
   try {
     const response = await fetch(`http://${endpoint.http}/status`, { signal: AbortSignal.timeout(timeoutMs) });
     if (!response.ok) return null;
-    return (await response.json()) as NodeStatusView;
+    return (await response.json()) as StatusView;
   } catch {
     return null;
   }

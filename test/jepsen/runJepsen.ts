@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededRandom } from '../../src/core/random.js';
 import { checkLinearizable, type HistoryEntry, type KvOperation } from '../support/linearizability.js';
-import { fetchStatus, kvRequest, type KvEndpoint, type NodeStatusView } from './kvClient.js';
+import { fetchStatus, kvRequest, type KvEndpoint } from './kvClient.js';
+import type { StatusView } from '../support/processes.js';
 import { NodeProcess } from './nodeProcess.js';
 import { TestNetwork } from './testNetwork.js';
 
@@ -230,7 +231,7 @@ async function settle(endpoints: readonly KvEndpoint[], withinMs: number, ready:
   return false;
 }
 
-function converged(statuses: readonly (NodeStatusView | null)[]): boolean {
+function converged(statuses: readonly (StatusView | null)[]): boolean {
   if (statuses.some((status) => status === null)) return false;
   const leader = statuses.find((status) => status!.role === 'leader');
   if (leader === undefined) return false;

@@ -9,17 +9,12 @@ import type { SecureClientSessionOptions } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePorts, RawClient, waitFor, type HttpAnswer } from '../network/support.js';
+import { listening, type StatusView } from '../support/processes.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const cli = join(repoRoot, 'src/process/cli.ts');
 
-export interface Status {
-  readonly id: string;
-  readonly role: string;
-  readonly term: number;
-  readonly leader: string | null;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
+export interface Status extends StatusView {
   readonly lastIndex: number;
 }
 
@@ -63,14 +58,7 @@ export class NodeProcess {
     this.child = child;
     child.stderr!.on('data', (chunk: Buffer) => (this.log += chunk.toString('utf8')));
     this.exited = new Promise((resolveExit) => child.once('exit', (code, signal) => resolveExit({ code, signal })));
-    let stdout = '';
-    await new Promise<void>((resolveStart, reject) => {
-      child.stdout!.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString('utf8');
-        if (stdout.includes('"event":"listening"')) resolveStart();
-      });
-      child.once('exit', (code) => reject(new Error(`${this.id} exited with ${code} before listening:\n${this.log}`)));
-    });
+    await listening(child, this.id, () => this.log);
   }
 
   /** Signal this process (by the PID we started). */

@@ -85,11 +85,12 @@ if (wanted('network')) {
 if (wanted('snapshot')) {
   const mib = Number(values['snapshot-mib']);
   console.log(`## Snapshot transfer: ${mib} MiB between two nodes (one process), LevelLogStore on disk, HTTP/2 on loopback`);
-  console.log('| snapshot | take (state machine -> store) | transfer + install + restore | rate | peak RSS growth during transfer |');
-  console.log('|---:|---:|---:|---:|---:|');
+  console.log('| snapshot | take (state machine -> store) | transfer + install + restore | rate | peak RSS growth | of it anonymous | of it file-backed |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
   const result = await benchSnapshotTransfer(mib * 2 ** 20);
   console.log(
-    `| ${mib} MiB | ${result.takeSeconds.toFixed(1)} s | ${result.transferSeconds.toFixed(1)} s | ${result.megabytesPerSecond.toFixed(1)} MB/s | ${result.peakRssGrowthMiB.toFixed(0)} MiB |`,
+    `| ${mib} MiB | ${result.takeSeconds.toFixed(1)} s | ${result.transferSeconds.toFixed(1)} s | ${result.megabytesPerSecond.toFixed(1)} MB/s | ` +
+      `${result.peakRssGrowthMiB.toFixed(0)} MiB | ${result.peakAnonymousGrowthMiB.toFixed(0)} MiB | ${result.peakFileGrowthMiB.toFixed(0)} MiB |`,
   );
   console.log();
 }

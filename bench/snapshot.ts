@@ -5,7 +5,7 @@
  * both nodes (one process) move the data.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -51,6 +51,21 @@ export interface SnapshotBenchResult {
   readonly transferSeconds: number;
   readonly megabytesPerSecond: number;
   readonly peakRssGrowthMiB: number;
+  /** Of the resident set, the anonymous part (heap, buffers, malloc) at its peak, less its baseline. */
+  readonly peakAnonymousGrowthMiB: number;
+  /** Of the resident set, the file-backed part (LevelDB maps its table files) at its peak, less its baseline. */
+  readonly peakFileGrowthMiB: number;
+}
+
+/** Anonymous and file-backed resident memory of this process, in bytes (Linux; zeros elsewhere). */
+function residentParts(): { anonymous: number; file: number } {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kib = (field: string): number => Number(status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0) * 1024;
+    return { anonymous: kib('RssAnon'), file: kib('RssFile') };
+  } catch {
+    return { anonymous: 0, file: 0 };
+  }
 }
 
 export async function benchSnapshotTransfer(bytes: number, chunkBytes = 1024 * 1024): Promise<SnapshotBenchResult> {
@@ -95,27 +110,29 @@ export async function benchSnapshotTransfer(bytes: number, chunkBytes = 1024 * 1
     const takeSeconds = (performance.now() - takeStarted) / 1000;
 
     const baseline = process.memoryUsage().rss;
+    const baseParts = residentParts();
     let peak = baseline;
-    let peakUsage = process.memoryUsage();
+    let peakAnonymous = baseParts.anonymous;
+    let peakFile = baseParts.file;
     const sampler = setInterval(() => {
-      const usage = process.memoryUsage();
-      if (usage.rss > peak) {
-        peak = usage.rss;
-        peakUsage = usage;
-      }
+      peak = Math.max(peak, process.memoryUsage().rss);
+      const parts = residentParts();
+      peakAnonymous = Math.max(peakAnonymous, parts.anonymous);
+      peakFile = Math.max(peakFile, parts.file);
     }, 20);
     const started = performance.now();
     await leader.addLearner('n2');
     await until(() => joinerState.received === bytes + 0 && joiner.status().appliedIndex >= 2, 600_000, 'snapshot installed');
     const transferSeconds = (performance.now() - started) / 1000;
     clearInterval(sampler);
-    if (process.env.XRAFT_BENCH_DEBUG !== undefined) console.log('peak usage', peakUsage, 'baseline rss', baseline);
     return {
       bytes,
       takeSeconds,
       transferSeconds,
       megabytesPerSecond: bytes / 1e6 / transferSeconds,
       peakRssGrowthMiB: (peak - baseline) / 2 ** 20,
+      peakAnonymousGrowthMiB: (peakAnonymous - baseParts.anonymous) / 2 ** 20,
+      peakFileGrowthMiB: (peakFile - baseParts.file) / 2 ** 20,
     };
   } finally {
     await leader.stop();

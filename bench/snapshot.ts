@@ -68,7 +68,8 @@ function residentParts(): { anonymous: number; file: number } {
   }
 }
 
-export async function benchSnapshotTransfer(bytes: number, chunkBytes = 1024 * 1024): Promise<SnapshotBenchResult> {
+/** `chunkBytes` defaults to the node default (`snapshotChunkBytes`). */
+export async function benchSnapshotTransfer(bytes: number, chunkBytes?: number): Promise<SnapshotBenchResult> {
   const directory = mkdtempSync(join(tmpdir(), 'xraft-snapshot-bench-'));
   const [leaderPort, joinerPort] = (await freePorts(2)) as [number, number];
   const networks = {

@@ -6,14 +6,22 @@
  * - `replicate`: the follower is known to match up to `matchIndex`; the leader streams entries optimistically,
  *   advancing `nextIndex` as it sends, with at most `maxInflight` unacknowledged messages.
  *
- * - `snapshot`: the entries the follower needs were compacted away; the leader streams it a snapshot, one chunk at a
- *   time, and resumes probing after the snapshot's index once it is installed.
+ * - `snapshot`: the entries the follower needs were compacted away; the leader streams it a snapshot, a window of
+ *   chunks at a time, and resumes probing after the snapshot's index once it is installed.
  *
  * Invariant: matchIndex < nextIndex.
  */
 import type { SnapshotMeta } from './types.js';
 
 export type ProgressMode = 'probe' | 'replicate' | 'snapshot';
+
+export interface SnapshotTransfer {
+  readonly meta: SnapshotMeta;
+  acked: number;
+  requested: number;
+  lastChunk: number | null;
+  acknowledged: boolean;
+}
 
 export class Progress {
   matchIndex = 0;
@@ -32,8 +40,12 @@ export class Progress {
   matchAtLastHeartbeat = -1;
   /** The latest heartbeat round the follower has answered in this term (for ReadIndex and leases). */
   ackedRound = 0;
-  /** In snapshot mode: the snapshot being sent and the chunk the follower expects next. */
-  snapshot: { meta: SnapshotMeta; nextChunk: number; acknowledged: boolean } | null = null;
+  /**
+   * In snapshot mode: the snapshot being sent; the chunk the follower expects next (`acked`); the next chunk to read
+   * from the store (`requested`); the last chunk once a read said so; whether the follower made progress since the
+   * last heartbeat. Invariant: acked <= requested.
+   */
+  snapshot: SnapshotTransfer | null = null;
 
   constructor(nextIndex: number) {
     this.nextIndex = nextIndex;
@@ -89,7 +101,7 @@ export class Progress {
     this.mode = 'snapshot';
     this.inflight.length = 0;
     this.probeSent = false;
-    this.snapshot = { meta, nextChunk: 0, acknowledged: true };
+    this.snapshot = { meta, acked: 0, requested: 0, lastChunk: null, acknowledged: true };
   }
 
   /** The follower installed a snapshot ending at `index`: probe from just after it. */

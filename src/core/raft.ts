@@ -437,24 +437,33 @@ export class RaftCore {
 
   /** Leader: a chunk of the stored snapshot, read for follower `to` (answering `readSnapshotChunk`). */
   snapshotChunkRead(to: NodeId, meta: SnapshotMeta, chunk: number, data: Uint8Array, done: boolean): Effect[] {
-    const transfer = this.currentRole === 'leader' ? this.progress.get(to)?.snapshot : undefined;
-    if (transfer === undefined || transfer === null || transfer.nextChunk !== chunk) return [];
+    const progress = this.currentRole === 'leader' ? this.progress.get(to) : undefined;
+    const transfer = progress?.snapshot;
+    // Only chunks of the current window: a read answered after a go-back (or already acknowledged) is dropped.
+    if (progress === undefined || transfer === undefined || transfer === null || chunk < transfer.acked || chunk >= transfer.requested) return [];
     if (meta.index !== transfer.meta.index || meta.term !== transfer.meta.term) {
       // A newer snapshot replaced the one being sent: start over with it.
-      this.progress.get(to)!.becomeSnapshot(meta);
-      this.requestChunk(to, this.progress.get(to)!);
+      progress.becomeSnapshot(meta);
+      this.requestChunks(to, progress);
       return this.flush();
     }
+    if (done) transfer.lastChunk = chunk;
     this.send(to, { type: 'InstallSnapshot', term: this.currentTerm, meta, chunk, data, done });
     return this.flush();
   }
 
-  /** Leader: the chunk asked for does not exist (the stored snapshot was replaced): send the current one from the start. */
-  snapshotChunkMissing(to: NodeId): Effect[] {
+  /**
+   * Leader: chunk `chunk` does not exist. Beyond the chunk the follower needs next, that is the window reading past
+   * the end (reads may be answered out of order); the very chunk it needs missing means the stored snapshot was
+   * replaced by a shorter one: send the current one from the start.
+   */
+  snapshotChunkMissing(to: NodeId, chunk: number): Effect[] {
     const progress = this.currentRole === 'leader' ? this.progress.get(to) : undefined;
-    if (progress === undefined || progress.mode !== 'snapshot' || this.snapshotMeta === null) return [];
+    const transfer = progress?.snapshot;
+    if (progress === undefined || transfer === undefined || transfer === null || this.snapshotMeta === null) return [];
+    if (chunk !== transfer.acked) return [];
     progress.becomeSnapshot(this.snapshotMeta);
-    this.requestChunk(to, progress);
+    this.requestChunks(to, progress);
     return this.flush();
   }
 
@@ -634,6 +643,12 @@ export class RaftCore {
 
   private handleAppendEntries(from: NodeId, request: AppendEntries): void {
     this.becomeFollower(this.currentTerm, from);
+    if (this.receiving?.done === true) {
+      // The write that makes a snapshot current is queued: the log restarts after it. An append sent before the
+      // leader switched to the snapshot would land in the store behind that write, out of place; drop it (the
+      // leader sends again from the snapshot once it is installed).
+      return;
+    }
     if (request.prevLogIndex < this.commit) {
       // Everything up to our commit index is known to match any leader's log; acknowledge what we have.
       const skip = this.commit - request.prevLogIndex;
@@ -1009,9 +1024,13 @@ export class RaftCore {
   private sendHeartbeat(peer: NodeId): void {
     const progress = this.progress.get(peer)!;
     if (progress.mode === 'snapshot') {
-      // Stop-and-wait: a chunk unanswered for a whole heartbeat interval (or its answer) was lost; send it again.
-      if (!progress.snapshot!.acknowledged) this.requestChunk(peer, progress);
-      progress.snapshot!.acknowledged = false;
+      // No progress for a whole heartbeat interval: a chunk or its answer was lost; go back to the first unanswered.
+      const transfer = progress.snapshot!;
+      if (!transfer.acknowledged) {
+        transfer.requested = transfer.acked;
+        this.requestChunks(peer, progress);
+      }
+      transfer.acknowledged = false;
       return;
     }
     if (progress.mode === 'probe') {
@@ -1163,12 +1182,15 @@ export class RaftCore {
   private startSnapshotTransfer(peer: NodeId, progress: Progress): void {
     if (this.snapshotMeta === null) throw new Error(`entries for ${peer} were compacted but there is no snapshot`);
     progress.becomeSnapshot(this.snapshotMeta);
-    this.requestChunk(peer, progress);
+    this.requestChunks(peer, progress);
   }
 
-  private requestChunk(peer: NodeId, progress: Progress): void {
+  /** Read chunks from the store until `snapshotWindow` of them are unacknowledged (or the last one is out). */
+  private requestChunks(peer: NodeId, progress: Progress): void {
     const transfer = progress.snapshot!;
-    this.effects.push({ type: 'readSnapshotChunk', to: peer, meta: transfer.meta, chunk: transfer.nextChunk });
+    while (transfer.requested < transfer.acked + this.config.snapshotWindow && (transfer.lastChunk === null || transfer.requested <= transfer.lastChunk)) {
+      this.effects.push({ type: 'readSnapshotChunk', to: peer, meta: transfer.meta, chunk: transfer.requested++ });
+    }
   }
 
   private handleInstallSnapshotResponse(from: NodeId, response: InstallSnapshotResponse): void {
@@ -1188,10 +1210,17 @@ export class RaftCore {
     }
     const transfer = progress.snapshot;
     if (progress.mode !== 'snapshot' || transfer === null || transfer.meta.index !== response.index) return;
-    transfer.acknowledged = true;
-    if (response.nextChunk === transfer.nextChunk && response.nextChunk !== 0) return; // a duplicate answer
-    transfer.nextChunk = response.nextChunk;
-    this.requestChunk(from, progress);
+    // The follower's answer says which chunk it takes next: ahead of what we knew is progress; behind it means it
+    // started over (a restart, a chunk 0 resent) or the answer is old: either way, continue from there.
+    if (response.nextChunk !== transfer.acked) {
+      transfer.acknowledged = true;
+      if (response.nextChunk < transfer.acked) transfer.requested = response.nextChunk;
+      transfer.acked = response.nextChunk;
+      transfer.requested = Math.max(transfer.requested, transfer.acked);
+      this.requestChunks(from, progress);
+    }
+    // The same answer again (a duplicate, or an out-of-order chunk refused) changes nothing; a lost chunk is sent
+    // again from `acked` when a heartbeat finds no progress.
   }
 
   private handleInstallSnapshot(from: NodeId, request: InstallSnapshot): void {
@@ -1222,6 +1251,15 @@ export class RaftCore {
     const receiving = this.receiving!;
     receiving.nextChunk = request.chunk + 1;
     receiving.done = request.done;
+    if (request.done && this.log.termAt(meta.index) !== meta.term && this.log.lastIndex > meta.index) {
+      // Our entries after the snapshot conflict with it (they are not in the leader's log, so not committed). Drop
+      // them durably *before* the write that makes the snapshot current: a crash between the two must not leave
+      // the new snapshot followed by entries of another history.
+      const from = Math.max(meta.index + 1, this.log.firstIndex);
+      this.log.truncateFrom(from);
+      this.persist(from, []);
+      if (from <= this.membershipIndex) this.membershipFromLog();
+    }
     this.effects.push({ type: 'writeSnapshotChunk', meta, chunk: request.chunk, data: request.data, done: request.done });
   }
 

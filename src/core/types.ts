@@ -79,8 +79,8 @@ export interface SnapshotMeta {
 
 /**
  * One chunk of the leader's snapshot for a follower whose needed entries were compacted away (paper section 7).
- * Chunks are numbered from 0 and sent one at a time, each after the previous one was acknowledged, so memory stays
- * bounded by one chunk on both sides.
+ * Chunks are numbered from 0; the leader keeps at most `snapshotWindow` of them unacknowledged, and the follower
+ * takes them only in order, so memory stays bounded by a few chunks on both sides.
  */
 export interface InstallSnapshot {
   readonly type: 'InstallSnapshot';
@@ -292,6 +292,8 @@ export interface RaftConfig {
   readonly snapshotThreshold: number;
   /** Entries kept before a snapshot's index when compacting, so that a slightly slow follower needs no snapshot. */
   readonly snapshotTrailingEntries: number;
+  /** Snapshot chunks a leader sends ahead of the follower's acknowledgements. */
+  readonly snapshotWindow: number;
   /** Most unacknowledged AppendEntries per follower in replicate mode. */
   readonly maxInflightMessages: number;
   /** Run a pre-vote round before a real election (Raft thesis 9.6). */
@@ -317,6 +319,7 @@ export const defaultRaftConfig: RaftConfig = {
   promoteWithinEntries: 256,
   snapshotThreshold: 8192,
   snapshotTrailingEntries: 1024,
+  snapshotWindow: 8,
   maxInflightMessages: 64,
   preVote: true,
   checkQuorum: true,

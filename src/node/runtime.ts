@@ -59,7 +59,7 @@ export interface NodeInput<Command, Result, AppError> {
   readonly random?: RandomSource;
   /** Most proposals and reads waiting at once; beyond it callers get OverloadedError. Default 10,000. */
   readonly maxPending?: number;
-  /** Largest snapshot chunk stored or sent, in bytes. Default 256 KiB. */
+  /** Largest snapshot chunk stored or sent, in bytes. Default 64 KiB. */
   readonly snapshotChunkBytes?: number;
 }
 
@@ -129,7 +129,7 @@ export class NodeRuntime<Command, Result, AppError> {
     this.codec = input.codec;
     this.config = input.config ?? {};
     this.maxPending = input.maxPending ?? 10_000;
-    this.snapshotChunkBytes = input.snapshotChunkBytes ?? 256 * 1024;
+    this.snapshotChunkBytes = input.snapshotChunkBytes ?? 64 * 1024;
     this.random = input.random ?? seededRandom(hashSeed(`${input.id}:${Date.now()}:${Math.random()}`));
     input.actors.stateMachine.useDecoder(input.codec.decode);
   }
@@ -206,7 +206,8 @@ export class NodeRuntime<Command, Result, AppError> {
         } else if (reply.ref.startsWith('send:') && raft !== null) {
           const to = reply.ref.slice('send:'.length);
           // No such chunk: the snapshot was replaced meanwhile (perhaps by a shorter one); the core starts over.
-          this.outbox = reply.meta === null ? raft.snapshotChunkMissing(to) : raft.snapshotChunkRead(to, reply.meta, reply.chunk, reply.data, reply.done);
+          this.outbox =
+            reply.meta === null ? raft.snapshotChunkMissing(to, reply.chunk) : raft.snapshotChunkRead(to, reply.meta, reply.chunk, reply.data, reply.done);
         }
         return;
       case 'SnapshotChunkConsumed':

@@ -142,7 +142,13 @@ export class RaftCore {
   /** A `takeSnapshot` is under way. */
   private snapshotting = false;
   /** A snapshot arriving from the leader: the chunk expected next, and whether the last one has been handed out. */
-  private receiving: { readonly meta: SnapshotMeta; nextChunk: number; done: boolean } | null = null;
+  private receiving: {
+    readonly meta: SnapshotMeta;
+    nextChunk: number;
+    done: boolean;
+    /** Chunks that arrived ahead of `nextChunk` (the network reorders), at most a window of them. */
+    readonly early: Map<number, InstallSnapshot>;
+  } | null = null;
 
   private effects: Effect[] = [];
 
@@ -1239,18 +1245,36 @@ export class RaftCore {
     }
     const current = this.receiving !== null && sameSnapshot(this.receiving.meta, meta) ? this.receiving : null;
     if (request.chunk === 0 && (current === null || current.nextChunk > 0)) {
-      this.receiving = { meta, nextChunk: 0, done: false };
+      this.receiving = { meta, nextChunk: 0, done: false, early: new Map() };
     } else if (current !== null && current.done) {
       // The last chunk is being stored; `installed` answers once it is. Answering `nextChunk` here would point the
       // leader past the last chunk, which it cannot read: with the `installed` answer lost, the transfer would stall.
+      return;
+    } else if (current !== null && request.chunk > current.nextChunk && request.chunk < current.nextChunk + this.config.snapshotWindow) {
+      // Ahead of its turn: keep it until the chunks before it arrive (they are in flight in the same window), and say
+      // which chunk we take next: if the leader believes us further along (we started over), it goes back.
+      current.early.set(request.chunk, request);
+      this.send(from, this.snapshotResponse(meta.index, current.nextChunk, false));
       return;
     } else if (current === null || request.chunk !== current.nextChunk) {
       this.send(from, this.snapshotResponse(meta.index, current?.nextChunk ?? 0, false));
       return;
     }
+    this.storeChunk(request);
+    const receiving = this.receiving!;
+    for (let next = receiving.early.get(receiving.nextChunk); next !== undefined && !receiving.done; next = receiving.early.get(receiving.nextChunk)) {
+      receiving.early.delete(next.chunk);
+      this.storeChunk(next);
+    }
+  }
+
+  /** Write the chunk the receiving snapshot expects next. */
+  private storeChunk(request: InstallSnapshot): void {
+    const { meta } = request;
     const receiving = this.receiving!;
     receiving.nextChunk = request.chunk + 1;
     receiving.done = request.done;
+    if (request.done) receiving.early.clear();
     if (request.done && this.log.termAt(meta.index) !== meta.term && this.log.lastIndex > meta.index) {
       // Our entries after the snapshot conflict with it (they are not in the leader's log, so not committed). Drop
       // them durably *before* the write that makes the snapshot current: a crash between the two must not leave

@@ -479,11 +479,12 @@ export class RaftCore {
    */
   snapshotChunkWritten(meta: SnapshotMeta, chunk: number, done: boolean): Effect[] {
     const receiving = this.receiving;
-    if (receiving === null || !sameSnapshot(receiving.meta, meta) || this.leaderId === null) return [];
+    if (receiving === null || !sameSnapshot(receiving.meta, meta)) return [];
     if (!done) {
-      this.reply(this.leaderId, this.snapshotResponse(meta.index, chunk + 1, false));
+      if (this.leaderId !== null) this.reply(this.leaderId, this.snapshotResponse(meta.index, chunk + 1, false));
       return this.flush();
     }
+    // The snapshot is current in the store now: install it even if the leader is gone meanwhile (no one else will).
     this.receiving = null;
     this.installSnapshot(meta);
     return this.flush();

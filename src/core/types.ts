@@ -292,7 +292,7 @@ export interface RaftConfig {
   readonly snapshotThreshold: number;
   /** Entries kept before a snapshot's index when compacting, so that a slightly slow follower needs no snapshot. */
   readonly snapshotTrailingEntries: number;
-  /** Snapshot chunks a leader sends ahead of the follower's acknowledgements. */
+  /** Snapshot chunks a leader sends ahead of the follower's acknowledgements (more is faster but holds more memory). */
   readonly snapshotWindow: number;
   /** Most unacknowledged AppendEntries per follower in replicate mode. */
   readonly maxInflightMessages: number;
@@ -319,7 +319,7 @@ export const defaultRaftConfig: RaftConfig = {
   promoteWithinEntries: 256,
   snapshotThreshold: 8192,
   snapshotTrailingEntries: 1024,
-  snapshotWindow: 8,
+  snapshotWindow: 2,
   maxInflightMessages: 64,
   preVote: true,
   checkQuorum: true,

@@ -9,7 +9,6 @@ export type XraftErrorCode =
   | 'STOPPED'
   | 'REJECTED'
   | 'INVALID_COMMAND'
-  | 'STORE_FAILED'
   | 'STORE_CORRUPTED'
   | 'OVERLOADED'
   | 'SESSION_EXPIRED'
@@ -77,16 +76,6 @@ export class InvalidCommandError extends XraftError {
   }
 }
 
-export class StoreFailedError extends XraftError {
-  readonly code = 'STORE_FAILED';
-  constructor(
-    message: string,
-    readonly storeCode: string,
-  ) {
-    super(message);
-    this.name = 'StoreFailedError';
-  }
-}
 
 /** Too many proposals and reads are already waiting on this node; nothing was done. Back off and retry. */
 export class OverloadedError extends XraftError {

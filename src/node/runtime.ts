@@ -378,11 +378,6 @@ export class NodeRuntime<Command, Result, AppError> {
     for (const id of ids) this.take(id, 'read')?.reject(new NotLeaderError(leaderHint, 'not-appended'));
   }
 
-  /** Serve a stale read from the local state machine at once. */
-  queryNow<T>(query: (stateMachine: StateMachine<Command, Result, AppError>) => T): T {
-    return query(this.actors.stateMachine);
-  }
-
   /**
    * Resolve after `ms` of the timer's clock. Checked after every event, so the resolution is as fine as the node's
    * traffic (at least every heartbeat on a leader, every election timeout elsewhere).

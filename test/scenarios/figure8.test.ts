@@ -79,13 +79,7 @@ describe('Figure 8: a leader never commits an entry of an older term by counting
 
     // (d) ...n1 crashes and n5 (whose last entry has term 2) is elected in term 4 by n3 and n4, and overwrites
     // index 2 everywhere it can reach. Nothing committed is lost (the safety checker verifies it at every step).
-    cluster.crash('n1');
-    cluster.restart('n5');
-    for (const id of ['n2', 'n3', 'n4']) cluster.electionTimeout(id);
-    cluster.drop(() => true);
-    cluster.campaign('n5');
-    cluster.campaign('n5');
-    cluster.stabilize();
+    crashLeaderThenCampaignN5(cluster);
     expect(cluster.core('n5').role).toBe('leader');
     expect(cluster.core('n5').term).toBe(4);
     for (const id of ['n2', 'n3', 'n4', 'n5']) expect(cluster.terms(id)).toEqual([1, 2, 4]);
@@ -109,13 +103,18 @@ describe('Figure 8: a leader never commits an entry of an older term by counting
     expect(cluster.appliedCommands('n1')).toEqual(['x']);
 
     // n5 can no longer be elected: n2 and n3 hold a more up-to-date log than its [1, 2].
-    cluster.crash('n1');
-    cluster.restart('n5');
-    for (const id of ['n2', 'n3', 'n4']) cluster.electionTimeout(id);
-    cluster.drop(() => true);
-    cluster.campaign('n5');
-    cluster.campaign('n5');
-    cluster.stabilize();
+    crashLeaderThenCampaignN5(cluster);
     expect(cluster.core('n5').role).not.toBe('leader');
   });
 });
+
+/** n1 (leader of term 3) crashes; n5 comes back and campaigns while the others' election timers have fired. */
+function crashLeaderThenCampaignN5(cluster: ReturnType<typeof figure8c>): void {
+  cluster.crash('n1');
+  cluster.restart('n5');
+  for (const id of ['n2', 'n3', 'n4']) cluster.electionTimeout(id);
+  cluster.drop(() => true);
+  cluster.campaign('n5');
+  cluster.campaign('n5');
+  cluster.stabilize();
+}

@@ -7,6 +7,14 @@
  * second superjson pass. Bytes from the network are never trusted: `decodeBatch` parses and validates everything,
  * and strips fields it does not know (so that a newer node may add optional fields without breaking older ones).
  *
+ * A snapshot chunk (`InstallSnapshot`) is mostly bytes, so it has a framing of its own, one message per request:
+ * `[u32 big-endian header length][header: UTF-8 JSON { clusterId, from, to, message }][chunk bytes]`, where
+ * `message` is the InstallSnapshot without `data` and everything after the header is `data`
+ * (`encodeSnapshotChunkRequest` / `decodeSnapshotChunkRequest`). The bytes are not base64-encoded, and neither
+ * function copies them: the encoder hands back a view of `data`, the decoder a view of the body. The header is at
+ * most `MAX_SNAPSHOT_HEADER_BYTES`. A batch may still carry an InstallSnapshot with `data` as base64 (older senders
+ * did); `decodeBatch` accepts it.
+ *
  * Adding a message type to the core's `RaftMessage` is one entry in `messageSchemas`: the `satisfies` clause makes
  * the compiler demand it, and checks that each schema produces exactly the core's type.
  */
@@ -44,7 +52,7 @@ const proposalSchema = z.object({ id, data: z.string(), session: sessionTagSchem
 const members = z.array(id).max(MAX_MESSAGES_PER_BATCH);
 export const snapshotMetaSchema = z.object({ index: count, term: count, voters: members, learners: members }) satisfies z.ZodType<SnapshotMeta>;
 
-/** Snapshot chunks are bytes; in the JSON envelope they travel as base64 (see encodeBatch). */
+/** Snapshot chunks are bytes; inside a JSON batch they travel as base64 (see encodeBatch). */
 const bytes = z.base64().transform((text) => new Uint8Array(Buffer.from(text, 'base64')));
 
 type MessageOf<Type extends RaftMessage['type']> = Extract<RaftMessage, { type: Type }>;
@@ -166,8 +174,11 @@ export const wireBatchSchema: z.ZodType<WireBatch> = z.compile(
   }),
 );
 
-/** Why bytes from the wire were refused. Stable codes, echoed to the sender in the 4xx body. */
-export type WireErrorCode = 'MALFORMED_JSON' | 'INVALID_MESSAGE';
+/**
+ * Why bytes from the wire were refused. Stable codes, echoed to the sender in the 4xx body. `MALFORMED_FRAME`: a
+ * snapshot chunk request shorter than its header length says, or whose header length is over the limit.
+ */
+export type WireErrorCode = 'MALFORMED_JSON' | 'INVALID_MESSAGE' | 'MALFORMED_FRAME';
 
 export interface WireError {
   readonly code: WireErrorCode;
@@ -189,15 +200,86 @@ export function encodeBatch(batch: WireBatch): string {
 
 /** Parse and validate a batch; never throws. */
 export function decodeBatch(text: string): DecodeResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, error: { code: 'MALFORMED_JSON', message: `body is not JSON: ${error instanceof Error ? error.message : String(error)}` } };
-  }
-  const result = wireBatchSchema.safeParse(value);
-  if (!result.success) return { ok: false, error: { code: 'INVALID_MESSAGE', message: summarizeIssues(result.error.issues) } };
+  const parsed = parseJson(text, 'body');
+  if (!parsed.ok) return parsed;
+  const result = wireBatchSchema.safeParse(parsed.value);
+  if (!result.success) return invalid(result.error.issues);
   return { ok: true, batch: result.data };
+}
+
+/** Largest header of a snapshot chunk request, in bytes. */
+export const MAX_SNAPSHOT_HEADER_BYTES = 2 ** 20;
+/** Bytes of the header length that starts a snapshot chunk request. */
+const FRAME_PREFIX_BYTES = 4;
+
+/** One snapshot chunk from one node to another: what a snapshot chunk request carries. */
+export interface SnapshotChunkEnvelope {
+  readonly clusterId: string;
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly message: MessageOf<'InstallSnapshot'>;
+}
+
+/** The header of a snapshot chunk request: the envelope, and the message without its bytes (they follow the header). */
+const snapshotChunkHeaderSchema = z.compile(
+  z.object({
+    clusterId: id,
+    from: id,
+    to: id,
+    message: messageSchemas.InstallSnapshot.extend({ data: z.never({ error: 'the chunk bytes follow the header; they are not in it' }).optional() }),
+  }),
+);
+
+/**
+ * Encode a snapshot chunk request as two buffers to write one after the other: the header length and header, then
+ * the chunk bytes themselves (a view of `message.data`, not a copy).
+ */
+export function encodeSnapshotChunkRequest({ clusterId, from, to, message }: SnapshotChunkEnvelope): [prefix: Buffer, data: Buffer] {
+  const { data, ...header } = message;
+  const json = JSON.stringify({ clusterId, from, to, message: header });
+  const headerBytes = Buffer.byteLength(json, 'utf8');
+  const prefix = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + headerBytes);
+  prefix.writeUInt32BE(headerBytes, 0);
+  prefix.write(json, FRAME_PREFIX_BYTES, 'utf8');
+  return [prefix, Buffer.from(data.buffer, data.byteOffset, data.byteLength)];
+}
+
+/**
+ * Parse and validate a snapshot chunk request (see the framing above) as a batch of its one InstallSnapshot, whose
+ * `data` is a view of `body` (not a copy); never throws.
+ */
+export function decodeSnapshotChunkRequest(body: Buffer): DecodeResult {
+  if (body.length < FRAME_PREFIX_BYTES) {
+    return malformedFrame(`the body has ${body.length} bytes, fewer than the ${FRAME_PREFIX_BYTES} of the header length`);
+  }
+  const headerBytes = body.readUInt32BE(0);
+  if (headerBytes > MAX_SNAPSHOT_HEADER_BYTES) return malformedFrame(`a header of ${headerBytes} bytes is longer than the ${MAX_SNAPSHOT_HEADER_BYTES} allowed`);
+  const dataAt = FRAME_PREFIX_BYTES + headerBytes;
+  if (dataAt > body.length) return malformedFrame(`a header of ${headerBytes} bytes does not fit in a body of ${body.length}`);
+  const parsed = parseJson(body.toString('utf8', FRAME_PREFIX_BYTES, dataAt), 'header');
+  if (!parsed.ok) return parsed;
+  const result = snapshotChunkHeaderSchema.safeParse(parsed.value);
+  if (!result.success) return invalid(result.error.issues);
+  const { message, ...envelope } = result.data;
+  const { data: _absent, ...fields } = message;
+  const data = new Uint8Array(body.buffer, body.byteOffset + dataAt, body.length - dataAt);
+  return { ok: true, batch: { ...envelope, messages: [{ ...fields, data }] } };
+}
+
+function parseJson(text: string, what: string): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: WireError } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    return { ok: false, error: { code: 'MALFORMED_JSON', message: `${what} is not JSON: ${error instanceof Error ? error.message : String(error)}` } };
+  }
+}
+
+function invalid(issues: readonly z.core.$ZodIssue[]): DecodeResult {
+  return { ok: false, error: { code: 'INVALID_MESSAGE', message: summarizeIssues(issues) } };
+}
+
+function malformedFrame(message: string): DecodeResult {
+  return { ok: false, error: { code: 'MALFORMED_FRAME', message } };
 }
 
 /** The first few zod issues as one line, bounded in length (the input is hostile; so is its size). */

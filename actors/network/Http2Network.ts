@@ -2,22 +2,28 @@
  * The network actor over HTTP/2 (`node:http2`), with optional TLS and mutual TLS.
  *
  * Sending: one persistent HTTP/2 session per peer, opened on first use. Every message for a peer produced in one turn
- * of the event loop travels as one request (`POST /xraft/v1/messages`, a JSON `WireBatch`); requests are pipelined,
- * up to `maxInflightRequests` per peer, without waiting for earlier answers. While a peer cannot be reached its
- * messages are dropped (Raft retries with its own heartbeats) and the node hears `PeerUnreachable`; the session is
- * reopened after a jittered exponential backoff. A PING every `keepAliveMs` detects a peer that stopped answering
- * (a paused process, a dead link) within `peerTimeoutMs` and replaces its session.
+ * of the event loop travels as one request (`POST /xraft/v1/messages`, a JSON `WireBatch`), except snapshot chunks:
+ * each `InstallSnapshot` is a request of its own (`POST /xraft/v1/snapshot-chunk`, `application/octet-stream`: a
+ * length-prefixed JSON header, then the chunk's bytes as they are; see `src/wire.ts`), so that its bytes are neither
+ * base64-encoded nor copied into a JSON string. Requests are pipelined, up to `maxInflightRequests` per peer, without
+ * waiting for earlier answers; a chunk may therefore arrive before or after the messages queued with it (Raft
+ * tolerates reordering). While a peer cannot be reached its messages are dropped (Raft retries with its own
+ * heartbeats) and the node hears `PeerUnreachable`; the session is reopened after a jittered exponential backoff.
+ * A PING every `keepAliveMs` detects a peer that stopped answering (a paused process, a dead link) within
+ * `peerTimeoutMs` and replaces its session.
  *
- * Receiving: every request is checked before anything reaches the node: method and path, body size, JSON, the zod
- * schema of every message (`src/wire.ts`), the cluster id, the addressee, and that the sender is a member (and, with
- * `tls.peerIdentity: 'common-name'`, that the client certificate names the sender). A refused request gets a 4xx and
- * a JSON body `{ error: { code, message } }`, and changes nothing. Valid messages are delivered in order, whatever
- * their term: answering stale terms is the core's job.
+ * Receiving: both routes run the same checks before anything reaches the node: method and path, content type, body
+ * size, the JSON (or the framing and the JSON header), the zod schema of every message (`src/wire.ts`), the cluster
+ * id, the addressee, and that the sender is a member (and, with `tls.peerIdentity: 'common-name'`, that the client
+ * certificate names the sender). A refused request gets a 4xx and a JSON body `{ error: { code, message } }`, and
+ * changes nothing. Valid messages are delivered in order, whatever their term: answering stale terms is the core's
+ * job. A chunk's `data` is a view of the request body, not a copy.
  *
  * Extension hooks:
  * - `route(method, path, handler)` serves small JSON requests on the same server (the process runner's client API).
  * - `rawRoute(method, path, handler)` hands over the unbuffered request stream, exempt from `maxBodyBytes`, for
- *   large transfers (snapshot chunks, later); `openStream(peer, path)` is the matching sending side.
+ *   transfers too large to buffer; `openStream(peer, path)` is the matching sending side. (Unused so far: snapshot
+ *   chunks are small enough for a buffered route.)
  * - `admitSender(from, request)` decides who may send (members by default); a join endpoint will widen it.
  * - `setPeer(id, address)` adds a peer (or changes its address) at run time, for members added after start.
  *
@@ -32,11 +38,13 @@ import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, Server
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { NodeId, RaftMessage } from '../../src/core/index.js';
-import { decodeBatch, encodeBatch, type WireBatch } from '../../src/wire.js';
+import { decodeBatch, decodeSnapshotChunkRequest, encodeBatch, encodeSnapshotChunkRequest, type DecodeResult } from '../../src/wire.js';
 import { NetworkActor, type Send } from './NetworkActor.js';
 
 /** The path Raft batches are posted to. */
 export const MESSAGES_PATH = '/xraft/v1/messages';
+/** The path snapshot chunks (`InstallSnapshot`, one per request, as raw bytes) are posted to. */
+export const SNAPSHOT_CHUNK_PATH = '/xraft/v1/snapshot-chunk';
 
 export interface Http2TlsOptions {
   /** This node's certificate (PEM), presented as a server and, to peers, as a client. */
@@ -62,7 +70,10 @@ export interface Http2NetworkOptions {
   /** Where to listen. Default 127.0.0.1, port 0 (any free port; see `port`). */
   readonly listen?: { readonly host?: string; readonly port?: number };
   readonly tls?: Http2TlsOptions;
-  /** Largest request body accepted on buffered routes; larger gets 413. Default 16 MiB. */
+  /**
+   * Largest request body accepted on buffered routes; larger gets 413. Default 16 MiB. A snapshot chunk request is
+   * the node's `snapshotChunkBytes` plus a header of a few hundred bytes (more with many members): keep room for it.
+   */
   readonly maxBodyBytes?: number;
   /** Requests to one peer awaiting an answer; more messages wait and join the next request. Default 64. */
   readonly maxInflightRequests?: number;
@@ -163,6 +174,7 @@ interface PeerLink {
 
 const { NGHTTP2_CANCEL } = http2.constants;
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+const OCTET_STREAM_HEADERS = { 'content-type': 'application/octet-stream' } as const;
 
 export class Http2Network extends NetworkActor {
   readonly id: NodeId;
@@ -221,7 +233,12 @@ export class Http2Network extends NetworkActor {
     this.server.on('stream', (stream, headers) => this.handleStream(stream, headers));
     this.server.on('sessionError', () => undefined);
     this.server.on('tlsClientError', () => undefined);
-    this.route('POST', MESSAGES_PATH, (request) => this.receiveBatch(request));
+    this.route('POST', MESSAGES_PATH, (request) =>
+      this.receiveMessages(request, JSON_HEADERS['content-type'], (body) => decodeBatch(body.toString('utf8'))),
+    );
+    this.route('POST', SNAPSHOT_CHUNK_PATH, (request) =>
+      this.receiveMessages(request, OCTET_STREAM_HEADERS['content-type'], decodeSnapshotChunkRequest),
+    );
   }
 
   /** The port the server listens on (after `listen`). */
@@ -295,7 +312,8 @@ export class Http2Network extends NetworkActor {
 
   /**
    * Serve `method path` with the raw request stream: nothing is buffered or size-limited, the handler owns the
-   * stream and must answer it. Meant for large transfers such as snapshot chunks. Sender checks are the handler's.
+   * stream and must answer it. Meant for transfers too large to buffer (snapshot chunks are not: they use a buffered
+   * route). Sender checks are the handler's.
    */
   rawRoute(method: string, path: string, handler: RawRouteHandler): void {
     this.routes.set(`${method} ${path}`, { kind: 'raw', handler });
@@ -366,41 +384,75 @@ export class Http2Network extends NetworkActor {
     });
   }
 
-  /** Send everything queued for `link` as one request, if the session is up and the window has room. */
+  /**
+   * Send what is queued for `link`, if the session is up, while the window has room: every message but snapshot chunks
+   * as one JSON batch, then each snapshot chunk as a request of its own. What does not fit waits for a free slot.
+   * A chunk thus travels apart from the messages queued around it and may arrive before or after them: Raft tolerates
+   * reordering (each message carries its term, each chunk its number and snapshot, and the follower says which chunk
+   * it takes next).
+   */
   private flush(link: PeerLink): void {
-    if (link.state !== 'connected' || link.session === null || link.queue.length === 0 || link.inflight >= this.maxInflight) return;
-    const messages = link.queue;
+    const session = link.session;
+    if (link.state !== 'connected' || session === null || link.queue.length === 0 || link.inflight >= this.maxInflight) return;
+    const batch = link.queue.filter((message) => message.type !== 'InstallSnapshot');
+    const requests: RaftMessage[][] = link.queue.flatMap((message) => (message.type === 'InstallSnapshot' ? [[message]] : []));
+    if (batch.length > 0) requests.unshift(batch);
     link.queue = [];
-    const batch: WireBatch = { clusterId: this.clusterId, from: this.id, to: link.id, messages };
+    for (const [at, messages] of requests.entries()) {
+      if (link.inflight >= this.maxInflight) {
+        link.queue = requests.slice(at).flat();
+        return;
+      }
+      if (!this.post(link, session, messages)) {
+        // The session is closing; its close handler resets the link.
+        this.stats.messagesDropped += requests.slice(at).flat().length;
+        return;
+      }
+    }
+  }
+
+  /**
+   * One request to `link`'s peer: `messages` as a JSON batch, or one InstallSnapshot as a snapshot chunk request.
+   * False when the session no longer opens streams.
+   */
+  private post(link: PeerLink, session: ClientHttp2Session, messages: readonly RaftMessage[]): boolean {
+    const envelope = { clusterId: this.clusterId, from: this.id, to: link.id };
+    const [first] = messages;
+    const chunk = messages.length === 1 && first?.type === 'InstallSnapshot' ? first : null;
     let stream: ClientHttp2Stream;
     try {
-      stream = link.session.request({ ':method': 'POST', ':path': MESSAGES_PATH, ...JSON_HEADERS });
+      const [path, headers] = chunk === null ? [MESSAGES_PATH, JSON_HEADERS] : [SNAPSHOT_CHUNK_PATH, OCTET_STREAM_HEADERS];
+      stream = session.request({ ':method': 'POST', ':path': path, ...headers });
     } catch {
-      // The session is closing; its close handler resets the link.
-      this.stats.messagesDropped += messages.length;
-      return;
+      return false;
     }
-    const session = link.session;
     link.inflight++;
     this.stats.requestsSent++;
     this.stats.messagesSent += messages.length;
     let status = 0;
-    const chunks: Buffer[] = [];
+    const answer: Buffer[] = [];
     stream.on('response', (headers) => (status = Number(headers[':status'])));
-    stream.on('data', (chunk: Buffer) => chunks.length < 4 && chunks.push(chunk));
+    stream.on('data', (data: Buffer) => answer.length < 4 && answer.push(data));
     stream.on('error', () => undefined);
     stream.on('close', () => {
       // A stream of a session since replaced must not free a slot of the new one.
       if (link.session === session) link.inflight--;
       if (status !== 0 && (status < 200 || status >= 300)) {
         this.stats.requestsRefusedByPeers++;
-        const refusal = `${link.id} refused our messages with ${status}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`;
+        const refusal = `${link.id} refused our messages with ${status}: ${Buffer.concat(answer).toString('utf8').slice(0, 300)}`;
         if (refusal !== link.lastRefusal) this.options.log?.(refusal);
         link.lastRefusal = refusal;
       }
       if (link.queue.length > 0) this.scheduleFlush();
     });
-    stream.end(encodeBatch(batch));
+    if (chunk === null) stream.end(encodeBatch({ ...envelope, messages }));
+    else {
+      // Two writes, so that the chunk's bytes are not copied into one body.
+      const [prefix, data] = encodeSnapshotChunkRequest({ ...envelope, message: chunk });
+      stream.write(prefix);
+      stream.end(data);
+    }
+    return true;
   }
 
   private connect(link: PeerLink): void {
@@ -489,7 +541,7 @@ export class Http2Network extends NetworkActor {
   }
 
   /**
-   * Open a request stream to `peer` on its session, for large transfers (snapshot chunks): the caller writes the
+   * Open a request stream to `peer` on its session, for transfers too large to buffer: the caller writes the
    * body as it reads it, so nothing large is buffered. Null when the peer has no open session right now.
    */
   protected openStream(peer: NodeId, path: string, headers: Record<string, string> = {}): ClientHttp2Stream | null {
@@ -516,12 +568,17 @@ export class Http2Network extends NetworkActor {
     return null;
   }
 
-  private receiveBatch(request: RouteRequest): RouteResponse {
+  /**
+   * A request carrying Raft messages (a batch, or a snapshot chunk): refused unless its content type (when given)
+   * is `contentType`, it decodes, and it comes from an admitted sender of this cluster to this node. Then every
+   * message is delivered, in order.
+   */
+  private receiveMessages(request: RouteRequest, contentType: string, decode: (body: Buffer) => DecodeResult): RouteResponse {
     const type = request.headers['content-type'];
-    if (type !== undefined && !type.startsWith('application/json')) {
-      return refuse({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send application/json' });
+    if (type !== undefined && !type.startsWith(contentType)) {
+      return refuse({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: `send ${contentType}` });
     }
-    const decoded = decodeBatch(request.body.toString('utf8'));
+    const decoded = decode(request.body);
     if (!decoded.ok) return refuse({ status: 400, ...decoded.error });
     const { batch } = decoded;
     if (batch.clusterId !== this.clusterId) {

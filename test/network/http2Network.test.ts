@@ -1,12 +1,12 @@
 /**
  * Http2Network under real nodes in one process, on loopback: elections and replication over HTTP/2, coalescing of
- * a turn's messages into one request, refusal of bad requests, and PeerUnreachable then reconnection when a peer
- * comes and goes.
+ * a turn's messages into one request, snapshot chunks as raw bytes on their own route, refusal of bad requests, and
+ * PeerUnreachable then reconnection when a peer comes and goes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Http2Network, MESSAGES_PATH } from '../../actors/network/Http2Network.js';
-import { createRaftNode, type NetworkReply, type NodeId } from '../../src/index.js';
-import { encodeBatch } from '../../src/wire.js';
+import { Http2Network, MESSAGES_PATH, SNAPSHOT_CHUNK_PATH, type RouteHandler } from '../../actors/network/Http2Network.js';
+import { createRaftNode, type NetworkReply, type NodeId, type RaftConfig } from '../../src/index.js';
+import { encodeBatch, encodeSnapshotChunkRequest } from '../../src/wire.js';
 import { counterCommand, counterMachine, type CounterNode } from '../support/cluster.js';
 import { freePorts, RawClient, waitFor } from './support.js';
 
@@ -16,10 +16,33 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** What each route of a network served: requests, and JSON batches that carried an InstallSnapshot. */
+const served = new WeakMap<Http2Network, { requests: Map<string, number>; chunksInBatches: number }>();
+const servedBy = (network: Http2Network) => served.get(network) ?? { requests: new Map<string, number>(), chunksInBatches: 0 };
+
+/** An Http2Network that counts what its routes serve (the base constructor registers them, hence the WeakMap). */
+class ObservedNetwork extends Http2Network {
+  override route(method: string, path: string, handler: RouteHandler): void {
+    super.route(method, path, (request) => {
+      const counts = servedBy(this);
+      served.set(this, counts);
+      counts.requests.set(path, (counts.requests.get(path) ?? 0) + 1);
+      if (path === MESSAGES_PATH && request.body.includes('"InstallSnapshot"')) counts.chunksInBatches++;
+      return handler(request);
+    });
+  }
+}
+
+interface MemberOptions {
+  readonly config?: Partial<RaftConfig>;
+  readonly snapshotChunkBytes?: number;
+}
+
 interface Member {
   readonly id: NodeId;
   readonly network: Http2Network;
   readonly node: CounterNode;
+  readonly stateMachine: ReturnType<typeof counterMachine>;
 }
 
 async function startCluster(ids: readonly NodeId[], clusterId = 'net-test'): Promise<{ members: Member[]; ports: Map<NodeId, number> }> {
@@ -30,16 +53,25 @@ async function startCluster(ids: readonly NodeId[], clusterId = 'net-test'): Pro
   return { members, ports };
 }
 
-async function startMember(id: NodeId, ids: readonly NodeId[], ports: Map<NodeId, number>, clusterId = 'net-test'): Promise<Member> {
+async function startMember(id: NodeId, ids: readonly NodeId[], ports: Map<NodeId, number>, clusterId = 'net-test', options: MemberOptions = {}): Promise<Member> {
   const peers = Object.fromEntries(ids.filter((peer) => peer !== id).map((peer) => [peer, `127.0.0.1:${ports.get(peer)}`]));
-  const network = new Http2Network({ id, clusterId, peers, listen: { port: ports.get(id)! }, backoff: { initialMs: 20, maxMs: 200 } });
+  const network = new ObservedNetwork({ id, clusterId, peers, listen: { port: ports.get(id)! }, backoff: { initialMs: 20, maxMs: 200 } });
   await network.listen();
-  const node = createRaftNode({ id, members: ids, commandSchema: counterCommand, stateMachine: counterMachine(), network, config });
+  const stateMachine = counterMachine();
+  const node = createRaftNode({
+    id,
+    members: ids,
+    commandSchema: counterCommand,
+    stateMachine,
+    network,
+    config: { ...config, ...options.config },
+    snapshotChunkBytes: options.snapshotChunkBytes,
+  });
   cleanups.push(async () => {
     await node.stop();
     await network.close();
   });
-  return { id, network, node };
+  return { id, network, node, stateMachine };
 }
 
 const leaderOf = (members: readonly Member[]): Member | undefined => {
@@ -81,6 +113,78 @@ describe('Http2Network', () => {
     expect(target.node.status().term).toBeLessThan(99);
     const ok = await client.request('POST', MESSAGES_PATH, encodeBatch({ clusterId: 'net-test', from: 'n2', to: 'n1', messages: [{ ...vote, preVote: true, term: 1 }] }));
     expect(ok.status).toBe(204);
+  });
+
+  it('catches up a follower that missed the compacted log with a snapshot whose chunks travel as raw bytes on their own route', async () => {
+    const ids = ['n1', 'n2', 'n3'];
+    const portList = await freePorts(ids.length);
+    const ports = new Map(ids.map((id, i) => [id, portList[i]!]));
+    // Tiny chunks: the counter's snapshot takes several of them, so the window and the framing both get exercised.
+    const options = { config: { snapshotThreshold: 20, snapshotTrailingEntries: 5 }, snapshotChunkBytes: 8 };
+    const early = [await startMember('n1', ids, ports, 'net-test', options), await startMember('n2', ids, ports, 'net-test', options)];
+    const leader = await waitFor(() => leaderOf(early), 'a leader of two');
+    for (let i = 0; i < 200; i += 20) await Promise.all(Array.from({ length: 20 }, () => leader.node.propose({ op: 'add', by: 1 })));
+    await waitFor(() => early.every(({ node }) => node.status().snapshotIndex >= 150), 'both nodes compacted their logs');
+
+    const late = await startMember('n3', ids, ports, 'net-test', options);
+    expect(late.network.stats.messagesReceived).toBe(0);
+    await waitFor(() => late.stateMachine.state === 200 && late.node.status().appliedIndex === leader.node.status().appliedIndex, 'n3 caught up');
+    expect(late.node.status().snapshotIndex).toBeGreaterThanOrEqual(150);
+    expect(late.network.stats.messagesReceived).toBeGreaterThan(0);
+    expect(servedBy(late.network).requests.get(SNAPSHOT_CHUNK_PATH)).toBeGreaterThan(1);
+    // And replication goes on from the snapshot.
+    await leader.node.propose({ op: 'add', by: 5 });
+    await waitFor(() => late.stateMachine.state === 205, 'n3 applied the next write');
+
+    const members = [...early, late];
+    expect(members.map(({ stateMachine }) => stateMachine.state)).toEqual([205, 205, 205]);
+    for (const { id, network } of members) {
+      expect(servedBy(network).chunksInBatches, id).toBe(0);
+      expect(network.stats.requestsRefused, id).toBe(0);
+      expect(network.stats.requestsRefusedByPeers, id).toBe(0);
+    }
+  });
+
+  it('refuses bad snapshot chunk requests with a 4xx and a JSON error, and changes nothing', async () => {
+    const { members, ports } = await startCluster(['n1', 'n2']);
+    await waitFor(() => leaderOf(members), 'a leader');
+    const target = members[0]!;
+    const client = new RawClient(`http://127.0.0.1:${ports.get('n1')}`);
+    cleanups.push(() => client.close());
+    const before = target.node.status();
+    const message = { type: 'InstallSnapshot', term: 99, meta: { index: 500, term: 99, voters: ['n1', 'n2'], learners: [] }, chunk: 0, data: new Uint8Array([1, 2, 3]), done: true } as const;
+    const frame = (envelope: { clusterId: string; from: string; to: string }, term = 99) => Buffer.concat(encodeSnapshotChunkRequest({ ...envelope, message: { ...message, term } }));
+    const octets = { 'content-type': 'application/octet-stream' };
+    const post = (body: Buffer, headers = octets) => client.request('POST', SNAPSHOT_CHUNK_PATH, body, headers);
+    const good = frame({ clusterId: 'net-test', from: 'n2', to: 'n1' });
+    const badHeader = Buffer.from('{"clusterId":');
+    const notJson = Buffer.concat([Buffer.from([0, 0, 0, badHeader.length]), badHeader, Buffer.from([1, 2])]);
+    const cases: [string, number, Awaited<ReturnType<typeof post>>][] = [
+      ['MALFORMED_FRAME', 400, await post(Buffer.from([0, 0]))],
+      ['MALFORMED_FRAME', 400, await post(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]))],
+      ['MALFORMED_FRAME', 400, await post(good.subarray(0, 20))],
+      ['MALFORMED_JSON', 400, await post(notJson)],
+      ['INVALID_MESSAGE', 400, await post(frame({ clusterId: 'net-test', from: 'n2', to: 'n1' }, -1))],
+      ['UNSUPPORTED_MEDIA_TYPE', 415, await post(good, { 'content-type': 'application/json' })],
+      ['WRONG_CLUSTER', 403, await post(frame({ clusterId: 'other', from: 'n2', to: 'n1' }))],
+      ['WRONG_NODE', 421, await post(frame({ clusterId: 'net-test', from: 'n2', to: 'n9' }))],
+      ['UNKNOWN_SENDER', 403, await post(frame({ clusterId: 'net-test', from: 'mallory', to: 'n1' }))],
+      ['METHOD_NOT_ALLOWED', 405, await client.request('GET', SNAPSHOT_CHUNK_PATH)],
+    ];
+    for (const [code, status, answer] of cases) {
+      expect(answer.status, code).toBe(status);
+      expect(JSON.parse(answer.body).error.code, code).toBe(code);
+    }
+    expect(target.network.stats.requestsRefused).toBe(cases.length);
+    const after = target.node.status();
+    expect(after.term).toBeLessThan(99);
+    expect(after.term).toBe(before.term);
+    expect(after.snapshotIndex).toBe(before.snapshotIndex);
+    expect(after.lastIndex).toBe(before.lastIndex);
+    // The same request, well-formed: a stale chunk (term 0) is delivered, and the core ignores it.
+    const ok = await post(frame({ clusterId: 'net-test', from: 'n2', to: 'n1' }, 0));
+    expect(ok.status, ok.body).toBe(204);
+    expect(target.network.stats.requestsRefused).toBe(cases.length);
   });
 
   it('reports PeerUnreachable for a peer that is down, reconnects once it is up, and sends the messages of one turn as one request', async () => {

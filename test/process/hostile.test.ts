@@ -1,15 +1,16 @@
 /**
  * Hostile input against a running three-process cluster: more than 10,000 malformed, truncated, oversized,
- * wrong-type, wrong-cluster, wrong-addressee, unknown-sender, wrong-method and wrong-path requests, spread over the
- * three nodes and pipelined. Every one must get a 4xx, no process may die, and the log must not change.
+ * wrong-type, wrong-cluster, wrong-addressee, unknown-sender, wrong-method and wrong-path requests, and garbage,
+ * truncated, wrongly framed and invalid snapshot chunk requests, spread over the three nodes and pipelined. Every one
+ * must get a 4xx, no process may die, and the log must not change.
  *
  * The inputs are generated from a seed. Valid-shaped messages in the refused categories carry a far higher term and
- * new entries, so that a single one wrongly delivered would show as a changed term or log.
+ * new entries (or a far later snapshot), so that a single one wrongly delivered would show as a changed term or log.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seededRandom } from '../../src/index.js';
-import { decodeBatch, encodeBatch } from '../../src/wire.js';
-import { MESSAGES_PATH } from '../../actors/network/Http2Network.js';
+import { decodeBatch, decodeSnapshotChunkRequest, encodeBatch, encodeSnapshotChunkRequest, type SnapshotChunkEnvelope } from '../../src/wire.js';
+import { MESSAGES_PATH, SNAPSHOT_CHUNK_PATH } from '../../actors/network/Http2Network.js';
 import { RawClient, waitFor } from '../network/support.js';
 import { ProcessCluster, type Status } from './support.js';
 
@@ -55,6 +56,21 @@ function plausibleBatch(to: string): { clusterId: string; from: string; to: stri
   return { clusterId: 'hostile', from, to, messages: [pick(messages)] };
 }
 
+/** A snapshot chunk the target would accept from the right cluster, sender and addressee; term 1000. */
+function plausibleChunk(to: string): SnapshotChunkEnvelope {
+  const data = Buffer.alloc(int(200), 'x');
+  const meta = { index: 1e6, term: 1000, voters: ['n1', 'n2', 'n3'], learners: [] };
+  return { clusterId: 'hostile', from: to === 'n1' ? 'n2' : 'n1', to, message: { type: 'InstallSnapshot', term: 1000, meta, chunk: int(3), data, done: random() < 0.5 } };
+}
+
+/** A snapshot chunk request body: the header length, `header` as JSON, `data`. */
+function chunkFrame(header: unknown, data: Uint8Array): Buffer {
+  const json = Buffer.from(JSON.stringify(header) ?? 'undefined', 'utf8');
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32BE(json.length);
+  return Buffer.concat([prefix, json, data]);
+}
+
 const wrongValues: readonly unknown[] = ['1', -1, 1.5, null, {}, [], true, 2 ** 60, 'NaN', '', [[[]]]];
 
 /** Replace one random field somewhere in `value` by a wrong value. */
@@ -87,12 +103,37 @@ function hostileRequest(to: string): Hostile {
     body,
     headers,
   });
+  const postChunk = (kind: string, body: Buffer): Hostile => ({ kind, method: 'POST', path: SNAPSHOT_CHUNK_PATH, body, headers: { 'content-type': 'application/octet-stream' } });
+  const randomBytes = (): Buffer => {
+    const bytes = Buffer.alloc(int(300));
+    for (let i = 0; i < bytes.length; i++) bytes[i] = int(256);
+    return bytes;
+  };
   const batch = plausibleBatch(to);
-  switch (int(12)) {
-    case 0: {
-      const bytes = Buffer.alloc(int(300));
-      for (let i = 0; i < bytes.length; i++) bytes[i] = int(256);
-      return post('random bytes', bytes);
+  switch (int(16)) {
+    case 0:
+      return post('random bytes', randomBytes());
+    case 12:
+      return postChunk('chunk: random bytes', randomBytes());
+    case 13: {
+      // Cut anywhere before the chunk bytes: the header length promises more than arrives.
+      const [prefix] = encodeSnapshotChunkRequest(plausibleChunk(to));
+      return postChunk('chunk: truncated', prefix.subarray(0, int(prefix.length)));
+    }
+    case 14: {
+      // A header length past the body, past 1 MiB, or short of the header (which cuts its JSON).
+      const body = Buffer.concat(encodeSnapshotChunkRequest(plausibleChunk(to)));
+      const headerLength = body.readUInt32BE(0);
+      body.writeUInt32BE(pick([body.length - 3 + int(1000), 2 ** 20 + 1 + int(2 ** 31), 2 ** 32 - 1, int(headerLength)]), 0);
+      return postChunk('chunk: wrong header length', body);
+    }
+    case 15: {
+      const { message, ...envelope } = plausibleChunk(to);
+      const { data, ...header } = message;
+      for (;;) {
+        const body = chunkFrame(mutate({ ...envelope, message: header }), data);
+        if (!decodeSnapshotChunkRequest(body).ok) return postChunk('chunk: wrong type', body);
+      }
     }
     case 1: {
       const text = encodeBatch(batch as never);
@@ -183,7 +224,7 @@ it('answers 10,000 hostile requests with 4xx, never crashes, and keeps its log',
     expect(status, JSON.stringify(summary)).toBeGreaterThanOrEqual(400);
     expect(status, JSON.stringify(summary)).toBeLessThan(500);
   }
-  expect(statuses.size).toBe(11); // every kind of hostile request was tried
+  expect(statuses.size).toBe(15); // every kind of hostile request was tried
 
   expect(cluster.nodes.every((node) => node.alive)).toBe(true);
   expect(await fingerprint()).toEqual(before);

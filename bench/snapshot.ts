@@ -50,11 +50,21 @@ export interface SnapshotBenchResult {
   readonly takeSeconds: number;
   readonly transferSeconds: number;
   readonly megabytesPerSecond: number;
-  readonly peakRssGrowthMiB: number;
-  /** Of the resident set, the anonymous part (heap, buffers, malloc) at its peak, less its baseline. */
-  readonly peakAnonymousGrowthMiB: number;
-  /** Of the resident set, the file-backed part (LevelDB maps its table files) at its peak, less its baseline. */
-  readonly peakFileGrowthMiB: number;
+  /** Resident memory of the process with both nodes started, before the snapshot is taken. */
+  readonly startRssMiB: number;
+  /** Peak resident growth while the leader takes the snapshot (state machine -> store), over the start. */
+  readonly take: MemoryGrowth;
+  /** Peak resident growth while the snapshot moves to the joiner and is installed and restored there, over the start. */
+  readonly transfer: MemoryGrowth;
+}
+
+/** Peaks of resident memory over a baseline, in MiB: the whole, and its anonymous and file-backed parts apart. */
+export interface MemoryGrowth {
+  readonly rssMiB: number;
+  /** Heap, buffers, malloc. */
+  readonly anonymousMiB: number;
+  /** Memory-mapped files (LevelDB maps its table files): page cache the kernel can reclaim. */
+  readonly fileMiB: number;
 }
 
 /** Anonymous and file-backed resident memory of this process, in bytes (Linux; zeros elsewhere). */
@@ -68,13 +78,42 @@ function residentParts(): { anonymous: number; file: number } {
   }
 }
 
+/** Samples resident memory every 20 ms from `start()` until `stop()`, keeping the peaks. */
+class MemorySampler {
+  private readonly base = { rss: process.memoryUsage().rss, ...residentParts() };
+  private peak = { ...this.base };
+  private timer: NodeJS.Timeout | null = null;
+
+  get baseRss(): number {
+    return this.base.rss;
+  }
+
+  start(): void {
+    this.peak = { ...this.base };
+    this.timer = setInterval(() => {
+      const parts = residentParts();
+      this.peak = {
+        rss: Math.max(this.peak.rss, process.memoryUsage().rss),
+        anonymous: Math.max(this.peak.anonymous, parts.anonymous),
+        file: Math.max(this.peak.file, parts.file),
+      };
+    }, 20);
+  }
+
+  stop(): MemoryGrowth {
+    if (this.timer !== null) clearInterval(this.timer);
+    const mib = (bytes: number): number => bytes / 2 ** 20;
+    return { rssMiB: mib(this.peak.rss - this.base.rss), anonymousMiB: mib(this.peak.anonymous - this.base.anonymous), fileMiB: mib(this.peak.file - this.base.file) };
+  }
+}
+
 /** `chunkBytes` defaults to the node default (`snapshotChunkBytes`). */
 export async function benchSnapshotTransfer(bytes: number, chunkBytes?: number): Promise<SnapshotBenchResult> {
   const directory = mkdtempSync(join(tmpdir(), 'xraft-snapshot-bench-'));
   const [leaderPort, joinerPort] = (await freePorts(2)) as [number, number];
   const networks = {
     n1: new Http2Network({ id: 'n1', clusterId: 'bench', peers: { n2: `127.0.0.1:${joinerPort}` }, listen: { port: leaderPort } }),
-    n2: new Http2Network({ id: 'n2', clusterId: 'bench', peers: { n1: `127.0.0.1:${leaderPort}` }, listen: { port: joinerPort }, maxBodyBytes: 64 * 1024 * 1024 }),
+    n2: new Http2Network({ id: 'n2', clusterId: 'bench', peers: { n1: `127.0.0.1:${leaderPort}` }, listen: { port: joinerPort }, }),
   };
   await networks.n1.listen();
   await networks.n2.listen();
@@ -104,36 +143,31 @@ export async function benchSnapshotTransfer(bytes: number, chunkBytes?: number):
   try {
     await until(() => leader.status().role === 'leader', 10_000, 'leader');
     await leader.propose({ n: 1 });
+    // Both phases are measured against the same start, so that memory grown while taking cannot hide in the baseline
+    // of the transfer.
+    const memory = new MemorySampler();
     // Take the snapshot and compact everything, so the joiner can only catch up by snapshot.
+    memory.start();
     const takeStarted = performance.now();
     leader.takeSnapshot();
     await until(() => leader.status().snapshotIndex >= 2, 600_000, 'snapshot taken');
     const takeSeconds = (performance.now() - takeStarted) / 1000;
+    const take = memory.stop();
 
-    const baseline = process.memoryUsage().rss;
-    const baseParts = residentParts();
-    let peak = baseline;
-    let peakAnonymous = baseParts.anonymous;
-    let peakFile = baseParts.file;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage().rss);
-      const parts = residentParts();
-      peakAnonymous = Math.max(peakAnonymous, parts.anonymous);
-      peakFile = Math.max(peakFile, parts.file);
-    }, 20);
+    memory.start();
     const started = performance.now();
     await leader.addLearner('n2');
-    await until(() => joinerState.received === bytes + 0 && joiner.status().appliedIndex >= 2, 600_000, 'snapshot installed');
+    await until(() => joinerState.received === bytes && joiner.status().appliedIndex >= 2, 600_000, 'snapshot installed');
     const transferSeconds = (performance.now() - started) / 1000;
-    clearInterval(sampler);
+    const transfer = memory.stop();
     return {
       bytes,
       takeSeconds,
       transferSeconds,
       megabytesPerSecond: bytes / 1e6 / transferSeconds,
-      peakRssGrowthMiB: (peak - baseline) / 2 ** 20,
-      peakAnonymousGrowthMiB: (peakAnonymous - baseParts.anonymous) / 2 ** 20,
-      peakFileGrowthMiB: (peakFile - baseParts.file) / 2 ** 20,
+      startRssMiB: memory.baseRss / 2 ** 20,
+      take,
+      transfer,
     };
   } finally {
     await leader.stop();

@@ -7,8 +7,10 @@
  * - `hard/state`: the hard state `{ term, votedFor, commit }`.
  * - `membership/voters`: the voters the store was created with (`identity.members`), for membership changes to come.
  * - `snapshot/meta`: the current snapshot: its `SnapshotMeta`, its generation and its number of chunks.
- * - `snapshot/c<generation><chunk>`: the chunks of a snapshot, one value per `WriteSnapshotChunk` exactly as it came
- *   (generation and chunk number 8 bytes big-endian each), with a CRC-32 over key and bytes.
+ * - the chunks of a snapshot, one per `WriteSnapshotChunk` exactly as it came, with a CRC-32 over chunk key and bytes:
+ *   on disk, in one file per generation beside the database (`<location>/snapshots/<generation>.chunks`, see
+ *   snapshotChunkFiles.ts: LevelDB would memory-map a large snapshot's bytes into the process); in a database given
+ *   as `db`, as values `snapshot/c<generation><chunk>` (generation and chunk number 8 bytes big-endian each).
  * - `entries/<index>`: one entry per key, the index as 8 bytes big-endian so that key order is log order.
  * Every value carries a CRC-32; the entry value holds the command text exactly as encoded at proposal time (see
  * `levelCodec.ts`).
@@ -20,11 +22,12 @@
  * being capped by the disk's fsync rate, and an acknowledgement always implies every earlier write is durable.
  *
  * Snapshots, two generations and a pointer: a pending snapshot writes its chunks under a fresh generation number
- * (never reused), so they never touch the current snapshot's keys. The batch holding the `done` chunk also rewrites
- * `snapshot/meta` to point at the new generation and deletes the old generation's chunks (keys only: a few hundred
- * deletes for a GiB): one atomic batch, so after a crash the store has either the old snapshot whole or the new one
- * whole. Nothing is copied or renamed, so memory stays bounded by one chunk however large the snapshot. Chunks of any
- * other generation found on open are a pending snapshot that a crash interrupted; they are deleted.
+ * (never reused), so they never touch the current snapshot's chunks. The batch holding the `done` chunk also rewrites
+ * `snapshot/meta` to point at the new generation (its file synced first) and drops the old generation's chunks (its
+ * keys in the same batch, or its file once the batch is durable): one atomic pointer swap, so after a crash the store
+ * has either the old snapshot whole or the new one whole. Nothing is copied or renamed, so memory stays bounded by one
+ * chunk however large the snapshot. Chunks of any other generation found on open are a pending snapshot that a crash
+ * interrupted (or a dropped one whose file outlived the swap); they are deleted.
  * Chunks are verified when read (`ReadSnapshotChunk`), not on open: checking a GiB snapshot on every start would read
  * the whole of it; the meta record is verified on open.
  *
@@ -40,6 +43,7 @@
  * await node.stop();
  * await store.close(); // release the directory's lock before reopening it
  */
+import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import type { AbstractBatchOperation, AbstractBatchOptions, AbstractLevel, AbstractSublevel } from 'abstract-level';
 import type { Entry, HardState, NodeId, RecoveredState, SnapshotMeta } from '../../src/core/index.js';
@@ -53,19 +57,9 @@ import {
   type StoreFailureCause,
   type WriteSnapshotChunk,
 } from './LogStore.js';
-import {
-  DecodeFailure,
-  decodeEntry,
-  decodeEntryKey,
-  decodeRecord,
-  decodeSnapshotChunk,
-  encodeEntry,
-  encodeRecord,
-  encodeSnapshotChunk,
-  entryKey,
-  snapshotChunkKey,
-  snapshotChunkRange,
-} from './levelCodec.js';
+import { DecodeFailure, decodeEntry, decodeEntryKey, decodeRecord, encodeEntry, encodeRecord, entryKey } from './levelCodec.js';
+import { FileChunks } from './snapshotChunkFiles.js';
+import { DatabaseChunks, type ChunkSublevel, type SnapshotChunkStorage } from './snapshotChunkStorage.js';
 
 /** Who a data directory belongs to. Stored on first open; a later open with a different identity is refused. */
 export interface StoreIdentity {
@@ -80,6 +74,12 @@ export type LevelDatabase = AbstractLevel<string | Buffer | Uint8Array, string, 
 
 export type LevelLogStoreOptions = {
   readonly identity: StoreIdentity;
+  /**
+   * Where snapshot chunks are kept: a directory of files (`<generation>.chunks`), or null for values inside the
+   * database. Default: `<location>/snapshots` for a store on disk, null for a database given as `db`. Reopen a store
+   * with the same setting: chunks kept one way are not found the other way.
+   */
+  readonly snapshotDirectory?: string | null;
 } & (
   | {
       /** Directory of a classic-level (LevelDB) database, created when missing. The store opens and closes it. */
@@ -146,6 +146,8 @@ export class LevelLogStore extends LogStore {
   private readonly membership: Sublevel;
   private readonly snapshot: Sublevel;
   private readonly entries: Sublevel;
+  /** Where the snapshots' bytes live (the meta record that names the current one is always in `snapshot`). */
+  private readonly chunks: SnapshotChunkStorage;
 
   /** Settles once the database is open and its identity checked; null when closed. */
   private opening: Promise<void> | null = null;
@@ -190,6 +192,8 @@ export class LevelLogStore extends LogStore {
     this.membership = sublevel('membership');
     this.snapshot = sublevel('snapshot');
     this.entries = sublevel('entries');
+    const snapshotDirectory = options.snapshotDirectory === undefined ? (options.location === undefined ? null : join(options.location, 'snapshots')) : options.snapshotDirectory;
+    this.chunks = snapshotDirectory === null ? new DatabaseChunks(this.snapshot as unknown as ChunkSublevel) : new FileChunks(snapshotDirectory);
   }
 
   get stats(): LevelLogStoreStats {
@@ -212,10 +216,9 @@ export class LevelLogStore extends LogStore {
       while (this.flushing !== null) await this.flushing;
       const opening = this.opening;
       this.opening = null;
-      if (opening !== null && this.ownsDb) {
-        await opening.catch(() => undefined);
-        await this.db.close();
-      }
+      if (opening !== null) await opening.catch(() => undefined);
+      await this.chunks.close();
+      if (opening !== null && this.ownsDb) await this.db.close();
     })();
     this.closing = closing.finally(() => {
       this.closing = null;
@@ -265,11 +268,12 @@ export class LevelLogStore extends LogStore {
     }
     const quiet = this.swapsStarted === this.swapsFinished;
     const swaps = this.swapsStarted;
-    const key = snapshotChunkKey(current.generation, chunk);
-    const keyName = `snapshot/${toHex(key)}`;
-    const value = await this.snapshot.get(key);
+    const keyName = this.chunks.nameOf(current.generation, chunk);
+    const read = await this.chunks.read(current.generation, chunk).catch((error: unknown) => {
+      throw corruption(error, keyName, undefined, `snapshot chunk ${chunk} (${keyName})`);
+    });
     if (this.failure !== null) return;
-    if (value === undefined) {
+    if (!read.found) {
       // A snapshot that replaced this one deleted the chunk meanwhile: as if asked after the swap, there is no such
       // chunk of the snapshot the reader knows. Without a swap, a chunk the meta record promises is missing.
       if (!quiet || this.swapsStarted !== swaps) return this.chunkLoaded(ref, null, chunk, EMPTY, true);
@@ -277,11 +281,10 @@ export class LevelLogStore extends LogStore {
         code: 'STORE_CORRUPTED',
         reason: 'INDEX_GAP',
         key: keyName,
-        message: `chunk ${chunk} of the current snapshot (generation ${current.generation}, ${current.chunks} chunks) is missing (key ${keyName})`,
+        message: `chunk ${chunk} of the current snapshot (generation ${current.generation}, ${current.chunks} chunks) is missing (${keyName})`,
       });
     }
-    const data = decodeOrCorrupt(keyName, undefined, () => decodeSnapshotChunk(key, value), `snapshot chunk ${chunk} (key ${keyName})`);
-    this.chunkLoaded(ref, current.meta, chunk, data, chunk === current.chunks - 1);
+    this.chunkLoaded(ref, current.meta, chunk, read.data, chunk === current.chunks - 1);
   }
 
   protected override onStop(): void {
@@ -365,29 +368,21 @@ export class LevelLogStore extends LogStore {
             checkChunk(write);
             if (write.chunk === 0) {
               // A new snapshot discards the pending one: its chunks are only keys to delete.
-              if (pending !== null) {
-                for (let chunk = 0; chunk < pending.nextChunk; chunk++) {
-                  batch.del<Bytes>(snapshotChunkKey(pending.generation, chunk), { sublevel: this.snapshot });
-                }
-              }
+              if (pending !== null) this.chunks.drop(batch, pending.generation, pending.nextChunk);
               pending = { meta: write.meta, generation: nextGeneration++, nextChunk: 0 };
             } else if (pending === null || pending.nextChunk !== write.chunk || !sameSnapshot(pending.meta, write.meta)) {
               const expected = pending === null ? 'no snapshot is being written' : `expected chunk ${pending.nextChunk} of the snapshot at index ${pending.meta.index}`;
               throw new InvalidWrite(`snapshot chunk ${write.chunk} at index ${write.meta.index} does not continue the pending snapshot: ${expected}`);
             }
-            const key = snapshotChunkKey(pending.generation, write.chunk);
-            batch.put<Bytes, Bytes>(key, encodeSnapshotChunk(key, write.data), { sublevel: this.snapshot });
+            await this.chunks.stage(batch, pending.generation, write.chunk, write.data);
             pending = { ...pending, nextChunk: write.chunk + 1 };
             chunks++;
             if (write.done) {
               // The swap: point the meta record at the new generation and drop the old one's chunks, atomically.
+              await this.chunks.seal(pending.generation);
               const made: CurrentSnapshot = { meta: pending.meta, generation: pending.generation, chunks: pending.nextChunk };
               batch.put<Bytes, Bytes>(SNAPSHOT_META_KEY, encodeRecord(made), { sublevel: this.snapshot });
-              if (current !== null) {
-                for (let chunk = 0; chunk < current.chunks; chunk++) {
-                  batch.del<Bytes>(snapshotChunkKey(current.generation, chunk), { sublevel: this.snapshot });
-                }
-              }
+              if (current !== null) this.chunks.drop(batch, current.generation, current.chunks);
               current = made;
               pending = null;
               swaps = true;
@@ -418,6 +413,7 @@ export class LevelLogStore extends LogStore {
     const needsSync = group.some((write) => write.type === 'SaveLog' || (write.type === 'WriteSnapshotChunk' && write.done));
     try {
       await batch.write(needsSync ? syncWrite : unsyncedWrite);
+      await this.chunks.written();
     } finally {
       if (swaps) this.swapsFinished++;
     }
@@ -461,6 +457,7 @@ export class LevelLogStore extends LogStore {
         operations.push({ type: 'put', sublevel: this.membership, key: VOTERS_KEY, value: encodeRecord({ voters: this.identity.members }) });
       }
       await this.db.batch<Bytes, Bytes>(operations, syncWrite);
+      await this.chunks.recover(null);
       this.lastIndex = 0;
       this.firstIndex = 1;
       this.current = null;
@@ -485,12 +482,10 @@ export class LevelLogStore extends LogStore {
     const metaValue = await this.snapshot.get(SNAPSHOT_META_KEY);
     const current = metaValue === undefined ? null : decodeOrCorrupt('snapshot/meta', undefined, () => decodeRecord(metaValue, acceptCurrentSnapshot));
     // Chunks of any other generation belong to a pending snapshot that a crash interrupted: forget it.
-    const generation = current?.generation ?? 0;
-    await this.snapshot.clear(snapshotChunkRange(0, generation));
-    await this.snapshot.clear(snapshotChunkRange(generation + 1));
+    await this.chunks.recover(current);
     this.current = current;
     this.pendingSnapshot = null;
-    this.nextGeneration = generation + 1;
+    this.nextGeneration = (current?.generation ?? 0) + 1;
   }
 
   /** The voters recorded when the store was created, or null when none were given. */
@@ -584,11 +579,16 @@ function decodeOrCorrupt<T>(key: string, index: number | undefined, decode: () =
   try {
     return decode();
   } catch (error) {
-    if (!(error instanceof DecodeFailure)) throw error;
-    const where = what ?? (index === undefined ? `key ${key}` : `entry ${index} (key ${key})`);
-    const cause = { code: 'STORE_CORRUPTED' as const, reason: error.reason, key, message: `${where}: ${error.message}` };
-    throw new StoreCorruptedError(index === undefined ? cause : { ...cause, index });
+    throw corruption(error, key, index, what);
   }
+}
+
+/** A `DecodeFailure` as the `StoreCorruptedError` that names where it was found; any other error as it is. */
+function corruption(error: unknown, key: string, index: number | undefined, what?: string): unknown {
+  if (!(error instanceof DecodeFailure)) return error;
+  const where = what ?? (index === undefined ? `key ${key}` : `entry ${index} (key ${key})`);
+  const cause = { code: 'STORE_CORRUPTED' as const, reason: error.reason, key, message: `${where}: ${error.message}` };
+  return new StoreCorruptedError(index === undefined ? cause : { ...cause, index });
 }
 
 function toHex(bytes: Uint8Array): string {

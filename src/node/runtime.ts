@@ -41,6 +41,9 @@ import type {
 } from '../../actors/state-machine/StateMachine.js';
 import type { TimerActor } from '../../actors/timer/TimerActor.js';
 
+/** Largest snapshot chunk stored or sent, unless the node is told otherwise (`snapshotChunkBytes`). */
+export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 256 * 1024;
+
 export interface NodeActors<Command, Result, AppError> {
   readonly timer: TimerActor;
   readonly network: NetworkActor;
@@ -59,7 +62,7 @@ export interface NodeInput<Command, Result, AppError> {
   readonly random?: RandomSource;
   /** Most proposals and reads waiting at once; beyond it callers get OverloadedError. Default 10,000. */
   readonly maxPending?: number;
-  /** Largest snapshot chunk stored or sent, in bytes. Default 64 KiB. */
+  /** Largest snapshot chunk stored or sent, in bytes. Default 256 KiB (measured in BENCHMARKS.md: smaller is slower and holds no less memory). */
   readonly snapshotChunkBytes?: number;
 }
 
@@ -129,7 +132,7 @@ export class NodeRuntime<Command, Result, AppError> {
     this.codec = input.codec;
     this.config = input.config ?? {};
     this.maxPending = input.maxPending ?? 10_000;
-    this.snapshotChunkBytes = input.snapshotChunkBytes ?? 64 * 1024;
+    this.snapshotChunkBytes = input.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES;
     this.random = input.random ?? seededRandom(hashSeed(`${input.id}:${Date.now()}:${Math.random()}`));
     input.actors.stateMachine.useDecoder(input.codec.decode);
   }

@@ -22,6 +22,7 @@ import { Http2Network, NetworkListenError, type RouteHandler, type RouteResponse
 import type { StateMachine } from '../../actors/state-machine/StateMachine.js';
 import { createRaftNode, type RaftNode, type ResultOf } from '../createRaftNode.js';
 import { NotLeaderError, XraftError } from '../errors.js';
+import { DEFAULT_SNAPSHOT_CHUNK_BYTES } from '../node/runtime.js';
 import { NodeProcessError, splitAddress, type NodeProcessConfig } from './config.js';
 import { KeyValueStateMachine, keyValueCommandSchema, type KeyValueCommand } from './KeyValueStateMachine.js';
 
@@ -125,6 +126,8 @@ export async function startNodeProcess<Command, SM extends StateMachine<Command,
     network,
     logStore: store,
     config: config.raft,
+    // A chunk and its header must fit in a peer's request body limit (taken to be this node's), or it is refused forever.
+    ...(config.network.maxBodyBytes === undefined ? {} : { snapshotChunkBytes: Math.min(DEFAULT_SNAPSHOT_CHUNK_BYTES, Math.floor(config.network.maxBodyBytes / 2)) }),
   });
 
   network.route('POST', '/client/propose', async ({ body }) => {

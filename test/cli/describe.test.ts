@@ -16,9 +16,13 @@ import { freePorts, waitFor } from '../network/support.js';
 const dir = mkdtempSync(join(tmpdir(), 'xraft-describe-test-'));
 
 /** A digest of every file name and content in `path` (LevelDB directories are flat). */
+/** Names and contents of every file under `path` (the snapshots directory included). */
 function hashDirectory(path: string): string {
   const hash = createHash('sha256');
-  for (const name of readdirSync(path).sort()) hash.update(name).update('\0').update(readFileSync(join(path, name))).update('\0');
+  for (const entry of readdirSync(path, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const contents = entry.isDirectory() ? hashDirectory(join(path, entry.name)) : readFileSync(join(path, entry.name));
+    hash.update(entry.name).update('\0').update(contents).update('\0');
+  }
   return hash.digest('hex');
 }
 

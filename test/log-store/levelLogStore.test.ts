@@ -338,7 +338,7 @@ describe('LevelLogStore snapshot corruption', () => {
       type: 'StoreFailed',
       cause: { code: 'STORE_CORRUPTED', reason: 'CHECKSUM_MISMATCH', key: 'snapshot/6300000000000000010000000000000001' },
     });
-    expect((failure as { cause: { message: string } }).cause.message).toMatch(/^snapshot chunk 1 \(key snapshot\/63[0-9a-f]{32}\): checksum mismatch/);
+    expect((failure as { cause: { message: string } }).cause.message).toMatch(/^snapshot chunk 1 \(snapshot\/63[0-9a-f]{32}\): checksum mismatch/);
     // After a failure the store answers nothing more.
     const before = store.replies.length;
     store.send({ type: 'ReadSnapshotChunk', ref: 'after', chunk: 0 });
@@ -389,6 +389,79 @@ describe('LevelLogStore snapshot corruption', () => {
     await raw.del(entryKey(6));
     await raw.del(entryKey(7));
     expect(await openError(new LevelLogStore({ db, identity }))).toMatchObject({ reason: 'COMMIT_BEYOND_LOG', key: 'hard/state' });
+  });
+});
+
+describe('LevelLogStore snapshots in files, on disk', () => {
+  const file = (generation: number) => `${String(generation).padStart(16, '0')}.chunks`;
+  const snapshotFiles = (location: string) => readdirSync(join(location, 'snapshots')).sort();
+
+  async function withSnapshot() {
+    const location = freshDirectory();
+    const store = drive(new LevelLogStore({ location, identity }));
+    await store.save(1, 4, entries(1, 4, 1));
+    for (const chunk of [0, 1, 2]) await store.chunk(meta(4), chunk, bytes(1000, chunk + 1), chunk === 2);
+    await store.stop();
+    return { location, path: join(location, 'snapshots', file(1)) };
+  }
+
+  test('a store on disk keeps each generation in its own file beside the database; the swap removes the old file', async () => {
+    const location = freshDirectory();
+    const store = drive(new LevelLogStore({ location, identity }));
+    await store.chunk(meta(3), 0, bytes(10, 1), false);
+    await store.chunk(meta(3), 1, bytes(10, 2), true);
+    expect(snapshotFiles(location)).toEqual([file(1)]);
+    await store.chunk(meta(6), 0, bytes(10, 3), false);
+    expect(snapshotFiles(location)).toEqual([file(1), file(2)]);
+    await store.chunk(meta(6), 1, bytes(10, 4), true);
+    expect(snapshotFiles(location)).toEqual([file(2)]);
+    const loaded = await store.read(1);
+    expect(loaded).toMatchObject({ type: 'SnapshotChunkLoaded', meta: meta(6), chunk: 1, done: true });
+    expect(Uint8Array.from((loaded as { data: Uint8Array }).data)).toEqual(bytes(10, 4));
+    await store.stop();
+  });
+
+  test('a snapshot left pending when the store stopped is deleted on open; the current one is whole and readable', async () => {
+    const { location } = await withSnapshot();
+    const first = drive(new LevelLogStore({ location, identity }));
+    await first.chunk(meta(8), 0, bytes(100, 8), false);
+    await first.chunk(meta(8), 1, bytes(100, 9), false);
+    await first.stop();
+    expect(snapshotFiles(location)).toEqual([file(1), file(2)]);
+    const second = new LevelLogStore({ location, identity });
+    expect((await second.open()).snapshot).toEqual(meta(4));
+    expect(snapshotFiles(location)).toEqual([file(1)]);
+    const reader = drive(second);
+    for (const chunk of [0, 1, 2]) {
+      const loaded = await reader.read(chunk);
+      expect(loaded).toMatchObject({ type: 'SnapshotChunkLoaded', meta: meta(4), chunk, done: chunk === 2 });
+      expect(Uint8Array.from((loaded as { data: Uint8Array }).data)).toEqual(bytes(1000, chunk + 1));
+    }
+    await reader.stop();
+  });
+
+  test('a flipped byte in a chunk file: Load succeeds, ReadSnapshotChunk fails naming the file and chunk', async () => {
+    const { location, path } = await withSnapshot();
+    const contents = readFileSync(path);
+    contents[1004 + 8 + 500] = contents[1004 + 8 + 500]! ^ 0x10; // chunk 1's bytes: after chunk 0's record and a length
+    writeFileSync(path, contents);
+    const store = drive(new LevelLogStore({ location, identity }));
+    expect(await store.read(0)).toMatchObject({ type: 'SnapshotChunkLoaded', chunk: 0 });
+    expect(await store.read(1)).toMatchObject({ type: 'StoreFailed', cause: { code: 'STORE_CORRUPTED', reason: 'CHECKSUM_MISMATCH', key: `${file(1)}#1` } });
+    await store.stop();
+  });
+
+  test('a missing, short or overlong chunk file fails the open naming it', async () => {
+    const { location, path } = await withSnapshot();
+    const contents = readFileSync(path);
+    writeFileSync(path, contents.subarray(0, contents.length - 1));
+    expect(await openError(new LevelLogStore({ location, identity }))).toMatchObject({ reason: 'UNDECODABLE', key: file(1) });
+    writeFileSync(path, contents.subarray(0, 2 * 1008));
+    expect(await openError(new LevelLogStore({ location, identity }))).toMatchObject({ reason: 'INDEX_GAP', key: file(1) });
+    writeFileSync(path, Buffer.concat([contents, Buffer.from([0, 0, 0, 0])]));
+    expect(await openError(new LevelLogStore({ location, identity }))).toMatchObject({ reason: 'UNDECODABLE', key: file(1) });
+    rmSync(path);
+    expect(await openError(new LevelLogStore({ location, identity }))).toMatchObject({ reason: 'INDEX_GAP', key: file(1) });
   });
 });
 

@@ -1,13 +1,14 @@
 /**
  * The process the crash test kills: a three-node cluster in one process, each node on its own LevelLogStore
- * directory on disk, real timers.
+ * directory on disk, real timers, a snapshot every 1000 entries.
  *
  * `node --import tsx test/crash/child.ts <dataDir> <generation> [verify]`
  *
  * 1. Opens the three stores (a corrupted one prints `corrupt <message>` and exits 2).
  * 2. Waits for a leader, commits a barrier command, waits until every node has applied it, and prints
  *    `recovered <ranges>`: every command id the leader's state machine applied (Leader Completeness: every entry
- *    committed before the crash is in the new leader's log and precedes the barrier). Exits 3 if the nodes disagree.
+ *    committed before the crash is in the new leader's log and precedes the barrier), then `snapshot <index>`, the
+ *    smallest snapshot index of the three nodes. Exits 3 if the nodes disagree.
  * 3. Unless `verify`, prints `loading` and runs concurrent clients that propose unique ids and print `ack <id>` as each
  *    proposal resolves (committed and applied). It runs until killed, bounded by a deadline.
  *
@@ -29,10 +30,17 @@ const command = z.object({ id: z.number().int() });
 type Command = z.infer<typeof command>;
 
 class IdLedger extends StateMachine<Command, number> {
-  readonly ids: number[] = [];
+  ids: number[] = [];
   apply({ id }: Command): number {
     this.ids.push(id);
     return this.ids.length;
+  }
+  // Snapshots on, so that kills also land while a snapshot is written to its file, swapped in, or compacted behind.
+  protected override snapshotValue(): unknown {
+    return this.ids;
+  }
+  protected override restoreValue(value: unknown): void {
+    this.ids = [...(value as number[])];
   }
 }
 
@@ -74,7 +82,7 @@ const nodes = members.map((id, i) =>
     stateMachine: ledgers[i]!,
     network: hub.endpoint(id),
     logStore: stores[i]!,
-    config: { electionTimeoutMs: 150, heartbeatIntervalMs: 30 },
+    config: { electionTimeoutMs: 150, heartbeatIntervalMs: 30, snapshotThreshold: 1000, snapshotTrailingEntries: 100 },
   }),
 );
 for (const node of nodes) {
@@ -122,6 +130,8 @@ for (const ledger of ledgers) {
   }
 }
 print(`recovered ${ranges(reference.filter((id) => id >= 0))}`);
+// The smallest snapshot index of the three: above 0 once every node restarts from a snapshot plus its log tail.
+print(`snapshot ${Math.min(...nodes.map((node) => node.status().snapshotIndex))}`);
 
 if (mode === 'verify') {
   await Promise.all(nodes.map((node) => node.stop()));

@@ -2,7 +2,7 @@
  * Crash recovery with real processes and a real disk: a child process runs a three-node cluster on three
  * LevelLogStore directories under heavy proposal load and is killed with SIGKILL at random moments, again and again
  * on the same directories. Every proposal the child acknowledged as committed before a kill must be applied after
- * the restart.
+ * the restart. The nodes snapshot every 1000 entries, so kills also land in snapshot writes and compaction.
  *
  * The kill moments are random (seed printed on failure): most at a random number of acknowledgements into the load,
  * some at a random time after spawning, which may land in recovery itself.
@@ -126,6 +126,9 @@ test(`every acknowledged proposal survives ${KILLS} SIGKILLs at random moments u
     live = last;
     const recoveredLine = await last.waitFor('final recovery', () => last.lines.find((line) => line.startsWith('recovered ')));
     expect(missingFrom(parseRanges(recoveredLine.slice('recovered '.length)), acked), `missing after the last restart (${context()})`).toEqual([]);
+    // Snapshots were taken along the way, so every node came back from its snapshot files plus the log after them.
+    const snapshotLine = await last.waitFor('snapshot line', () => last.lines.find((line) => line.startsWith('snapshot ')));
+    expect(Number(snapshotLine.slice('snapshot '.length)), context()).toBeGreaterThan(0);
     expect(await last.exited).toBe(0);
     verified++;
   } finally {

@@ -176,11 +176,12 @@ describe('Http2Network', () => {
       expect(JSON.parse(answer.body).error.code, code).toBe(code);
     }
     expect(target.network.stats.requestsRefused).toBe(cases.length);
+    // Nothing of the forged snapshot (term 99, index 500) reached the node. (Its own term and log may move meanwhile:
+    // a real election or no-op is not the requests' doing, so only what they carried is checked.)
     const after = target.node.status();
     expect(after.term).toBeLessThan(99);
-    expect(after.term).toBe(before.term);
     expect(after.snapshotIndex).toBe(before.snapshotIndex);
-    expect(after.lastIndex).toBe(before.lastIndex);
+    expect(after.lastIndex).toBeLessThan(500);
     // The same request, well-formed: a stale chunk (term 0) is delivered, and the core ignores it.
     const ok = await post(frame({ clusterId: 'net-test', from: 'n2', to: 'n1' }, 0));
     expect(ok.status, ok.body).toBe(204);

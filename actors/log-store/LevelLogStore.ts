@@ -59,7 +59,7 @@ import {
 } from './LogStore.js';
 import { DecodeFailure, decodeEntry, decodeEntryKey, decodeRecord, encodeEntry, encodeRecord, entryKey } from './levelCodec.js';
 import { FileChunks } from './snapshotChunkFiles.js';
-import { DatabaseChunks, type ChunkSublevel, type SnapshotChunkStorage } from './snapshotChunkStorage.js';
+import { DatabaseChunks, type SnapshotChunkStorage } from './snapshotChunkStorage.js';
 
 /** Who a data directory belongs to. Stored on first open; a later open with a different identity is refused. */
 export interface StoreIdentity {
@@ -193,7 +193,7 @@ export class LevelLogStore extends LogStore {
     this.snapshot = sublevel('snapshot');
     this.entries = sublevel('entries');
     const snapshotDirectory = options.snapshotDirectory === undefined ? (options.location === undefined ? null : join(options.location, 'snapshots')) : options.snapshotDirectory;
-    this.chunks = snapshotDirectory === null ? new DatabaseChunks(this.snapshot as unknown as ChunkSublevel) : new FileChunks(snapshotDirectory);
+    this.chunks = snapshotDirectory === null ? new DatabaseChunks(this.snapshot) : new FileChunks(snapshotDirectory);
   }
 
   get stats(): LevelLogStoreStats {
@@ -367,7 +367,7 @@ export class LevelLogStore extends LogStore {
           case 'WriteSnapshotChunk': {
             checkChunk(write);
             if (write.chunk === 0) {
-              // A new snapshot discards the pending one: its chunks are only keys to delete.
+              // A new snapshot discards the pending one: its chunks are dropped with this batch.
               if (pending !== null) this.chunks.drop(batch, pending.generation, pending.nextChunk);
               pending = { meta: write.meta, generation: nextGeneration++, nextChunk: 0 };
             } else if (pending === null || pending.nextChunk !== write.chunk || !sameSnapshot(pending.meta, write.meta)) {

@@ -93,6 +93,8 @@ export class RaftCore {
   /** Invariant: appliedIndex <= handedToApply <= commitIndex <= lastIndex. */
   private commit: number;
   private handedToApply: number;
+  /** Encoded length of the commands handed to apply since the last snapshot started (for `snapshotThresholdBytes`). */
+  private bytesSinceSnapshot = 0;
   private applied: number;
 
   /** Invariant: stableIndex <= lastIndex; the log up to stableIndex is durable in the log store. */
@@ -412,9 +414,10 @@ export class RaftCore {
   appliedTo(index: number): Effect[] {
     if (index > this.handedToApply) throw new Error(`applied ${index} but only ${this.handedToApply} was handed out`);
     this.applied = Math.max(this.applied, index);
-    if (this.config.snapshotThreshold > 0 && this.handedToApply - (this.snapshotMeta?.index ?? 0) >= this.config.snapshotThreshold) {
-      this.startSnapshot();
-    }
+    const { snapshotThreshold, snapshotThresholdBytes } = this.config;
+    const entriesDue = snapshotThreshold > 0 && this.handedToApply - (this.snapshotMeta?.index ?? 0) >= snapshotThreshold;
+    const bytesDue = snapshotThresholdBytes > 0 && this.bytesSinceSnapshot >= snapshotThresholdBytes;
+    if (entriesDue || bytesDue) this.startSnapshot();
     return this.flush();
   }
 
@@ -1098,6 +1101,7 @@ export class RaftCore {
     const proposals = new Map<number, string>();
     for (const entry of entries) {
       if (entry.id !== undefined && this.pendingProposals.delete(entry.id)) proposals.set(entry.index, entry.id);
+      this.bytesSinceSnapshot += entry.data.length;
     }
     this.handedToApply = this.commit;
     this.effects.push({ type: 'apply', entries, proposals });
@@ -1172,6 +1176,7 @@ export class RaftCore {
     if (index <= (this.snapshotMeta?.index ?? 0)) return;
     const membership = this.membershipAt(index);
     this.snapshotting = true;
+    this.bytesSinceSnapshot = 0;
     this.effects.push({
       type: 'takeSnapshot',
       meta: { index, term: this.log.termAt(index)!, voters: membership.voters, learners: membership.learners },
@@ -1300,6 +1305,7 @@ export class RaftCore {
     this.membershipFromLog();
     this.commit = Math.max(this.commit, meta.index);
     this.handedToApply = meta.index;
+    this.bytesSinceSnapshot = 0;
     this.stable = keptSuffix ? Math.max(Math.min(this.stable, this.log.lastIndex), meta.index) : meta.index;
     for (const write of this.pendingWrites) write.durableIndex = Math.min(write.durableIndex, this.stable);
     // Entries after the snapshot that conflict with it go; entries before it are covered by it.

@@ -290,6 +290,11 @@ export interface RaftConfig {
   readonly promoteWithinEntries: number;
   /** Take a snapshot and compact the log once this many entries were applied since the last one (0: never). */
   readonly snapshotThreshold: number;
+  /**
+   * Also take one once the commands applied since the last one add up to this size, counted as the length of their
+   * encoded text (0: never). The log is kept in memory until compacted, so this bounds it when commands are large.
+   */
+  readonly snapshotThresholdBytes: number;
   /** Entries kept before a snapshot's index when compacting, so that a slightly slow follower needs no snapshot. */
   readonly snapshotTrailingEntries: number;
   /** Snapshot chunks a leader sends ahead of the follower's acknowledgements (more is faster but holds more memory). */
@@ -318,6 +323,7 @@ export const defaultRaftConfig: RaftConfig = {
   maxEntriesPerMessage: 256,
   promoteWithinEntries: 256,
   snapshotThreshold: 8192,
+  snapshotThresholdBytes: 64 * 1024 * 1024,
   snapshotTrailingEntries: 1024,
   snapshotWindow: 2,
   maxInflightMessages: 64,

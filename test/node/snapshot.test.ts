@@ -35,6 +35,21 @@ describe('log compaction', () => {
     expect(leader.stateMachine.state).toBe(100);
   });
 
+  test('a snapshot is also taken once the commands applied since the last one reach snapshotThresholdBytes', async () => {
+    const commandLength = JSON.stringify({ json: { op: 'add', by: 1 } }).length;
+    // By entries never; by size every 20 commands or so.
+    cluster = new TestCluster(['n1', 'n2', 'n3'], { config: { snapshotThreshold: 0, snapshotThresholdBytes: 20 * commandLength, snapshotTrailingEntries: 0 } });
+    const leader = await cluster.electLeader();
+    await write(100);
+    await cluster.until(() => (leader.store.durableState().snapshot?.index ?? 0) >= 80, 2000, 'a snapshot by size');
+    await cluster.stop();
+    // The same load under a size threshold it never reaches takes none.
+    cluster = new TestCluster(['n1', 'n2', 'n3'], { config: { snapshotThreshold: 0, snapshotThresholdBytes: 1000 * commandLength } });
+    const second = await cluster.electLeader();
+    await write(100);
+    expect(second.store.durableState().snapshot).toBeNull();
+  });
+
   test('a follower that fell behind the compaction point is caught up by InstallSnapshot', async () => {
     cluster = new TestCluster(['n1', 'n2', 'n3'], { config: compacting });
     const leader = await cluster.electLeader();

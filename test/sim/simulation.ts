@@ -270,6 +270,8 @@ class Simulation implements NodeDriver {
       // behind already needs the snapshot.
       snapshotThreshold: this.snapshots ? this.snapshotRandom.pick([10, 15, 20, 30]) : 0,
       snapshotTrailingEntries: this.snapshotRandom.pick([0, 2, 5]),
+      // Sometimes also by size (a client command is a few dozen characters): snapshots at irregular indexes.
+      snapshotThresholdBytes: this.snapshots ? this.snapshotRandom.pick([0, 0, 300, 1000]) : 0,
       ...options.config,
     };
     this.snapshotCrashChance = this.snapshots ? this.snapshotRandom.pick([0, 0.02, 0.05, 0.1]) : 0;

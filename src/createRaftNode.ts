@@ -11,10 +11,11 @@ import type { StateMachine } from '../actors/state-machine/StateMachine.js';
 import { RealTimer } from '../actors/timer/RealTimer.js';
 import type { TimerActor } from '../actors/timer/TimerActor.js';
 import { createCommandCodec } from './codec.js';
-import type { MembershipChange, NodeId, Proposal, RaftConfig, RandomSource, Role, SessionTag } from './core/index.js';
+import { defaultRaftConfig, type MembershipChange, type NodeId, type Proposal, type RaftConfig, type RandomSource, type Role, type SessionTag } from './core/index.js';
 import { OverloadedError, StoppedError, type XraftError } from './errors.js';
 import { createNodeMachine, type NodeEmitted, type NodeScalars } from './node/machine.js';
 import type { ReadConsistency } from './node/runtime.js';
+import { checkNodeOptions } from './nodeOptions.js';
 import { ClientSession, type SessionOptions } from './session.js';
 
 /** The result type of a state machine class. */
@@ -144,6 +145,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
 ): RaftNode<Command, ResultOf<SM>, SM> {
   type Result = ResultOf<SM>;
   type AppError = AppErrorOf<SM>;
+  checkNodeOptions(options, defaultRaftConfig);
   const stateMachine = options.stateMachine as unknown as StateMachine<Command, Result, AppError>;
   const codec = createCommandCodec(options.commandSchema);
   const machine = createNodeMachine<Command, Result, AppError>();

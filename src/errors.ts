@@ -13,7 +13,8 @@ export type XraftErrorCode =
   | 'OVERLOADED'
   | 'SESSION_EXPIRED'
   | 'MEMBERSHIP'
-  | 'TRANSFER_ABORTED';
+  | 'TRANSFER_ABORTED'
+  | 'INVALID_CONFIG';
 
 export abstract class XraftError extends Error {
   abstract readonly code: XraftErrorCode;
@@ -116,5 +117,14 @@ export class TransferAbortedError extends XraftError {
   constructor(reason: string) {
     super(`leadership transfer aborted: ${reason}`);
     this.name = 'TransferAbortedError';
+  }
+}
+
+/** `createRaftNode` was given options it cannot run with; thrown before anything starts. The message names each field. */
+export class InvalidConfigError extends XraftError {
+  readonly code = 'INVALID_CONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidConfigError';
   }
 }

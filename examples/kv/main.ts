@@ -18,8 +18,9 @@ const flags = new Command('kv')
   .option('--data <dir>', 'data directory (default data/<id>)')
   .option('--cluster <id>', 'cluster id, the same on every node', 'xraft-kv')
   .option('--election-timeout-ms <ms>', 'base election timeout', Number)
+  .option('--snapshot-every <entries>', 'entries between snapshots (default 8192)', Number)
   .parse()
-  .opts<{ id: string; raft: string; http: string; peers?: string; join?: string; data?: string; cluster: string; electionTimeoutMs?: number }>();
+  .opts<{ id: string; raft: string; http: string; peers?: string; join?: string; data?: string; cluster: string; electionTimeoutMs?: number; snapshotEvery?: number }>();
 
 const peers = flags.peers === undefined ? undefined : Object.fromEntries(flags.peers.split(',').map((peer) => peer.split('=') as [string, string]));
 const log = (line: string): void => void process.stderr.write(`[${flags.id}] ${line}\n`);
@@ -27,6 +28,7 @@ try {
   const kv = await startKvNode({ ...flags, peers, clusterId: flags.cluster, data: flags.data ?? `data/${flags.id}` });
   kv.node.on('roleChanged', ({ role, term }) => log(`${role} in term ${term}`));
   kv.node.on('membershipChanged', ({ voters, learners }) => log(`voters ${voters.join(',')} learners ${learners.join(',') || '-'}`));
+  kv.node.on('snapshot', ({ how, index }) => how !== 'taken' && log(`snapshot ${how} at index ${index}`));
   process.stdout.write(`${JSON.stringify({ event: 'listening', id: flags.id, raft: flags.raft, http: kv.http })}\n`);
   let stopping: Promise<void> | null = null; // Ctrl-C under `npm start` signals twice: the terminal and the launcher
   const shutdown = (): void => void (stopping ??= kv.stop().then(() => process.exit(0), () => process.exit(1)));

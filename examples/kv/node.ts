@@ -27,6 +27,7 @@ export interface KvNodeOptions {
   readonly data: string;
   readonly clusterId?: string;
   readonly electionTimeoutMs?: number;
+  readonly snapshotEvery?: number; // entries between snapshots (default 8192), keeping a tenth of them behind
 }
 export type KvNode = Awaited<ReturnType<typeof startKvNode>>;
 /** A response: JSON `body`, or `text` (with its content type when proxied). */
@@ -48,7 +49,7 @@ export async function startKvNode(options: KvNodeOptions) {
   await network.listen();
   const node: RaftNode<KvCommand, string | null, KvStore> = createRaftNode({
     id, members: id in peers ? Object.keys(peers) : [], commandSchema: kvCommand, stateMachine: store, network, logStore,
-    config: { electionTimeoutMs, heartbeatIntervalMs: Math.ceil(electionTimeoutMs / 8) },
+    config: { electionTimeoutMs, heartbeatIntervalMs: Math.ceil(electionTimeoutMs / 8), ...(options.snapshotEvery === undefined ? {} : { snapshotThreshold: options.snapshotEvery, snapshotTrailingEntries: Math.floor(options.snapshotEvery / 10) }) },
   });
 
   /** Retry what was refused unlogged (no leader yet, or the one we knew is gone: an election is under way), 5 s at most. */

@@ -15,7 +15,7 @@ import type { LogStoreMessage, LogStoreReply } from '../../actors/log-store/LogS
 import type { NetworkMessage, NetworkReply } from '../../actors/network/NetworkActor.js';
 import type { StateMachineMessage, StateMachineReply } from '../../actors/state-machine/StateMachine.js';
 import type { TimerMessage, TimerReply } from '../../actors/timer/TimerActor.js';
-import { NodeRuntime, type NodeInput } from './runtime.js';
+import { NodeRuntime, type NodeInput, type SnapshotOrigin } from './runtime.js';
 
 /** The scalars a node's statechart keeps in its context (and its handle reports in `status()`). */
 export interface NodeScalars {
@@ -56,7 +56,9 @@ export type NodeEmitted =
   | { readonly type: 'leaderChanged'; readonly leader: NodeId | null; readonly term: number }
   | { readonly type: 'applied'; readonly index: number }
   | { readonly type: 'membershipChanged'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] }
-  | { readonly type: 'stopped'; readonly error: string | null };
+  | { readonly type: 'stopped'; readonly error: string | null }
+  /** A snapshot became this node's current one: taken here, installed from the leader, or restored on start. */
+  | { readonly type: 'snapshot'; readonly how: SnapshotOrigin; readonly index: number; readonly term: number };
 
 /** Core effects that the runtime turns into messages for the log store and the state machine. */
 type SnapshotCommand = Extract<Effect, { type: 'takeSnapshot' | 'compactLog' | 'readSnapshotChunk' | 'writeSnapshotChunk' | 'restoreSnapshot' }>;
@@ -176,6 +178,9 @@ export function createNodeMachine<Command, Result, AppError>() {
               break;
             case 'fail':
               enqueue.raise({ type: 'xraft.fail', reason: effect.reason });
+              break;
+            case 'snapshot':
+              enqueue.emit({ type: 'snapshot', how: effect.how, index: effect.meta.index, term: effect.meta.term });
               break;
             case 'persist':
               enqueue.sendTo('logStore', {

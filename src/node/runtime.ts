@@ -95,7 +95,11 @@ export type NodeEffect<Result, AppError> =
   | { readonly type: 'settle'; readonly results: readonly ProposalResult<Result, AppError>[] }
   | { readonly type: 'toLogStore'; readonly message: LogStoreMessage }
   | { readonly type: 'toStateMachine'; readonly message: StateMachineMessage }
-  | { readonly type: 'fail'; readonly reason: string };
+  | { readonly type: 'fail'; readonly reason: string }
+  | { readonly type: 'snapshot'; readonly how: SnapshotOrigin; readonly meta: SnapshotMeta };
+
+/** How a node came by a snapshot: its own state machine's (`taken`), the leader's (`installed`), its store's on start (`restored`). */
+export type SnapshotOrigin = 'taken' | 'installed' | 'restored';
 
 /** The replies that move snapshots along (taking, sending, installing, restoring). */
 export type SnapshotReply = SnapshotChunkTaken | SnapshotFailed | SnapshotChunkConsumed | SnapshotRestored | SnapshotChunkStored | SnapshotChunkLoaded;
@@ -193,7 +197,7 @@ export class NodeRuntime<Command, Result, AppError> {
       case 'SnapshotChunkStored':
         if (reply.ref === 'take') {
           if (!reply.done) this.outbox = [{ type: 'toStateMachine', message: { type: 'NextSnapshotChunk', meta: reply.meta } }];
-          else if (raft !== null) this.outbox = raft.snapshotSaved(reply.meta);
+          else if (raft !== null) this.outbox = [...raft.snapshotSaved(reply.meta), { type: 'snapshot', how: 'taken', meta: reply.meta }];
         } else if (raft !== null) {
           this.outbox = raft.snapshotChunkWritten(reply.meta, reply.chunk, reply.done);
         }
@@ -221,8 +225,9 @@ export class NodeRuntime<Command, Result, AppError> {
           const state = this.recovering;
           this.recovering = null;
           this.recover(state);
+          this.outbox.push({ type: 'snapshot', how: 'restored', meta: reply.meta });
         } else if (raft !== null) {
-          this.outbox = raft.snapshotRestored(reply.meta);
+          this.outbox = [...raft.snapshotRestored(reply.meta), { type: 'snapshot', how: 'installed', meta: reply.meta }];
         }
         return;
     }

@@ -48,7 +48,8 @@ for (let run = 0; run < runs; run++) {
   });
   console.log(
     `${result.ok ? 'PASS' : 'FAIL'} seed ${seed}: ${result.operations} operations, ${result.acknowledged} acknowledged ` +
-      `(${result.acknowledgedWrites} writes), ${result.unknown} unknown, ${result.faults} faults, checker ${Math.round(result.checkerMs)} ms, partitions: ${result.partitions}`,
+      `(${result.acknowledgedWrites} writes), ${result.unknown} unknown, ${result.faults} faults, checker ${Math.round(result.checkerMs)} ms, ` +
+      `snapshot indexes ${result.snapshotIndexes.join('/')}, ${result.snapshotsInstalled} installed, partitions: ${result.partitions}`,
   );
   if (!result.ok) {
     failed++;

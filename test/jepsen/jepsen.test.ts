@@ -17,8 +17,10 @@ test('under kills, pauses, partitions and restarts, clients see a linearizable h
     nodeCommand: kvNodeCommand,
     log: (line) => lines.push(line),
   });
-  const summary = `${result.operations} operations, ${result.acknowledged} acknowledged, ${result.faults} faults; partitions: ${result.partitions}`;
+  const summary = `${result.operations} operations, ${result.acknowledged} acknowledged, ${result.faults} faults, snapshot indexes ${result.snapshotIndexes.join('/')} (${result.snapshotsInstalled} installed); partitions: ${result.partitions}`;
   expect(result.problems, `${summary}\nkept: ${result.directory}\nreplay: ${result.replay}\n${lines.join('\n')}`).toEqual([]);
   expect(result.acknowledgedWrites).toBeGreaterThan(50);
   expect(result.faults).toBeGreaterThanOrEqual(5);
+  // The nodes snapshot every 200 entries (kvNodeCommand): compaction and InstallSnapshot ran under the faults too.
+  expect(Math.min(...result.snapshotIndexes), summary).toBeGreaterThan(0);
 }, 120_000);

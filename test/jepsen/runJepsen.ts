@@ -10,7 +10,7 @@
  * The schedule of faults and operations is seeded; the processes, the kernel and the clock are not, so a seed
  * replays the same schedule, not the same interleaving.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededRandom } from '../../src/core/random.js';
@@ -44,6 +44,10 @@ export interface JepsenResult {
   readonly faults: number;
   readonly checkerMs: number;
   readonly partitions: string;
+  /** Each node's snapshot index at the end (0: it never snapshotted nor installed one). */
+  readonly snapshotIndexes: readonly number[];
+  /** Snapshots nodes installed from a leader, as their logs say (`snapshot installed at index N`). */
+  readonly snapshotsInstalled: number;
   readonly directory: string | null;
   readonly replay: string;
 }
@@ -159,6 +163,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
     const settled = await settle(endpoints, 30_000, () => true);
     if (!settled) problems.push('the cluster did not settle within 30 s after the heal (no common leader and applied index)');
 
+    const snapshotIndexes = (await Promise.all(endpoints.map((endpoint) => fetchStatus(endpoint)))).map((status) => status?.snapshotIndex ?? 0);
     // Convergence: every node's state, read locally once all applied the same index.
     const finals = await Promise.all(endpoints.map((endpoint) => readAll(endpoint)));
     const reference = JSON.stringify(finals[0]);
@@ -197,6 +202,8 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
       faults: faultCount,
       checkerMs,
       partitions: network.partitionsAvailable ? 'network namespaces' : `none (${network.limitation})`,
+      snapshotIndexes,
+      snapshotsInstalled: ids.reduce((sum, id) => sum + (readFileSync(join(directory, id, 'node.log'), 'utf8').match(/snapshot installed at index/g)?.length ?? 0), 0),
       directory: problems.length > 0 || options.keep === true ? directory : null,
       replay,
     };

@@ -26,8 +26,14 @@ describe('log compaction', () => {
   test('each node snapshots its state machine and drops the log behind the snapshot', async () => {
     cluster = new TestCluster(['n1', 'n2', 'n3'], { config: compacting });
     const leader = await cluster.electLeader();
+    const taken: { how: string; index: number }[] = [];
+    leader.node.on('snapshot', ({ how, index }) => taken.push({ how, index }));
     await write(100);
     await cluster.until(() => cluster.nodes.every(({ store }) => (store.durableState().snapshot?.index ?? 0) >= 80), 2000, 'snapshots everywhere');
+    // Observers hear of each one, with the index it covers.
+    expect(taken.length).toBeGreaterThanOrEqual(4);
+    expect(taken.every(({ how }) => how === 'taken')).toBe(true);
+    expect(taken.map(({ index }) => index)).toEqual([...taken.map(({ index }) => index)].sort((a, b) => a - b));
     for (const { store } of cluster.nodes) {
       const { snapshot, entries } = store.durableState();
       expect(entries[0]?.index).toBe(snapshot!.index + 1);
@@ -58,8 +64,11 @@ describe('log compaction', () => {
     await write(100);
     await cluster.until(() => (leader.store.durableState().snapshot?.index ?? 0) >= 80, 2000, 'leader compacted');
     expect(behind.stateMachine.state).toBe(0);
+    const installed: { how: string; index: number }[] = [];
+    behind.node.on('snapshot', ({ how, index }) => installed.push({ how, index }));
     cluster.hub.heal();
     await cluster.until(() => behind.stateMachine.state === 100, 5000, 'the follower caught up');
+    expect(installed).toContainEqual({ how: 'installed', index: leader.store.durableState().snapshot!.index });
     expect(behind.store.durableState().snapshot).not.toBeNull();
     await write(10);
     await cluster.until(() => behind.stateMachine.state === 110, 2000, 'replication resumed after the snapshot');

@@ -5,7 +5,8 @@ import type { ChildProcess } from 'node:child_process';
 import type { NodeStatus } from '../../src/index.js';
 
 /** What a node reports on its status endpoint (the KV example and xraft-node add fields of their own). */
-export type StatusView = Pick<NodeStatus, 'id' | 'role' | 'term' | 'leader' | 'commitIndex' | 'appliedIndex'>;
+/** What the status endpoints answer (`snapshotIndex` when the endpoint passes the node's status on whole). */
+export type StatusView = Pick<NodeStatus, 'id' | 'role' | 'term' | 'leader' | 'commitIndex' | 'appliedIndex'> & Partial<Pick<NodeStatus, 'snapshotIndex'>>;
 
 /**
  * Resolve once `child` prints its `{"event":"listening"}` line; reject if it exits first, with what it wrote on

@@ -269,10 +269,13 @@ export class LevelLogStore extends LogStore {
     const quiet = this.swapsStarted === this.swapsFinished;
     const swaps = this.swapsStarted;
     const keyName = this.chunks.nameOf(current.generation, chunk);
+    const opening = this.opening;
     const read = await this.chunks.read(current.generation, chunk).catch((error: unknown) => {
+      if (this.opening !== opening) return null;
       throw corruption(error, keyName, undefined, `snapshot chunk ${chunk} (${keyName})`);
     });
-    if (this.failure !== null) return;
+    // Closed meanwhile (the node stopped): nobody waits for the answer, and a read cut short is no corruption.
+    if (this.failure !== null || read === null || this.opening !== opening) return;
     if (!read.found) {
       // A snapshot that replaced this one deleted the chunk meanwhile: as if asked after the swap, there is no such
       // chunk of the snapshot the reader knows. Without a swap, a chunk the meta record promises is missing.

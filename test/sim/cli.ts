@@ -10,6 +10,7 @@
  *   --no-figure8      turn off the targeted Figure 8 leader crashes
  *   --no-snapshots    keep every log whole (by default nodes snapshot and compact every 10 to 30 entries, send
  *                     InstallSnapshot in small chunks, and crashes are aimed at snapshot transfers)
+ *   --lease-reads     half of the clients' reads ask for a lease read; clock skew stays within the lease's drift bound
  *
  * Exits non-zero when any seed fails. The closing line of a batch is always `N passed, N failed`.
  */
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     membership: { type: 'string', default: 'none' },
     'no-figure8': { type: 'boolean', default: false },
     'no-snapshots': { type: 'boolean', default: false },
+    'lease-reads': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -54,7 +56,15 @@ if (membership !== 'none' && !membershipSchedules.includes(membership)) {
   console.error(`--membership must be one of ${membershipSchedules.join(', ')}`);
   process.exit(2);
 }
-const options: SimOptions = { nodes, steps, clients, membership, figure8Faults: !values['no-figure8'], snapshots: !values['no-snapshots'] };
+const options: SimOptions = {
+  nodes,
+  steps,
+  clients,
+  membership,
+  figure8Faults: !values['no-figure8'],
+  snapshots: !values['no-snapshots'],
+  leaseReads: values['lease-reads'],
+};
 
 function describeFailure(result: SimResult): string {
   const failure = result.failure!;
@@ -85,12 +95,14 @@ let clientOperations = 0;
 let checkMs = 0;
 let installs = 0;
 let installCrashes = 0;
+let leaseReads = 0;
 const began = performance.now();
 for (let seed = start; seed < start + count; seed++) {
   const result = await runSeed(seed, options);
   totalSteps += result.stats.steps;
   installs += result.stats.snapshotInstalls;
   installCrashes += result.stats.installCrashesLeader + result.stats.installCrashesFollower;
+  leaseReads += result.stats.leaseReads;
   clientOperations += result.stats.clientOperations;
   checkMs += result.linearizabilityCheckMs;
   if (result.ok) passed++;
@@ -109,5 +121,6 @@ if (clients > 0) {
 if (options.snapshots !== false) {
   console.log(`snapshots: ${(installs / count).toFixed(1)} installs and ${(installCrashes / count).toFixed(1)} crashes during a transfer per seed`);
 }
+if (options.leaseReads === true) console.log(`lease reads: ${(leaseReads / count).toFixed(1)} answered from a lease per seed`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -9,8 +9,9 @@
  * deadline is recorded with an unknown outcome (it may take effect at any later time, or never).
  *
  * Reads use ReadIndex on the node the client talks to (a follower asks its leader) and are served from that node's
- * state machine once it has applied the returned index, as the node runtime does. Lease reads are not used: the
- * simulator skews clocks by up to 25%, beyond the 10% `leaseClockDrift` under which leases are safe.
+ * state machine once it has applied the returned index, as the node runtime does. With `leaseReads`, half of them ask
+ * for a lease read, on the node's own skewed clock: the simulation then keeps clock rates within the drift bound
+ * (`leaseClockDrift`) under which leases are safe.
  */
 import type { ProposalResult } from '../../actors/state-machine/StateMachine.js';
 import type { NodeId, ProposalFailure } from '../../src/core/types.js';
@@ -48,6 +49,8 @@ export interface KvWorkloadOptions {
    * state machine at once (no ReadIndex); `no-sessions` retries writes without a session tag.
    */
   readonly sabotage?: 'stale-reads' | 'no-sessions';
+  /** Ask for lease reads half of the time (the nodes need `config.leaseReads`). */
+  readonly leaseReads?: boolean;
 }
 
 interface OpenOperation {
@@ -82,15 +85,19 @@ export interface KvWorkloadStats {
   abandoned: number;
   attempts: number;
   reads: number;
+  /** Reads a leader answered at once from its lease, without a round. */
+  leaseReads: number;
 }
 
 export class KvWorkload {
   readonly history: HistoryEntry[] = [];
-  readonly stats: KvWorkloadStats = { operations: 0, completed: 0, abandoned: 0, attempts: 0, reads: 0 };
+  readonly stats: KvWorkloadStats = { operations: 0, completed: 0, abandoned: 0, attempts: 0, reads: 0, leaseReads: 0 };
   private readonly clients: SimClient[];
   /** Attempts whose answer the client still waits for, by attempt id (proposal id or read id). */
   private readonly attempts = new Map<string, Attempt>();
   private nextReadId = 1;
+  /** The read being asked for right now, and whether the node made it ready before the call returned. */
+  private readInCall: { readonly id: string; ready: boolean } | null = null;
   private nextHistoryId = 1;
 
   constructor(
@@ -140,6 +147,7 @@ export class KvWorkload {
   }
 
   readReady(node: SimNode, ids: readonly string[], index: number): void {
+    if (this.readInCall !== null && ids.includes(this.readInCall.id)) this.readInCall.ready = true;
     for (const id of ids) {
       const attempt = this.current(id, node);
       if (attempt !== undefined) attempt.readIndex = index;
@@ -238,7 +246,15 @@ export class KvWorkload {
         this.close(client, now, node.kv.read(op.key));
         return;
       }
-      node.input((core) => core.readIndex([id]));
+      const lease = this.options.leaseReads === true && this.random.chance(0.5);
+      this.readInCall = { id, ready: false };
+      node.input((core) => core.readIndex([id], { lease, now: node.localNow(now) }));
+      // Made ready within the call, without a heartbeat round: only a lease does that.
+      if (lease && this.readInCall.ready) {
+        this.stats.leaseReads++;
+        this.host.record(`client ${client.name} read ${id} answered by the lease of ${node.id}`);
+      }
+      this.readInCall = null;
     } else {
       const data = this.host.ledger.get(id)!.data;
       // One request outstanding per client: everything below this seq has been answered or abandoned.

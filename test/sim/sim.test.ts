@@ -5,7 +5,7 @@
  *
  * Snapshots are on by default (issue 5): every run compacts its logs every 10 to 30 entries, lagging followers are
  * caught up by InstallSnapshot in small chunks, and crashes are aimed at transfers on both sides. A smaller batch runs
- * with whole logs, so that the path without snapshots stays covered.
+ * with whole logs, so that the path without snapshots stays covered, and another with lease reads.
  */
 import { describe, expect, it } from 'vitest';
 import { membershipSchedules, scheduleShape } from './membershipSchedule.js';
@@ -16,6 +16,7 @@ const SEEDS_PER_SIZE = 150;
 const MEMBERSHIP_STEPS = 6000;
 const MEMBERSHIP_SEEDS = 30;
 const WHOLE_LOG_SEEDS = 50;
+const LEASE_SEEDS = 40;
 
 function failures(results: readonly SimResult[]): string[] {
   return results
@@ -61,6 +62,17 @@ describe('simulated clusters under partitions, loss, duplication, crashes and cl
     });
   }
 
+  it(`${LEASE_SEEDS} seeds on 3 and 5 nodes with lease reads (clock skew within the lease's drift bound) stay linearizable`, async () => {
+    const results = [
+      ...(await runSeeds(1, LEASE_SEEDS, { nodes: 3, steps: STEPS, leaseReads: true })),
+      ...(await runSeeds(1, LEASE_SEEDS, { nodes: 5, steps: STEPS, leaseReads: true })),
+    ];
+    expect(failures(results).join('\n')).toBe('');
+    // Leaders really answered from their leases, under the same faults (partitions, crashes, skew).
+    expect(total(results, 'leaseReads')).toBeGreaterThan(LEASE_SEEDS * 2);
+    expect(total(results, 'crashes')).toBeGreaterThan(LEASE_SEEDS * 2);
+  });
+
   it('replays a seed exactly: the same seed gives the same trace hash, another seed a different one', async () => {
     const first = await runSeed(7, { nodes: 5, steps: STEPS });
     const again = await runSeed(7, { nodes: 5, steps: STEPS });
@@ -79,8 +91,8 @@ describe('simulated clusters under partitions, loss, duplication, crashes and cl
 
   it('names the replay command of a failing seed, with its options', () => {
     expect(replayCommand(5, 3, 4000)).toBe('npm run sim -- --seed 5 --nodes 3 --steps 4000');
-    expect(replayCommand(5, 5, 6000, { membership: 'replace-all', snapshots: false })).toBe(
-      'npm run sim -- --seed 5 --nodes 5 --steps 6000 --membership replace-all --no-snapshots',
+    expect(replayCommand(5, 5, 6000, { membership: 'replace-all', snapshots: false, leaseReads: true })).toBe(
+      'npm run sim -- --seed 5 --nodes 5 --steps 6000 --membership replace-all --no-snapshots --lease-reads',
     );
   });
 });

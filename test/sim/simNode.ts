@@ -76,8 +76,10 @@ export class SimNode {
   decommissioned = false;
   /** Timer generations: an expiry event fires only when it carries the current generation. */
   readonly timerGeneration: Record<TimerKind, number> = { election: 0, heartbeat: 0 };
-  /** Local timers run this much slower (> 1) or faster (< 1) than virtual time: clock skew. */
+  /** Local timers run this much slower (> 1) or faster (< 1) than virtual time: clock skew. Set with `setClockRate`. */
   clockRate = 1;
+  /** The local clock at the last rate change, and the virtual time of that change. */
+  private clockAnchor = { local: 0, virtual: 0 };
   /** The largest user chunk of a snapshot this node takes (the session header is chunk 0 whatever its size). */
   snapshotChunkBytes = 256;
   /** Followers this node (as leader) has asked snapshot chunks for since it last heard one installed. */
@@ -99,6 +101,17 @@ export class SimNode {
 
   private newStateMachine(): KvStateMachine {
     return new KvStateMachine(this.id, (results) => this.answered.push(...results));
+  }
+
+  /** Change the clock's rate from virtual time `now` on; the local clock stays continuous (it never jumps). */
+  setClockRate(rate: number, now: number): void {
+    this.clockAnchor = { local: this.localNow(now), virtual: now };
+    this.clockRate = rate;
+  }
+
+  /** This node's clock at virtual time `now`: what its timer actor's `now()` would say (a crash does not reset it). */
+  localNow(now: number): number {
+    return this.clockAnchor.local + (now - this.clockAnchor.virtual) / this.clockRate;
   }
 
   get up(): boolean {

@@ -63,6 +63,13 @@ export interface SimOptions {
    * Default on; off keeps every log whole (snapshotThreshold 0).
    */
   readonly snapshots?: boolean;
+  /**
+   * Lease reads on (`config.leaseReads`), asked for by half of the clients' reads, with clock rates kept within
+   * [1 / (1 + d/2), 1 + d/2] for the drift bound d (`leaseClockDrift`), where leases are safe. Default off.
+   */
+  readonly leaseReads?: boolean;
+  /** Clock rates to draw from, overriding the default (0.8 to 1.25, or the lease bound above). */
+  readonly clockRates?: readonly [number, number];
 }
 
 /** The core configuration of simulated runs: short enough timeouts for several elections per run. */
@@ -97,6 +104,8 @@ export interface SimStats {
   clientCompleted: number;
   clientAbandoned: number;
   clientAttempts: number;
+  /** Client reads a leader answered at once from its lease. */
+  leaseReads: number;
   /** Membership goals reached (of the schedule's), and nodes stopped for good after their removal. */
   membershipGoals: number;
   /** Of those, the goals reached before the heal, under faults. */
@@ -137,6 +146,7 @@ export interface SimResult {
   readonly clients: number;
   readonly membership: MembershipScheduleName | 'none';
   readonly snapshots: boolean;
+  readonly leaseReads: boolean;
   /** Wall-clock time of the linearizability check (not part of the deterministic stats). */
   readonly linearizabilityCheckMs: number;
   readonly trace?: readonly string[];
@@ -170,17 +180,19 @@ export function replayCommand(
   seed: number,
   nodes: number,
   steps: number,
-  options: { clients?: number; membership?: string; snapshots?: boolean } = {},
+  options: { clients?: number; membership?: string; snapshots?: boolean; leaseReads?: boolean } = {},
 ): string {
   const clients = options.clients === undefined || options.clients === defaultClients ? '' : ` --clients ${options.clients}`;
   const membership = options.membership === undefined || options.membership === 'none' ? '' : ` --membership ${options.membership}`;
   const snapshots = options.snapshots === false ? ' --no-snapshots' : '';
-  return `npm run sim -- --seed ${seed} --nodes ${nodes} --steps ${steps}${clients}${membership}${snapshots}`;
+  const leaseReads = options.leaseReads === true ? ' --lease-reads' : '';
+  return `npm run sim -- --seed ${seed} --nodes ${nodes} --steps ${steps}${clients}${membership}${snapshots}${leaseReads}`;
 }
 
 /** The replay command of a result. */
 export function replayCommandOf(result: SimResult): string {
-  return replayCommand(result.seed, result.nodes, result.steps, { clients: result.clients, membership: result.membership, snapshots: result.snapshots });
+  const { clients, membership, snapshots, leaseReads } = result;
+  return replayCommand(result.seed, result.nodes, result.steps, { clients, membership, snapshots, leaseReads });
 }
 
 export const defaultClients = 6;
@@ -211,6 +223,8 @@ class Simulation implements NodeDriver {
   /** Per seed: how often a leader in the Figure 8 shape is crashed. */
   private readonly figure8Chance: number;
   private readonly snapshots: boolean;
+  private readonly clockRates: readonly [number, number];
+  private readonly leaseReads: boolean;
   private readonly snapshotRandom: RandomStream;
   /** Per seed: the chance that a delivered InstallSnapshot chunk, or a snapshot being stored, ends in a crash. */
   private readonly snapshotCrashChance: number;
@@ -244,7 +258,7 @@ class Simulation implements NodeDriver {
     steps: 0, healSteps: 0, virtualTimeMs: 0, recoveryMs: 0, leaderTerms: 0, highestTerm: 0, committedIndex: 0,
     crashes: 0, lostWrites: 0, partitions: 0, proposals: 0, acknowledged: 0, failedNotAppended: 0, failedUnknown: 0,
     messagesSent: 0, messagesDropped: 0, messagesDuplicated: 0, clientOperations: 0, clientCompleted: 0, clientAbandoned: 0,
-    clientAttempts: 0, membershipGoals: 0, membershipGoalsUnderFaults: 0, decommissioned: 0, figure8Crashes: 0,
+    clientAttempts: 0, leaseReads: 0, membershipGoals: 0, membershipGoalsUnderFaults: 0, decommissioned: 0, figure8Crashes: 0,
     snapshotsTaken: 0, snapshotInstalls: 0, snapshotRecoveries: 0, snapshotChunksDelivered: 0, installCrashesLeader: 0,
     installCrashesFollower: 0, takeCrashes: 0,
   };
@@ -272,8 +286,12 @@ class Simulation implements NodeDriver {
       snapshotTrailingEntries: this.snapshotRandom.pick([0, 2, 5]),
       // Sometimes also by size (a client command is a few dozen characters): snapshots at irregular indexes.
       snapshotThresholdBytes: this.snapshots ? this.snapshotRandom.pick([0, 0, 300, 1000]) : 0,
+      ...(options.leaseReads === true ? { leaseReads: true } : {}),
       ...options.config,
     };
+    this.leaseReads = options.leaseReads === true;
+    const bound = 1 + this.config.leaseClockDrift / 2;
+    this.clockRates = options.clockRates ?? (options.leaseReads === true ? [1 / bound, bound] : [0.8, 1.25]);
     this.snapshotCrashChance = this.snapshots ? this.snapshotRandom.pick([0, 0.02, 0.05, 0.1]) : 0;
     this.livenessBoundMs = options.livenessBoundMs ?? 30 * this.config.electionTimeoutMs;
     this.trace = options.trace === true ? [] : undefined;
@@ -294,7 +312,7 @@ class Simulation implements NodeDriver {
       const node = new SimNode(id, voters, this.config, this, (incarnation) =>
         new RandomStream(deriveSeed(seed, StreamPurpose.NodeCore + number * 1000 + incarnation)).next,
       );
-      node.clockRate = this.clocks.between(0.8, 1.25);
+      node.setClockRate(this.clocks.between(...this.clockRates), 0);
       // Small chunks: the key-value state (a few hundred bytes to a few KiB) spans several of them.
       node.snapshotChunkBytes = this.snapshotRandom.pick([64, 128, 256]);
       this.diskMaxDelayMs.set(node, this.diskRandom.between(1, 40));
@@ -314,6 +332,7 @@ class Simulation implements NodeDriver {
       // already answered still reach the log.
       attemptTimeoutMs: this.clients.pick([0.25, 0.5, 1.5]) * this.config.electionTimeoutMs,
       ...(options.sabotage === undefined ? {} : { sabotage: options.sabotage }),
+      leaseReads: options.leaseReads === true,
     }) : null;
     this.schedule = shape.goals.length > 0 ? new MembershipSchedule(shape.goals, this.initialMembership, this.membershipHost()) : null;
     // Some seeds start on a bad network; the fault generator changes it later either way.
@@ -429,7 +448,7 @@ class Simulation implements NodeDriver {
       case 'timer':
         if (!this.current(event.node, event.incarnation) || event.node.timerGeneration[event.timer] !== event.generation) return;
         this.record(`${event.timer} timer ${event.node.id}`);
-        event.node.input((core) => (event.timer === 'election' ? core.electionTimeout() : core.heartbeatDue()));
+        event.node.input((core) => (event.timer === 'election' ? core.electionTimeout() : core.heartbeatDue(event.node.localNow(this.queue.now))));
         return;
       case 'propose':
         this.propose();
@@ -688,7 +707,7 @@ class Simulation implements NodeDriver {
       this.record(`fault network loss=${c.lossRate.toFixed(2)} dup=${c.duplicateRate.toFixed(2)} delay=${c.minDelayMs.toFixed(0)}..${c.maxDelayMs.toFixed(0)}`);
     } else if (roll < 0.95) {
       const node = r.pick(this.nodes);
-      node.clockRate = this.clocks.between(0.8, 1.25);
+      node.setClockRate(this.clocks.between(...this.clockRates), this.queue.now);
       this.record(`fault clock ${node.id} x${node.clockRate.toFixed(2)}`);
     } else {
       const node = r.pick(this.nodes);
@@ -891,6 +910,7 @@ class Simulation implements NodeDriver {
       stats.clientCompleted = this.workload.stats.completed;
       stats.clientAbandoned = this.workload.stats.abandoned;
       stats.clientAttempts = this.workload.stats.attempts;
+      stats.leaseReads = this.workload.stats.leaseReads;
     }
     return {
       seed: this.seed,
@@ -903,6 +923,7 @@ class Simulation implements NodeDriver {
       clients: this.clientCount,
       membership: this.membershipName,
       snapshots: this.snapshots,
+      leaseReads: this.leaseReads,
       linearizabilityCheckMs: this.linearizabilityCheckMs,
       ...(this.trace === undefined ? {} : { trace: this.trace }),
     };

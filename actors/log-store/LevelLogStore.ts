@@ -416,15 +416,17 @@ export class LevelLogStore extends LogStore {
     const needsSync = group.some((write) => write.type === 'SaveLog' || (write.type === 'WriteSnapshotChunk' && write.done));
     try {
       await batch.write(needsSync ? syncWrite : unsyncedWrite);
+      this.lastIndex = lastIndex;
+      this.firstIndex = firstIndex;
+      this.current = current;
+      this.pendingSnapshot = pending;
+      this.nextGeneration = nextGeneration;
+      // Only now drop what the batch replaced: a read that finds the old generation gone, and asks again, must find
+      // the new one current, not the old one still named.
       await this.chunks.written();
     } finally {
       if (swaps) this.swapsFinished++;
     }
-    this.lastIndex = lastIndex;
-    this.firstIndex = firstIndex;
-    this.current = current;
-    this.pendingSnapshot = pending;
-    this.nextGeneration = nextGeneration;
     this.counters.writes += saveLogs;
     this.counters.batches += 1;
     this.counters.entries += appended;

@@ -464,13 +464,20 @@ export class RaftCore {
   /**
    * Leader: chunk `chunk` does not exist. Beyond the chunk the follower needs next, that is the window reading past
    * the end (reads may be answered out of order); the very chunk it needs missing means the stored snapshot was
-   * replaced by a shorter one: send the current one from the start.
+   * replaced: send the current one from the start. If this core does not know of a newer snapshot yet, the store is
+   * still replacing it, and would give the same answer to a question asked at once (without I/O, in a loop that
+   * never yields to the event loop): the next heartbeat asks again.
    */
   snapshotChunkMissing(to: NodeId, chunk: number): Effect[] {
     const progress = this.currentRole === 'leader' ? this.progress.get(to) : undefined;
     const transfer = progress?.snapshot;
     if (progress === undefined || transfer === undefined || transfer === null || this.snapshotMeta === null) return [];
     if (chunk !== transfer.acked) return [];
+    if (sameSnapshot(transfer.meta, this.snapshotMeta)) {
+      transfer.requested = transfer.acked;
+      transfer.acknowledged = false;
+      return [];
+    }
     progress.becomeSnapshot(this.snapshotMeta);
     this.requestChunks(to, progress);
     return this.flush();
@@ -1238,6 +1245,13 @@ export class RaftCore {
   private handleInstallSnapshot(from: NodeId, request: InstallSnapshot): void {
     this.becomeFollower(this.currentTerm, from);
     const { meta } = request;
+    if (this.receiving?.done === true) {
+      // The last chunk of a snapshot is being written, and that write makes it current in the store: until it is
+      // installed here too, nothing else may replace or clear `receiving`, or the core would no longer know the
+      // snapshot its store holds. The same snapshot's `installed` answer follows the write; another snapshot's chunks
+      // are sent again by the leader once this one is installed.
+      return;
+    }
     if (meta.index <= this.commit) {
       // Everything it covers is committed here already, hence matches the leader's log.
       this.receiving = null;
@@ -1252,10 +1266,6 @@ export class RaftCore {
     const current = this.receiving !== null && sameSnapshot(this.receiving.meta, meta) ? this.receiving : null;
     if (request.chunk === 0 && (current === null || current.nextChunk > 0)) {
       this.receiving = { meta, nextChunk: 0, done: false, early: new Map() };
-    } else if (current !== null && current.done) {
-      // The last chunk is being stored; `installed` answers once it is. Answering `nextChunk` here would point the
-      // leader past the last chunk, which it cannot read: with the `installed` answer lost, the transfer would stall.
-      return;
     } else if (current !== null && request.chunk > current.nextChunk && request.chunk < current.nextChunk + this.config.snapshotWindow) {
       // Ahead of its turn: keep it until the chunks before it arrive (they are in flight in the same window), and say
       // which chunk we take next: if the leader believes us further along (we started over), it goes back.

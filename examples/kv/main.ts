@@ -25,10 +25,11 @@ const flags = new Command('kv')
 const peers = flags.peers === undefined ? undefined : Object.fromEntries(flags.peers.split(',').map((peer) => peer.split('=') as [string, string]));
 const log = (line: string): void => void process.stderr.write(`[${flags.id}] ${line}\n`);
 try {
-  const kv = await startKvNode({ ...flags, peers, clusterId: flags.cluster, data: flags.data ?? `data/${flags.id}` });
+  const kv = await startKvNode({ ...flags, peers, clusterId: flags.cluster, data: flags.data ?? `data/${flags.id}`, log });
   kv.node.on('roleChanged', ({ role, term }) => log(`${role} in term ${term}`));
   kv.node.on('membershipChanged', ({ voters, learners }) => log(`voters ${voters.join(',')} learners ${learners.join(',') || '-'}`));
   kv.node.on('snapshot', ({ how, index }) => how !== 'taken' && log(`snapshot ${how} at index ${index}`));
+  kv.node.on('stopped', ({ error }) => error !== null && log(`stopped: ${error}`));
   process.stdout.write(`${JSON.stringify({ event: 'listening', id: flags.id, raft: flags.raft, http: kv.http })}\n`);
   let stopping: Promise<void> | null = null; // Ctrl-C under `npm start` signals twice: the terminal and the launcher
   const shutdown = (): void => void (stopping ??= kv.stop().then(() => process.exit(0), () => process.exit(1)));

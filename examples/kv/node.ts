@@ -28,6 +28,7 @@ export interface KvNodeOptions {
   readonly clusterId?: string;
   readonly electionTimeoutMs?: number;
   readonly snapshotEvery?: number; // entries between snapshots (default 8192), keeping a tenth of them behind
+  readonly log?: (line: string) => void; // peers' refusals and connection problems
 }
 export type KvNode = Awaited<ReturnType<typeof startKvNode>>;
 /** A response: JSON `body`, or `text` (with its content type when proxied). */
@@ -44,7 +45,7 @@ export async function startKvNode(options: KvNodeOptions) {
   const recovered = await logStore.open();
   const joined = recovered.entries.length > 0 || recovered.hardState.term > 0 || (recovered.snapshot ?? null) !== null;
   const peers = options.peers ?? (options.join === undefined ? { [id]: raft } : {});
-  const network = new Http2Network({ id, clusterId, peers, listen: split(raft) });
+  const network = new Http2Network({ id, clusterId, peers, listen: split(raft), log: options.log });
   store.onAddress = (peer, address) => network.setPeer(peer, address.raft);
   await network.listen();
   const node: RaftNode<KvCommand, string | null, KvStore> = createRaftNode({

@@ -72,7 +72,10 @@ export class NodeProcess {
     if (this.state === 'paused') child.kill('SIGCONT');
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    const timer = setTimeout(() => {
+      this.log.write('--- no exit within 5 s of SIGTERM: SIGKILL\n');
+      child.kill('SIGKILL');
+    }, 5000);
     await exited;
     clearTimeout(timer);
   }

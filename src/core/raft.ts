@@ -141,6 +141,8 @@ export class RaftCore {
   private baseMembership: Membership;
   /** The latest snapshot stored on this node (taken here or installed from a leader). */
   private snapshotMeta: SnapshotMeta | null;
+  /** An installed snapshot is being restored into the state machine (`restoreSnapshot` until `snapshotRestored`). */
+  private restoring = false;
   /** A `takeSnapshot` is under way. */
   private snapshotting = false;
   /** A snapshot arriving from the leader: the chunk expected next, and whether the last one has been handed out. */
@@ -502,6 +504,7 @@ export class RaftCore {
 
   /** Follower: the state machine now holds the installed snapshot's state. */
   snapshotRestored(meta: SnapshotMeta): Effect[] {
+    this.restoring = false;
     this.applied = Math.max(this.applied, meta.index);
     if (this.leaderId !== null) this.reply(this.leaderId, this.snapshotResponse(meta.index, 0, true));
     return this.flush();
@@ -1245,11 +1248,12 @@ export class RaftCore {
   private handleInstallSnapshot(from: NodeId, request: InstallSnapshot): void {
     this.becomeFollower(this.currentTerm, from);
     const { meta } = request;
-    if (this.receiving?.done === true) {
+    if (this.receiving?.done === true || this.restoring) {
       // The last chunk of a snapshot is being written, and that write makes it current in the store: until it is
       // installed here too, nothing else may replace or clear `receiving`, or the core would no longer know the
-      // snapshot its store holds. The same snapshot's `installed` answer follows the write; another snapshot's chunks
-      // are sent again by the leader once this one is installed.
+      // snapshot its store holds. Then, until the state machine is restored from it, no newer snapshot may replace it
+      // in the store under the reads of the restore. The same snapshot's `installed` answer follows; another
+      // snapshot's chunks are sent again by the leader once this one is restored.
       return;
     }
     if (meta.index <= this.commit) {
@@ -1320,6 +1324,7 @@ export class RaftCore {
     for (const write of this.pendingWrites) write.durableIndex = Math.min(write.durableIndex, this.stable);
     // Entries after the snapshot that conflict with it go; entries before it are covered by it.
     this.persist(keptSuffix ? null : meta.index + 1, []);
+    this.restoring = true;
     this.effects.push({ type: 'restoreSnapshot', meta });
     this.effects.push({ type: 'compactLog', through: meta.index });
   }

@@ -54,6 +54,18 @@ describe('a follower installing snapshots', () => {
     expect(writes(core.receive('n1', chunk(newer, 0, false)))).toEqual(['600#0']);
   });
 
+  it('takes no newer snapshot while the state machine is being restored from the installed one', () => {
+    const core = follower();
+    const installed = meta(400);
+    const newer = meta(600);
+    core.receive('n1', chunk(installed, 0, true));
+    expect(restores(core.snapshotChunkWritten(installed, 0, true))).toEqual([400]);
+    // The restore reads the installed snapshot from the store: a newer one must not replace it there meanwhile.
+    expect(writes(core.receive('n1', chunk(newer, 0, true)))).toEqual([]);
+    core.snapshotRestored(installed);
+    expect(writes(core.receive('n1', chunk(newer, 0, true)))).toEqual(['600#0 done']);
+  });
+
   it('does not forget the snapshot it is writing when an older one, already covered, arrives meanwhile', () => {
     const core = follower();
     const current = meta(400);

@@ -30,14 +30,11 @@ interface GenerationFile {
 }
 
 export class FileChunks implements SnapshotChunkStorage {
-  readonly where: string;
   private readonly files = new Map<number, GenerationFile>();
   /** Generations dropped by the batch being prepared: removed once it is durable. */
   private dropped: number[] = [];
 
-  constructor(readonly directory: string) {
-    this.where = `files in ${directory}`;
-  }
+  constructor(readonly directory: string) {}
 
   async recover(keep: StoredGeneration | null): Promise<void> {
     await this.close();

@@ -26,8 +26,6 @@ export interface StoredGeneration {
 export type ChunkRead = { readonly found: true; readonly data: Uint8Array } | { readonly found: false };
 
 export interface SnapshotChunkStorage {
-  /** A short description for messages: where the chunks live. */
-  readonly where: string;
   /**
    * On open: delete every generation but `keep` (a pending snapshot that a crash interrupted is garbage), and check
    * what can be checked cheaply of `keep`: throws `StoreCorruptedError` when it is not whole.
@@ -39,7 +37,10 @@ export interface SnapshotChunkStorage {
   seal(generation: number): Promise<void>;
   /** Forget `generation` (its `chunks` chunks): with the batch, or once the batch is durable (`written`). */
   drop(batch: ChunkBatch, generation: number, chunks: number): void;
-  /** The batch that `stage`, `seal` and `drop` prepared is durable. */
+  /**
+   * The batch that `stage`, `seal` and `drop` prepared is durable, and the store already names what it made current:
+   * a read that misses a dropped generation and asks again finds the new one.
+   */
   written(): Promise<void>;
   /**
    * Chunk `chunk` of `generation`, checksum verified (a mismatch throws `DecodeFailure`); not found when a swap
@@ -53,7 +54,6 @@ export interface SnapshotChunkStorage {
 
 /** Chunks as values of the store's `snapshot` sublevel, one key per chunk; written in the store's own batches. */
 export class DatabaseChunks implements SnapshotChunkStorage {
-  readonly where = 'the database';
   constructor(private readonly sublevel: ChunkSublevel) {}
 
   async recover(keep: StoredGeneration | null): Promise<void> {

@@ -85,11 +85,11 @@ if (wanted('network')) {
 
 if (wanted('snapshot')) {
   const mib = Number(values['snapshot-mib']);
-  const chunks = values['snapshot-chunk-kib'] === undefined ? 'default chunks' : `${values['snapshot-chunk-kib']} KiB chunks`;
+  const chunkKib = values['snapshot-chunk-kib'] === undefined ? undefined : Number(values['snapshot-chunk-kib']);
+  const chunks = chunkKib === undefined ? 'default chunks' : `${chunkKib} KiB chunks`;
   console.log(`## Snapshot transfer: ${mib} MiB between two nodes (one process), LevelLogStore on disk, HTTP/2 on loopback, ${chunks}`);
   console.log('| snapshot | take (state machine -> store) | transfer + install + restore | rate | RSS at start | peak RSS growth: taking | peak RSS growth: transferring | of it anonymous | of it file-backed |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  const chunkKib = values['snapshot-chunk-kib'] === undefined ? undefined : Number(values['snapshot-chunk-kib']);
   const result = await benchSnapshotTransfer(mib * 2 ** 20, chunkKib === undefined ? undefined : chunkKib * 1024);
   const { take, transfer } = result;
   console.log(

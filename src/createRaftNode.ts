@@ -45,7 +45,7 @@ export interface RaftNodeOptions<Command, SM extends StateMachine<Command, unkno
   readonly maxPending?: number;
   /** Default deadline of `propose` and `read`, in ms of the timer's clock. Default 10,000. */
   readonly operationTimeoutMs?: number;
-  /** Largest snapshot chunk stored or sent, in bytes. Default 256 KiB (measured in BENCHMARKS.md: smaller is slower and holds no less memory). */
+  /** Largest snapshot chunk stored or sent, in bytes. Default 128 KiB (measured in BENCHMARKS.md: larger is faster but holds more memory, smaller is slower). */
   readonly snapshotChunkBytes?: number;
   /** xstate inspection observer, e.g. `createBrowserInspector().inspect` from @statelyai/inspect. */
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);

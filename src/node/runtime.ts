@@ -42,7 +42,7 @@ import type {
 import type { TimerActor } from '../../actors/timer/TimerActor.js';
 
 /** Largest snapshot chunk stored or sent, unless the node is told otherwise (`snapshotChunkBytes`). */
-export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 256 * 1024;
+export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 128 * 1024;
 
 export interface NodeActors<Command, Result, AppError> {
   readonly timer: TimerActor;
@@ -62,7 +62,7 @@ export interface NodeInput<Command, Result, AppError> {
   readonly random?: RandomSource;
   /** Most proposals and reads waiting at once; beyond it callers get OverloadedError. Default 10,000. */
   readonly maxPending?: number;
-  /** Largest snapshot chunk stored or sent, in bytes. Default 256 KiB (measured in BENCHMARKS.md: smaller is slower and holds no less memory). */
+  /** Largest snapshot chunk stored or sent, in bytes. Default 128 KiB (measured in BENCHMARKS.md: larger is faster but holds more memory, smaller is slower). */
   readonly snapshotChunkBytes?: number;
 }
 

@@ -13,7 +13,7 @@ const positive = z.number().int().min(1);
 const count = z.number().int().min(0);
 
 /** Every field of `RaftConfig`, optional (defaults fill the rest), checked field by field and against each other. */
-export const raftConfigSchema = z
+const raftConfigSchema = z
   .strictObject({
     electionTimeoutMs: positive,
     heartbeatIntervalMs: positive,

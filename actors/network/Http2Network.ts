@@ -394,10 +394,10 @@ export class Http2Network extends NetworkActor {
   private flush(link: PeerLink): void {
     const session = link.session;
     if (link.state !== 'connected' || session === null || link.queue.length === 0 || link.inflight >= this.maxInflight) return;
-    const batch = link.queue.filter((message) => message.type !== 'InstallSnapshot');
-    const requests: RaftMessage[][] = link.queue.flatMap((message) => (message.type === 'InstallSnapshot' ? [[message]] : []));
-    if (batch.length > 0) requests.unshift(batch);
+    const queued = link.queue;
     link.queue = [];
+    // Replication is the hot path and rarely carries a snapshot chunk: then the queue goes as it is, uncopied.
+    const requests = queued.some(isChunk) ? chunksApart(queued) : [queued];
     for (const [at, messages] of requests.entries()) {
       if (link.inflight >= this.maxInflight) {
         link.queue = requests.slice(at).flat();
@@ -676,6 +676,17 @@ export class Http2Network extends NetworkActor {
       stream.close(NGHTTP2_CANCEL);
     }
   }
+}
+
+function isChunk(message: RaftMessage): boolean {
+  return message.type === 'InstallSnapshot';
+}
+
+/** The requests for `messages`: every message but snapshot chunks as one batch, then each chunk on its own. */
+function chunksApart(messages: readonly RaftMessage[]): RaftMessage[][] {
+  const batch = messages.filter((message) => !isChunk(message));
+  const chunks = messages.filter(isChunk).map((message) => [message]);
+  return batch.length > 0 ? [batch, ...chunks] : chunks;
 }
 
 function refuse(refusal: RequestRefusal): RouteResponse {

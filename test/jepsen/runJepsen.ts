@@ -119,16 +119,17 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
         const leader = await findLeader(endpoints, ids);
         const victim = leader !== null && random() < 0.6 ? leader : pick(ids);
         const node = nodes[ids.indexOf(victim)]!;
+        const who = `${victim}${victim === leader ? ' (leader)' : ''}`;
         faultCount++;
         switch (fault) {
           case 'kill':
-            log(`${Math.round(now())} ms: SIGKILL ${victim}${victim === leader ? ' (leader)' : ''}`);
+            log(`${Math.round(now())} ms: SIGKILL ${who}`);
             node.kill();
             await pause(1000 + random() * 2000);
             node.start();
             break;
           case 'pause':
-            log(`${Math.round(now())} ms: SIGSTOP ${victim}${victim === leader ? ' (leader)' : ''}`);
+            log(`${Math.round(now())} ms: SIGSTOP ${who}`);
             node.pause();
             await pause(1000 + random() * 2000);
             node.resume();

@@ -221,6 +221,8 @@ function drive(store: LevelLogStore) {
       store.receive({ type: 'SaveLog', writeId, hardState: { term: 1, votedFor: 'n1', commit }, truncateFrom, entries: list });
       return until((r) => (r.type === 'LogSaved' && r.writeId >= writeId) || r.type === 'StoreFailed');
     },
+    /** Wait until every write sent so far is durable (or dropped), still attached. */
+    close: () => store.close(),
     stop: async () => {
       store.detach();
       await store.close();
@@ -339,12 +341,14 @@ describe('LevelLogStore snapshot corruption', () => {
       cause: { code: 'STORE_CORRUPTED', reason: 'CHECKSUM_MISMATCH', key: 'snapshot/6300000000000000010000000000000001' },
     });
     expect((failure as { cause: { message: string } }).cause.message).toMatch(/^snapshot chunk 1 \(snapshot\/63[0-9a-f]{32}\): checksum mismatch/);
-    // After a failure the store answers nothing more.
+    // After a failure the store writes and answers nothing more: the write below is never made durable (close waits
+    // for every write in flight, so it is a barrier), and nothing was answered.
     const before = store.replies.length;
     store.send({ type: 'ReadSnapshotChunk', ref: 'after', chunk: 0 });
-    store.send({ type: 'SaveLog', writeId: 9, hardState: { term: 1, votedFor: null, commit: 4 }, truncateFrom: null, entries: [] });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    store.send({ type: 'SaveLog', writeId: 9, hardState: { term: 7, votedFor: null, commit: 4 }, truncateFrom: null, entries: [] });
+    await store.close();
     expect(store.replies.length).toBe(before);
+    expect((await new LevelLogStore({ db, identity }).open()).hardState.term).toBe(1);
     await store.stop();
   });
 

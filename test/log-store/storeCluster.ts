@@ -2,16 +2,20 @@
  * A small in-process cluster whose nodes run on log stores the test chooses (level on memory-level, a LogStore
  * subclass, ...), with manual timers so that time passes only when the test says so. Restarting a node stops it,
  * lets its store close, and starts a fresh node (with a fresh state machine) on a store over the same data.
+ * Like `TestCluster`, time passes in small steps and the cluster goes idle (nothing on the wire, writes durable,
+ * commits applied) after each, however long the store's I/O takes.
  */
 import {
   createRaftNode,
   ManualTimer,
-  MemoryNetworkHub,
   seededRandom,
   type LogStore,
   type NodeId,
 } from '../../src/index.js';
-import { counterCommand, counterMachine, testConfig } from '../support/cluster.js';
+import { busyReasons, counterCommand, leaderCanServe, counterMachine, testConfig } from '../support/cluster.js';
+import { TestNetworkHub } from '../support/network.js';
+import { ObservedLogStore } from '../support/ObservedLogStore.js';
+import { settledWithin, waitFor } from '../support/waitFor.js';
 
 export interface StoreNode<Store extends LogStore> {
   readonly id: NodeId;
@@ -19,9 +23,11 @@ export interface StoreNode<Store extends LogStore> {
   readonly timer: ManualTimer;
   readonly stateMachine: ReturnType<typeof counterMachine>;
   readonly store: Store;
+  /** The store as the node sees it: `store`, observed so that the cluster knows when it has nothing pending. */
+  readonly observedStore: ObservedLogStore<Store>;
 }
 
-function startNode(hub: MemoryNetworkHub, id: NodeId, members: readonly NodeId[], store: LogStore, timer: ManualTimer, seed: number, stateMachine: ReturnType<typeof counterMachine>) {
+function startNode(hub: TestNetworkHub, id: NodeId, members: readonly NodeId[], store: LogStore, timer: ManualTimer, seed: number, stateMachine: ReturnType<typeof counterMachine>) {
   return createRaftNode({
     id,
     members,
@@ -36,7 +42,7 @@ function startNode(hub: MemoryNetworkHub, id: NodeId, members: readonly NodeId[]
 }
 
 export class StoreCluster<Store extends LogStore> {
-  readonly hub = new MemoryNetworkHub();
+  readonly hub = new TestNetworkHub();
   readonly nodes: StoreNode<Store>[] = [];
   private seed = 11;
 
@@ -56,8 +62,9 @@ export class StoreCluster<Store extends LogStore> {
   private launch(id: NodeId, store: Store): StoreNode<Store> {
     const timer = new ManualTimer();
     const stateMachine = counterMachine();
-    const node = startNode(this.hub, id, this.ids, store, timer, this.seed++, stateMachine);
-    return { id, node, timer, stateMachine, store };
+    const observedStore = new ObservedLogStore(store);
+    const node = startNode(this.hub, id, this.ids, observedStore, timer, this.seed++, stateMachine);
+    return { id, node, timer, stateMachine, store, observedStore };
   }
 
   get(id: NodeId): StoreNode<Store> {
@@ -75,16 +82,21 @@ export class StoreCluster<Store extends LogStore> {
     return fresh;
   }
 
-  /** Let queued messages, writes and applies happen: a few turns of the event loop, not time. */
-  async settle(): Promise<void> {
-    for (let i = 0; i < 6; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  /** Wait, without moving the clocks, until nothing is on the wire and no node has a write or an apply pending. */
+  async idle(): Promise<void> {
+    await waitFor(() => busyReasons(this.hub, this.nodes).length === 0, {
+      what: () => `the cluster to go idle (${busyReasons(this.hub, this.nodes).join('; ')})`,
+      timeoutMs: 10_000,
+    });
   }
 
+  /** Advance virtual time in 5 ms steps, idle after each, until `condition` holds; fail after `maxMs` of it. */
   async until(condition: () => boolean, maxMs = 5000, what = 'condition'): Promise<void> {
+    await this.idle();
     for (let elapsed = 0; elapsed <= maxMs; elapsed += 5) {
       if (condition()) return;
       for (const { timer } of this.nodes) timer.advance(5);
-      await this.settle();
+      await this.idle();
     }
     throw new Error(`${what} did not hold within ${maxMs} ms of virtual time`);
   }
@@ -95,8 +107,13 @@ export class StoreCluster<Store extends LogStore> {
   }
 
   async electLeader(): Promise<StoreNode<Store>> {
-    await this.until(() => this.leader() !== undefined && this.nodes.every(({ node }) => node.status().leader !== null), 5000, 'a leader');
+    await this.until(() => this.leader() !== undefined && this.nodes.every(({ node }) => node.status().leader !== null) && leaderCanServe(this.leader()!.node), 5000, 'a leader');
     return this.leader()!;
+  }
+
+  /** Await `promise` without moving the clocks (for what must answer with no time passing). */
+  async withoutTime<T>(promise: Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
+    return settledWithin(promise, { what, timeoutMs });
   }
 
   /** Await `promise` while virtual time moves on. */

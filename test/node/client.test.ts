@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { NotLeaderError, OverloadedError, TimeoutError } from '../../src/index.js';
-import { TestCluster, within } from '../support/cluster.js';
+import { TestCluster, within, withoutTime } from '../support/cluster.js';
 
 let cluster: TestCluster;
 afterEach(async () => {
@@ -63,10 +63,8 @@ describe('linearizable reads (ReadIndex)', () => {
     await within(cluster, leader.node.propose({ op: 'add', by: 2 }));
     await cluster.advance(40); // a heartbeat round answered by the followers starts the lease
     const delivered = cluster.hub.delivered;
-    let value: number | undefined;
-    void leader.node.read((counter) => counter.state, { consistency: 'lease' }).then((v) => (value = v));
-    await cluster.settle();
-    expect(value).toBe(2);
+    const read = leader.node.read((counter) => counter.state, { consistency: 'lease' });
+    expect(await withoutTime(read, 'the lease read to answer with no time passing')).toBe(2);
     expect(cluster.hub.delivered).toBe(delivered);
     const follower = followerOf(leader.id);
     expect(await follower.node.read((counter) => counter.state, { consistency: 'stale' })).toBeLessThanOrEqual(2);

@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { MembershipChangeError, NotLeaderError, TransferAbortedError } from '../../src/index.js';
-import { TestCluster, within } from '../support/cluster.js';
+import { leaderCanServe, TestCluster, within, withoutTime } from '../support/cluster.js';
 
 let cluster: TestCluster;
 afterEach(async () => {
@@ -14,8 +14,7 @@ describe('bootstrap', () => {
   test('a single-node cluster becomes leader at start, without waiting for an election timeout', async () => {
     cluster = new TestCluster(['solo']);
     const solo = cluster.get('solo');
-    await cluster.settle();
-    expect(solo.node.status().role).toBe('leader');
+    await cluster.waitFor(() => solo.node.status().role === 'leader', 'the only voter to lead once recovered');
     expect(solo.timer.time).toBe(0);
   });
 });
@@ -24,7 +23,7 @@ describe('learners and single-server changes', () => {
   test('a cluster grows from one node to three through learners that are promoted once caught up', async () => {
     cluster = new TestCluster(['n1']);
     const leader = cluster.get('n1');
-    await cluster.settle();
+    await cluster.waitFor(() => leaderCanServe(leader.node), 'n1 to lead at bootstrap and commit its first entry');
     for (let i = 0; i < 20; i++) await within(cluster, leader.node.propose({ op: 'add', by: 1 }));
     const added: string[][] = [];
     leader.node.on('membershipChanged', ({ voters }) => added.push([...voters]));
@@ -48,7 +47,7 @@ describe('learners and single-server changes', () => {
   test('a learner receives the log but never votes or campaigns', async () => {
     cluster = new TestCluster(['n1']);
     const leader = cluster.get('n1');
-    await cluster.settle();
+    await cluster.waitFor(() => leaderCanServe(leader.node), 'n1 to lead at bootstrap and commit its first entry');
     const learner = cluster.join('n2');
     await within(cluster, leader.node.addLearner('n2'));
     await within(cluster, leader.node.propose({ op: 'add', by: 4 }));
@@ -98,8 +97,8 @@ describe('leadership transfer', () => {
     const during = await leader.node.propose({ op: 'add', by: 1 }).catch((error: unknown) => error);
     expect(during).toBeInstanceOf(NotLeaderError);
     expect(during).toMatchObject({ leaderHint: target.id, outcome: 'not-appended' });
-    await cluster.settle();
-    await transfer;
+    // TimeoutNow makes the target campaign at once: the transfer completes with no time passing.
+    await withoutTime(transfer, 'the transfer to complete without time passing');
     expect(target.timer.time).toBe(before);
     expect(target.node.status().role).toBe('leader');
     expect(leader.node.status().role).toBe('follower');

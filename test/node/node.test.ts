@@ -13,6 +13,7 @@ import {
   createNodeMachine,
 } from '../../src/index.js';
 import { CounterRejection, TestCluster, counterCommand, counterMachine, within, type CounterCommand } from '../support/cluster.js';
+import { waitFor } from '../support/waitFor.js';
 
 let cluster: TestCluster;
 afterEach(async () => {
@@ -96,8 +97,9 @@ describe('a node of a three-node cluster', () => {
     cluster = new TestCluster(['n1', 'n2', 'n3']);
     const leader = await cluster.electLeader();
     cluster.hub.isolate(leader.id);
+    const before = leader.node.status().lastIndex;
     const pending = leader.node.propose({ op: 'add', by: 1 });
-    await cluster.settle();
+    await cluster.waitFor(() => leader.node.status().lastIndex > before, 'the proposal to be appended to the leader\'s log');
     await leader.node.stop();
     await expect(pending).rejects.toBeInstanceOf(StoppedError);
     await expect(leader.node.propose({ op: 'add', by: 1 })).rejects.toBeInstanceOf(StoppedError);
@@ -131,10 +133,9 @@ describe('elections on demand', () => {
   test('campaign() makes a chosen node of three leader without waiting for the election timeout', async () => {
     cluster = new TestCluster(['n1', 'n2', 'n3']);
     const chosen = cluster.get('n2');
-    await cluster.settle();
+    await cluster.waitFor(() => cluster.nodes.every(({ node }) => node.status().role === 'follower'), 'every node to recover as a follower');
     chosen.node.campaign();
-    await cluster.settle();
-    expect(chosen.node.status().role).toBe('leader');
+    await cluster.waitFor(() => chosen.node.status().role === 'leader', 'n2 to win the election it started');
     expect(chosen.timer.time).toBe(0);
   });
 });
@@ -153,7 +154,7 @@ describe('the node statechart', () => {
       timer,
       inspect: (event) => events.push(event),
     });
-    for (let i = 0; i < 4; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    await waitFor(() => node.status().role === 'leader', { what: 'the only voter to lead once recovered' });
     const values = events
       .filter((event): event is Extract<InspectionEvent, { type: '@xstate.snapshot' }> => event.type === '@xstate.snapshot')
       .filter((event) => event.actorRef === node.actor)
@@ -186,9 +187,9 @@ describe('the node statechart', () => {
     });
     const parent = createActor(supervisor).start();
     const child = parent.system.get('node-solo') as ActorRefFrom<typeof nodeLogic>;
-    for (let i = 0; i < 4; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    await waitFor(() => child.getSnapshot().context.role !== 'recovering', { what: 'the invoked node to recover' });
     child.send({ type: 'xraft.campaign' });
-    for (let i = 0; i < 4; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    await waitFor(() => child.getSnapshot().matches({ running: 'leader' }), { what: 'the invoked node to lead' });
     expect(child.getSnapshot().value).toEqual({ running: 'leader' });
     parent.stop();
   });

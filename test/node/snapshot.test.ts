@@ -6,8 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
-import { createRaftNode, ManualTimer, MemoryNetworkHub } from '../../src/index.js';
-import { counterCommand, counterMachine, TestCluster, within } from '../support/cluster.js';
+import { createRaftNode, ManualTimer } from '../../src/index.js';
+import { busyReasons, counterCommand, leaderCanServe, counterMachine, TestCluster, within } from '../support/cluster.js';
+import { TestNetworkHub } from '../support/network.js';
+import { ObservedLogStore } from '../support/ObservedLogStore.js';
+import { waitFor } from '../support/waitFor.js';
 
 let cluster: TestCluster;
 afterEach(async () => {
@@ -34,9 +37,11 @@ describe('log compaction', () => {
     expect(taken.length).toBeGreaterThanOrEqual(4);
     expect(taken.every(({ how }) => how === 'taken')).toBe(true);
     expect(taken.map(({ index }) => index)).toEqual([...taken.map(({ index }) => index)].sort((a, b) => a - b));
-    for (const { store } of cluster.nodes) {
+    for (const { node, store } of cluster.nodes) {
+      // What the store keeps continues the snapshot without a gap, up to the node's last entry.
       const { snapshot, entries } = store.durableState();
-      expect(entries[0]?.index).toBe(snapshot!.index + 1);
+      expect(entries.map(({ index }) => index)).toEqual(Array.from({ length: entries.length }, (_, i) => snapshot!.index + 1 + i));
+      expect(entries.at(-1)?.index ?? snapshot!.index).toBe(node.status().lastIndex);
     }
     expect(leader.stateMachine.state).toBe(100);
   });
@@ -88,7 +93,7 @@ describe('log compaction', () => {
   test('a node with an empty log joins a cluster whose log was compacted and ends with the same state', async () => {
     cluster = new TestCluster(['n1'], { config: compacting });
     const leader = cluster.get('n1');
-    await cluster.settle();
+    await cluster.waitFor(() => leaderCanServe(leader.node), 'n1 to lead at bootstrap and commit its first entry');
     await write(100, leader);
     await cluster.until(() => (leader.store.durableState().snapshot?.index ?? 0) >= 80, 2000, 'compacted');
     const fresh = cluster.join('n2');
@@ -101,13 +106,13 @@ describe('log compaction', () => {
   test('client sessions are part of the snapshot: they survive a restart from it', async () => {
     cluster = new TestCluster(['n1'], { config: compacting });
     const leader = cluster.get('n1');
-    await cluster.settle();
+    await cluster.waitFor(() => leaderCanServe(leader.node), 'n1 to lead at bootstrap and commit its first entry');
     const session = await within(cluster, leader.node.openSession());
     expect(await within(cluster, session.propose({ op: 'add', by: 2 }))).toBe(2);
     await write(60, leader);
     await cluster.until(() => (leader.store.durableState().snapshot?.index ?? 0) > 3, 2000, 'compacted past the session');
     const restarted = await cluster.restart('n1');
-    await cluster.settle();
+    await cluster.waitFor(() => restarted.stateMachine.state === 62, 'the restarted node to restore its snapshot and replay its log');
     expect(restarted.stateMachine.sessionCount).toBe(1);
     expect(restarted.stateMachine.state).toBe(62);
   });
@@ -116,9 +121,13 @@ describe('log compaction', () => {
 describe('on disk', () => {
   test('a node with an empty data directory joins a compacted cluster through InstallSnapshot and ends with the same state', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'xraft-snapshot-join-'));
-    const hub = new MemoryNetworkHub();
+    const hub = new TestNetworkHub();
     const timers = { n1: new ManualTimer(), n2: new ManualTimer() };
     const machines = { n1: counterMachine(), n2: counterMachine() };
+    const stores = {
+      n1: new ObservedLogStore(new LevelLogStore({ location: join(directory, 'n1'), identity: { clusterId: 'test', nodeId: 'n1' } })),
+      n2: new ObservedLogStore(new LevelLogStore({ location: join(directory, 'n2'), identity: { clusterId: 'test', nodeId: 'n2' } })),
+    };
     const start = (id: 'n1' | 'n2', members: string[]) =>
       createRaftNode({
         id,
@@ -127,19 +136,23 @@ describe('on disk', () => {
         stateMachine: machines[id],
         network: hub.endpoint(id),
         timer: timers[id],
-        logStore: new LevelLogStore({ location: join(directory, id), identity: { clusterId: 'test', nodeId: id } }),
+        logStore: stores[id],
         config: { ...compacting, electionTimeoutMs: 100, heartbeatIntervalMs: 20 },
       });
     const leader = start('n1', ['n1']);
     const joiner = start('n2', []);
-    // Real disk writes take real time: advance the manual clocks in small steps until the condition holds (bounded).
+    // Real disk writes take real time: advance the manual clocks in 5 ms steps, and after each wait (bounded) until
+    // nothing is on the wire and every write the step caused is durable and applied.
+    const nodes = [{ id: 'n1', node: leader, observedStore: stores.n1 }, { id: 'n2', node: joiner, observedStore: stores.n2 }];
+    const idle = () => waitFor(() => busyReasons(hub, nodes).length === 0, { what: () => `idle (${busyReasons(hub, nodes).join('; ')})`, timeoutMs: 10_000 });
     const until = async (condition: () => boolean, what: string): Promise<void> => {
-      for (let step = 0; step < 20_000 && !condition(); step++) {
+      await idle();
+      for (let elapsedMs = 0; elapsedMs < 100_000 && !condition(); elapsedMs += 5) {
         timers.n1.advance(5);
         timers.n2.advance(5);
-        await new Promise((resolve) => setTimeout(resolve, 1));
+        await idle();
       }
-      if (!condition()) throw new Error(`${what} did not happen within 20,000 steps`);
+      if (!condition()) throw new Error(`${what} did not happen within 100 s of virtual time`);
     };
     try {
       await until(() => leader.status().role === 'leader', 'leader');

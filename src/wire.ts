@@ -20,6 +20,7 @@
  */
 import { z } from 'zod';
 import type { Entry, NodeId, RaftMessage, SessionTag, SnapshotMeta } from './core/index.js';
+import { messageProblem } from './core/messageChecks.js';
 
 /** Longest node id, cluster id, proposal id or client id accepted from the wire. */
 export const MAX_ID_LENGTH = 256;
@@ -72,6 +73,7 @@ export const messageSchemas = {
     term: count,
     granted: z.boolean(),
     preVote: z.boolean(),
+    removedAt: position.optional(),
   }),
   AppendEntries: z.object({
     type: z.literal('AppendEntries'),
@@ -121,6 +123,8 @@ export const messageSchemas = {
   InstallSnapshot: z.object({
     type: z.literal('InstallSnapshot'),
     term: count,
+    // Absent from nodes older than the round field: they count as round 0 (no read confirmed by them).
+    round: count.default(0),
     meta: snapshotMetaSchema,
     chunk: count,
     data: bytes,
@@ -132,6 +136,7 @@ export const messageSchemas = {
     index: count,
     nextChunk: count,
     installed: z.boolean(),
+    round: count.default(0),
   }),
 } satisfies { [Type in RaftMessage['type']]: z.ZodType<MessageOf<Type>> };
 
@@ -204,7 +209,16 @@ export function decodeBatch(text: string): DecodeResult {
   if (!parsed.ok) return parsed;
   const result = wireBatchSchema.safeParse(parsed.value);
   if (!result.success) return invalid(result.error.issues);
-  return { ok: true, batch: result.data };
+  return checked(result.data);
+}
+
+/** A batch whose messages all pass the checks a schema cannot express (core/messageChecks.ts), or the first failure. */
+function checked(batch: WireBatch): DecodeResult {
+  for (let i = 0; i < batch.messages.length; i++) {
+    const problem = messageProblem(batch.messages[i]!);
+    if (problem !== null) return { ok: false, error: { code: 'INVALID_MESSAGE', message: `messages.${i} (${batch.messages[i]!.type}): ${problem}` } };
+  }
+  return { ok: true, batch };
 }
 
 /** Largest header of a snapshot chunk request, in bytes. */
@@ -263,7 +277,7 @@ export function decodeSnapshotChunkRequest(body: Buffer): DecodeResult {
   const { message, ...envelope } = result.data;
   const { data: _absent, ...fields } = message;
   const data = new Uint8Array(body.buffer, body.byteOffset + dataAt, body.length - dataAt);
-  return { ok: true, batch: { ...envelope, messages: [{ ...fields, data }] } };
+  return checked({ ...envelope, messages: [{ ...fields, data }] });
 }
 
 function parseJson(text: string, what: string): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: WireError } {

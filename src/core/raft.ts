@@ -9,6 +9,7 @@
  * counts itself in the commit quorum only up to its durable index.
  */
 import { RaftLog } from './log.js';
+import { messageProblem } from './messageChecks.js';
 import { applyChange, decodeMembership, encodeMembership, isMember, MembershipError, type Membership, type MembershipChange } from './membership.js';
 import { Progress } from './progress.js';
 import { committedIndex, voteResult } from './quorum.js';
@@ -136,13 +137,22 @@ export class RaftCore {
   private transferTarget: NodeId | null = null;
   /** Restarted with state and no election timeout has passed since: still bound by leases it may have granted. */
   private restartedRecently: boolean;
+  /**
+   * This leader sent TimeoutNow in its term: the target may campaign at any later moment (the message can be slow),
+   * and voters grant a transfer vote inside a lease, so no lease of this term can be trusted any more.
+   */
+  private leaseRevoked = false;
+  /** This node has been a member of a configuration it knew (a node joining a cluster is not, at first). */
+  private everMember: boolean;
+  /** The latest heartbeat round heard from the current leader, echoed in snapshot answers (reads and leases). */
+  private leaderRound = 0;
+  /** A received snapshot whose last chunk is stored (or being stored) and that is not restored yet: its chunk count. */
+  private installing: { readonly meta: SnapshotMeta; readonly chunks: number } | null = null;
 
   /** The configuration in force at the log's starting point (before its first retained entry). */
   private baseMembership: Membership;
   /** The latest snapshot stored on this node (taken here or installed from a leader). */
   private snapshotMeta: SnapshotMeta | null;
-  /** An installed snapshot is being restored into the state machine (`restoreSnapshot` until `snapshotRestored`). */
-  private restoring = false;
   /** A `takeSnapshot` is under way. */
   private snapshotting = false;
   /** A snapshot arriving from the leader: the chunk expected next, and whether the last one has been handed out. */
@@ -178,6 +188,9 @@ export class RaftCore {
     this.commit = Math.max(Math.min(recovered.hardState.commit, this.log.lastIndex), this.handedToApply);
     this.stable = this.log.lastIndex;
     this.restartedRecently = this.config.leaseReads && recovered.hardState.term > 0;
+    this.everMember =
+      isMember(this.baseMembership, this.id) ||
+      recovered.entries.some((entry) => entry.kind === 'config' && isMember(decodeMembership(entry.data), this.id));
     this.membershipFromLog();
   }
 
@@ -267,13 +280,14 @@ export class RaftCore {
 
   /** Campaign now instead of waiting for the election timer (a single-node bootstrap, or a forced election). */
   campaign(): Effect[] {
-    if (this.currentRole !== 'leader') this.startElection(false);
+    if (this.currentRole !== 'leader' && this.currentRole !== 'removed') this.startElection(false);
     return this.flush();
   }
 
   /** The election timer fired. */
   electionTimeout(): Effect[] {
     this.restartedRecently = false;
+    if (this.currentRole === 'removed') return [];
     if (this.currentRole === 'leader') {
       this.abortTransfer('the target did not take over within an election timeout');
       this.checkQuorum();
@@ -285,6 +299,13 @@ export class RaftCore {
       // forever, and a lagging new voter that still believes it is a learner could block every election.
       this.setLeader(null);
       this.resetElectionTimer();
+      if (this.everMember && this.membershipIndex > 0 && !isMember(this.membership, this.id)) {
+        // Our latest configuration leaves us out, and nobody told us whether it committed (a leader stops
+        // replicating to a node as soon as it appends its removal). Ask the voters: one whose committed
+        // configuration leaves us out answers `removedAt`. A pre-vote changes nothing at the voters.
+        const probe: RequestVote = { type: 'RequestVote', term: this.currentTerm + 1, lastLogIndex: this.log.lastIndex, lastLogTerm: this.log.lastTerm, preVote: true };
+        for (const peer of this.voterPeers()) this.send(peer, probe);
+      }
     }
     return this.flush();
   }
@@ -327,7 +348,7 @@ export class RaftCore {
     this.roundStarts.length = 0;
     this.effects.push({ type: 'resetElectionTimer', afterMs: this.config.electionTimeoutMs });
     const progress = this.progress.get(chosen)!;
-    if (progress.matchIndex === this.log.lastIndex) this.send(chosen, { type: 'TimeoutNow', term: this.currentTerm });
+    if (progress.matchIndex === this.log.lastIndex) this.sendTimeoutNow(chosen);
     else this.sendAppendWhileAllowed(chosen, progress);
     return this.flush();
   }
@@ -335,7 +356,7 @@ export class RaftCore {
   /** The heartbeat timer fired. `now` is the driver's clock in ms, needed only for lease reads. */
   heartbeatDue(now?: number): Effect[] {
     if (this.currentRole === 'leader') {
-      this.broadcastHeartbeat(now);
+      this.broadcastHeartbeat(now, true);
       this.effects.push({ type: 'resetHeartbeatTimer', afterMs: this.config.heartbeatIntervalMs });
     }
     return this.flush();
@@ -459,7 +480,7 @@ export class RaftCore {
       return this.flush();
     }
     if (done) transfer.lastChunk = chunk;
-    this.send(to, { type: 'InstallSnapshot', term: this.currentTerm, meta, chunk, data, done });
+    this.send(to, { type: 'InstallSnapshot', term: this.currentTerm, round: this.round, meta, chunk, data, done });
     return this.flush();
   }
 
@@ -504,19 +525,71 @@ export class RaftCore {
 
   /** Follower: the state machine now holds the installed snapshot's state. */
   snapshotRestored(meta: SnapshotMeta): Effect[] {
-    this.restoring = false;
+    this.installing = null;
     this.applied = Math.max(this.applied, meta.index);
     if (this.leaderId !== null) this.reply(this.leaderId, this.snapshotResponse(meta.index, 0, true));
+    this.checkRemoved();
     return this.flush();
   }
 
-  /** A message from a peer. Messages from nodes outside the configuration are ignored. */
+  /**
+   * A message from a peer. One that breaks a protocol invariant is refused whole (a `refused` effect names the sender
+   * and the reason) and changes nothing: no message from the network may stop or wedge a node.
+   */
   receive(from: NodeId, message: RaftMessage): Effect[] {
     // Who may talk to this node is decided at the network boundary; a node joining a cluster hears from a leader
     // that is not (yet) in its configuration.
-    if (from === this.id) return [];
+    if (from === this.id || this.currentRole === 'removed') return [];
+    const problem = messageProblem(message) ?? this.contradiction(from, message);
+    if (problem !== null) {
+      this.effects.push({ type: 'refused', from, messageType: message.type, reason: problem });
+      return this.flush();
+    }
     this.step(from, message);
     return this.flush();
+  }
+
+  /**
+   * Why a well-formed message cannot come from a correct peer given what this node knows, or null. Checked before
+   * anything changes, so that a refused message leaves no trace.
+   */
+  private contradiction(from: NodeId, message: RaftMessage): string | null {
+    switch (message.type) {
+      case 'AppendEntries':
+      case 'InstallSnapshot':
+      case 'TimeoutNow': {
+        if (message.term !== this.currentTerm) break;
+        // Election Safety: one leader per term.
+        if (this.currentRole === 'leader') return `${from} claims to lead term ${message.term}, which this node leads`;
+        if (this.leaderId !== null && this.leaderId !== from) return `${from} claims to lead term ${message.term}, led by ${this.leaderId}`;
+        if (message.type === 'TimeoutNow' && this.leaderId !== from) return `TimeoutNow from ${from}, who is not the leader`;
+        break;
+      }
+      case 'AppendEntriesResponse':
+      case 'InstallSnapshotResponse':
+        if (message.term !== this.currentTerm || this.currentRole !== 'leader') break;
+        if (message.round > this.round) return `answers round ${message.round}, but this leader is at round ${this.round}`;
+        if (message.index > this.log.lastIndex) return `answers index ${message.index}, beyond this leader's log (${this.log.lastIndex})`;
+        break;
+      case 'RequestVoteResponse':
+        if (message.granted && !message.preVote && message.term === this.currentTerm && this.votedFor !== this.id) {
+          return `a vote for term ${message.term}, in which this node never campaigned`;
+        }
+        break;
+    }
+    if (message.type === 'AppendEntries' && message.term >= this.currentTerm) {
+      // Leader Completeness: a leader's log holds every committed entry, so it never contradicts ours up to commit.
+      if (message.prevLogIndex <= this.commit) {
+        const local = this.log.termAt(message.prevLogIndex);
+        if (local !== undefined && local !== message.prevLogTerm) return `prevLogTerm ${message.prevLogTerm} at ${message.prevLogIndex} contradicts committed term ${local}`;
+      }
+      for (const entry of message.entries) {
+        if (entry.index > this.commit) break;
+        const local = this.log.termAt(entry.index);
+        if (local !== undefined && local !== entry.term) return `entry ${entry.index} (term ${entry.term}) contradicts committed term ${local}`;
+      }
+    }
+    return null;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -566,6 +639,19 @@ export class RaftCore {
         else this.effects.push({ type: 'readReady', ids, index: message.index });
         return;
       }
+      case 'RequestVote':
+        if (this.membershipIndex > 0 && this.membershipIndex <= this.commit && !isMember(this.membership, from)) {
+          // Our committed configuration leaves the candidate out: tell it, and let it disturb nothing (no new term).
+          this.send(from, { type: 'RequestVoteResponse', term: this.currentTerm, granted: false, preVote: message.preVote, removedAt: this.membershipIndex });
+          return;
+        }
+        break;
+      case 'RequestVoteResponse':
+        if (message.removedAt !== undefined) {
+          this.learnRemoval(message.removedAt);
+          return;
+        }
+        break;
     }
     if (message.term > this.currentTerm) {
       if (message.type === 'RequestVote') {
@@ -626,6 +712,20 @@ export class RaftCore {
   }
 
   /**
+   * A voter says its committed configuration at `removedAt` leaves us out. We believe it unless our own latest
+   * configuration is a later one, which that voter has not caught up with. (A removed id does not come back: a node
+   * joining again takes a new id.)
+   */
+  private learnRemoval(removedAt: number): void {
+    const asked = this.currentRole === 'preCandidate' || this.currentRole === 'candidate' || !isMember(this.membership, this.id);
+    if (!asked || !this.everMember) return;
+    if (removedAt > this.membershipIndex || (removedAt === this.membershipIndex && !isMember(this.membership, this.id))) {
+      if (this.currentRole !== 'follower') this.becomeFollower(this.currentTerm, null);
+      this.becomeRemoved();
+    }
+  }
+
+  /**
    * Whether this node may have led in `term` (or a later term), in this life or an earlier one: only a node that has
    * not voted for itself in `term` and is still in it is sure that it never led in it.
    */
@@ -663,10 +763,13 @@ export class RaftCore {
 
   private handleAppendEntries(from: NodeId, request: AppendEntries): void {
     this.becomeFollower(this.currentTerm, from);
-    if (this.receiving?.done === true) {
-      // The write that makes a snapshot current is queued: the log restarts after it. An append sent before the
-      // leader switched to the snapshot would land in the store behind that write, out of place; drop it (the
-      // leader sends again from the snapshot once it is installed).
+    this.leaderRound = Math.max(this.leaderRound, request.round);
+    if (this.installing !== null) {
+      // The write that makes a snapshot current is queued, or the state machine is being restored from it: the log
+      // restarts after it. An append sent before the leader switched to the snapshot would land in the store behind
+      // that write, out of place; drop its entries (the leader sends again once the snapshot is installed), but
+      // answer its round, so that reads, leases and check-quorum still count this follower.
+      this.send(from, this.snapshotResponse(this.installing.meta.index, this.installing.chunks, false));
       return;
     }
     if (request.prevLogIndex < this.commit) {
@@ -728,6 +831,7 @@ export class RaftCore {
       this.maybeApply();
     }
     this.reply(from, this.appendResponse(true, matched, 0, 0, request.round));
+    this.checkRemoved();
   }
 
   private handleAppendResponse(from: NodeId, response: AppendEntriesResponse): void {
@@ -751,9 +855,7 @@ export class RaftCore {
       if (advanced) {
         this.maybeCommit();
         if (this.currentRole !== 'leader') return;
-        if (from === this.transferTarget && progress.matchIndex === this.log.lastIndex) {
-          this.send(from, { type: 'TimeoutNow', term: this.currentTerm });
-        }
+        if (from === this.transferTarget && progress.matchIndex === this.log.lastIndex) this.sendTimeoutNow(from);
         this.maybePromote(from, progress);
       }
       if (progress.mode === 'replicate' && progress.inflight.length === inflightBefore && inflightBefore >= this.config.maxInflightMessages) {
@@ -862,7 +964,7 @@ export class RaftCore {
       this.effects.push({ type: 'cancelHeartbeatTimer' });
       this.progress.clear();
       this.failLeaderReads(leader);
-      this.transferTarget = null;
+      this.abortTransfer('the leader stepped down');
       this.promoteWhenCaughtUp.clear();
     }
     this.votes.clear();
@@ -872,8 +974,31 @@ export class RaftCore {
     this.resetElectionTimer();
   }
 
+  /** A committed configuration leaves this node out: it never campaigns, votes or leads again. */
+  private becomeRemoved(): void {
+    if (this.currentRole === 'leader') {
+      this.effects.push({ type: 'cancelHeartbeatTimer' });
+      this.progress.clear();
+      this.failLeaderReads(null);
+      this.abortTransfer('the leader was removed');
+      this.promoteWhenCaughtUp.clear();
+    }
+    this.votes.clear();
+    this.selfVoteWriteId = 0;
+    this.setRole('removed');
+    this.setLeader(null);
+  }
+
+  /** A follower learns that the configuration leaving it out is committed. */
+  private checkRemoved(): void {
+    if (this.currentRole === 'follower' && this.everMember && this.membershipIndex > 0 && this.membershipIndex <= this.commit && !isMember(this.membership, this.id)) {
+      this.becomeRemoved();
+    }
+  }
+
   private becomeLeader(): void {
     this.setRole('leader');
+    this.leaseRevoked = false;
     this.setLeader(this.id);
     this.votes.clear();
     this.progress.clear();
@@ -888,6 +1013,10 @@ export class RaftCore {
 
   private setRole(role: Role): void {
     if (role === this.currentRole) return;
+    if (!allowedTransitions[this.currentRole].includes(role)) {
+      // etcd-raft's habit: a transition the protocol forbids is a bug; stop rather than limp on.
+      throw new Error(`invalid transition [${this.currentRole} -> ${role}] on ${this.id} in term ${this.currentTerm}`);
+    }
     this.currentRole = role;
     this.effects.push({ type: 'roleChanged', role, term: this.currentTerm });
   }
@@ -895,6 +1024,7 @@ export class RaftCore {
   private setLeader(leader: NodeId | null): void {
     if (leader === this.leaderId) return;
     this.leaderId = leader;
+    this.leaderRound = 0;
     // A snapshot half received from the previous leader will not be finished; a new one starts at chunk 0.
     if (this.receiving !== null && !this.receiving.done) this.receiving = null;
     this.effects.push({ type: 'leaderChanged', leader, term: this.currentTerm });
@@ -929,7 +1059,8 @@ export class RaftCore {
       return;
     }
     this.pendingReads.push({ ids, index: this.commit, round: this.round + 1, from });
-    this.broadcastHeartbeat(now);
+    // A plain round: loss detection belongs to the heartbeat tick (a read must not make the leader resend data).
+    this.broadcastHeartbeat(now, false);
   }
 
   private readReady(ids: readonly string[], index: number, from: NodeId | null): void {
@@ -957,7 +1088,7 @@ export class RaftCore {
    * allowed for.
    */
   private leaseHolds(now: number | undefined): boolean {
-    if (now === undefined || !this.config.leaseReads || !this.config.checkQuorum || this.transferTarget !== null) return false;
+    if (now === undefined || !this.config.leaseReads || !this.config.checkQuorum || this.transferTarget !== null || this.leaseRevoked) return false;
     const confirmed = this.quorumRound();
     let startedAt: number | undefined;
     for (const start of this.roundStarts) {
@@ -967,8 +1098,8 @@ export class RaftCore {
     return startedAt !== undefined && now < startedAt + this.config.electionTimeoutMs * (1 - this.config.leaseClockDrift);
   }
 
-  /** Start a new round: a heartbeat to every follower. */
-  private broadcastHeartbeat(now: number | undefined): void {
+  /** Start a new round: a heartbeat to every follower; `detectLoss` on the heartbeat tick only (see sendHeartbeat). */
+  private broadcastHeartbeat(now: number | undefined, detectLoss: boolean): void {
     this.round++;
     if (now !== undefined) {
       this.roundStarts.push({ round: this.round, at: now });
@@ -976,7 +1107,7 @@ export class RaftCore {
       const confirmed = this.quorumRound();
       while (this.roundStarts.length > 1 && this.roundStarts[1]!.round <= confirmed) this.roundStarts.shift();
     }
-    for (const peer of this.peers()) this.sendHeartbeat(peer);
+    for (const peer of this.peers()) this.sendHeartbeat(peer, detectLoss);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -1041,17 +1172,43 @@ export class RaftCore {
     progress.sent(prevLogIndex + entries.length, entries.length);
   }
 
-  private sendHeartbeat(peer: NodeId): void {
+  /**
+   * A heartbeat to one follower, carrying the current round and commit index. `detectLoss` (the heartbeat tick, never
+   * a read's round): no progress since the previous tick means messages were lost, so send again.
+   */
+  private sendHeartbeat(peer: NodeId, detectLoss: boolean): void {
     const progress = this.progress.get(peer)!;
     if (progress.mode === 'snapshot') {
-      // No progress for a whole heartbeat interval: a chunk or its answer was lost; go back to the first unanswered.
       const transfer = progress.snapshot!;
-      if (!transfer.acknowledged) {
-        transfer.requested = transfer.acked;
-        this.requestChunks(peer, progress);
+      if (detectLoss) {
+        // No progress for a whole heartbeat interval: a chunk or its answer was lost; go back to the first unanswered.
+        if (!transfer.acknowledged) {
+          transfer.requested = transfer.acked;
+          this.requestChunks(peer, progress);
+        }
+        transfer.acknowledged = false;
       }
-      transfer.acknowledged = false;
+      // The round still goes out, at the start of our log: a follower busy with the snapshot answers it, so reads,
+      // leases and check-quorum keep counting it (its entries past the snapshot are not asked for meanwhile).
+      this.send(peer, {
+        type: 'AppendEntries',
+        term: this.currentTerm,
+        prevLogIndex: this.log.snapshotIndex,
+        prevLogTerm: this.log.snapshotTerm,
+        entries: [],
+        leaderCommit: this.commit,
+        round: this.round,
+      });
       return;
+    }
+    if (!detectLoss) {
+      // A read's round: an empty append where the follower is known to match (or the probe point); its answer counts.
+      const prevLogIndex = progress.mode === 'replicate' ? progress.matchIndex : progress.nextIndex - 1;
+      const prevLogTerm = this.log.termAt(prevLogIndex);
+      if (prevLogTerm !== undefined) {
+        this.send(peer, { type: 'AppendEntries', term: this.currentTerm, prevLogIndex, prevLogTerm, entries: [], leaderCommit: this.commit, round: this.round });
+        return;
+      }
     }
     if (progress.mode === 'probe') {
       // The heartbeat doubles as the retransmission of a lost probe.
@@ -1059,10 +1216,12 @@ export class RaftCore {
       this.sendAppend(peer, progress);
       return;
     }
-    if (progress.matchIndex < this.log.lastIndex && progress.matchIndex === progress.matchAtLastHeartbeat) {
+    const lost = progress.matchIndex < this.log.lastIndex && progress.matchIndex === progress.matchAtLastHeartbeat;
+    if (lost || this.log.termAt(progress.matchIndex) === undefined) {
       // Entries are outstanding but the follower acknowledged nothing for a whole heartbeat interval: the messages
       // carrying them were lost. An idle leader would otherwise never send them again (the empty heartbeat below
-      // succeeds at matchIndex), leaving the follower behind and the last proposals uncommitted. Probe again.
+      // succeeds at matchIndex), leaving the follower behind and the last proposals uncommitted. Probe again. So too
+      // when the log was compacted past matchIndex: there is no term to send there, and the probe finds the snapshot.
       progress.becomeProbe();
       this.sendAppend(peer, progress);
       return;
@@ -1085,24 +1244,47 @@ export class RaftCore {
     const quorumIndex = committedIndex(this.voters, (id) =>
       id === this.id ? this.stable : (this.progress.get(id)?.matchIndex ?? 0),
     );
-    // Figure 8: only an entry of the leader's own term is committed by counting replicas.
-    if (quorumIndex > this.commit && this.log.termAt(quorumIndex) === this.currentTerm) {
+    if (quorumIndex > this.commit && this.commitsByCounting(quorumIndex)) {
       this.commit = quorumIndex;
       this.maybeApply();
       if (!this.isVoter && this.membershipIndex <= this.commit) {
-        // Removed from the configuration, now committed: tell the followers, then step aside (thesis 4.2.2).
-        for (const peer of this.peers()) this.sendHeartbeat(peer);
-        this.becomeFollower(this.currentTerm, null);
+        this.handOverAfterRemoval();
         return;
       }
       for (const read of this.readsAwaitingCommit.splice(0)) this.confirmLeadershipFor(read.ids, read.from, undefined);
       // Followers learn the new commit index with the next append or heartbeat.
       for (const [peer, progress] of this.progress) {
         if (progress.mode === 'replicate' && progress.matchIndex === this.log.lastIndex && progress.inflight.length === 0) {
-          this.sendHeartbeat(peer);
+          this.sendHeartbeat(peer, false);
         }
       }
     }
+  }
+
+  /**
+   * Figure 8 (paper 5.4.2): a leader commits by counting replicas only an entry of its own term; older entries commit
+   * with it. @internal A method of its own so that a test can break the rule on purpose and see the checks catch it.
+   */
+  commitsByCounting(index: number): boolean {
+    return this.log.termAt(index) === this.currentTerm;
+  }
+
+  /**
+   * This leader's removal (or demotion) is committed: tell the followers the commit index, hand leadership at once to
+   * the most up-to-date voter (TimeoutNow) instead of leaving the cluster leaderless for an election timeout, and step
+   * aside (thesis 4.2.2).
+   */
+  private handOverAfterRemoval(): void {
+    for (const peer of this.peers()) this.sendHeartbeat(peer, false);
+    const target = this.bestTransferTarget();
+    if (target !== undefined && this.progress.get(target)!.matchIndex === this.log.lastIndex) this.sendTimeoutNow(target);
+    if (isMember(this.membership, this.id)) this.becomeFollower(this.currentTerm, null);
+    else this.becomeRemoved();
+  }
+
+  private sendTimeoutNow(target: NodeId): void {
+    this.leaseRevoked = true;
+    this.send(target, { type: 'TimeoutNow', term: this.currentTerm });
   }
 
   private maybeApply(): void {
@@ -1220,6 +1402,10 @@ export class RaftCore {
     const progress = this.progress.get(from);
     if (progress === undefined) return;
     progress.recentActive = true;
+    if (response.round > progress.ackedRound) {
+      progress.ackedRound = response.round;
+      this.confirmReads();
+    }
     if (response.installed) {
       if (response.index <= progress.matchIndex) return;
       progress.snapshotInstalled(response.index);
@@ -1247,8 +1433,9 @@ export class RaftCore {
 
   private handleInstallSnapshot(from: NodeId, request: InstallSnapshot): void {
     this.becomeFollower(this.currentTerm, from);
+    this.leaderRound = Math.max(this.leaderRound, request.round);
     const { meta } = request;
-    if (this.receiving?.done === true || this.restoring) {
+    if (this.installing !== null) {
       // The last chunk of a snapshot is being written, and that write makes it current in the store: until it is
       // installed here too, nothing else may replace or clear `receiving`, or the core would no longer know the
       // snapshot its store holds. Then, until the state machine is restored from it, no newer snapshot may replace it
@@ -1294,7 +1481,10 @@ export class RaftCore {
     const receiving = this.receiving!;
     receiving.nextChunk = request.chunk + 1;
     receiving.done = request.done;
-    if (request.done) receiving.early.clear();
+    if (request.done) {
+      receiving.early.clear();
+      this.installing = { meta, chunks: receiving.nextChunk };
+    }
     if (request.done && this.log.termAt(meta.index) !== meta.term && this.log.lastIndex > meta.index) {
       // Our entries after the snapshot conflict with it (they are not in the leader's log, so not committed). Drop
       // them durably *before* the write that makes the snapshot current: a crash between the two must not leave
@@ -1310,6 +1500,7 @@ export class RaftCore {
   /** Start over from an installed snapshot (paper section 7, receiver steps 5 to 8). */
   private installSnapshot(meta: SnapshotMeta): void {
     if (meta.index <= this.handedToApply) {
+      this.installing = null;
       if (this.leaderId !== null) this.reply(this.leaderId, this.snapshotResponse(meta.index, 0, true));
       return;
     }
@@ -1324,13 +1515,12 @@ export class RaftCore {
     for (const write of this.pendingWrites) write.durableIndex = Math.min(write.durableIndex, this.stable);
     // Entries after the snapshot that conflict with it go; entries before it are covered by it.
     this.persist(keptSuffix ? null : meta.index + 1, []);
-    this.restoring = true;
     this.effects.push({ type: 'restoreSnapshot', meta });
     this.effects.push({ type: 'compactLog', through: meta.index });
   }
 
   private snapshotResponse(index: number, nextChunk: number, installed: boolean): InstallSnapshotResponse {
-    return { type: 'InstallSnapshotResponse', term: this.currentTerm, index, nextChunk, installed };
+    return { type: 'InstallSnapshotResponse', term: this.currentTerm, index, nextChunk, installed, round: this.leaderRound };
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -1371,6 +1561,7 @@ export class RaftCore {
     const changed = index !== this.membershipIndex || membership !== this.membership;
     this.membership = membership;
     this.membershipIndex = index;
+    if (isMember(membership, this.id)) this.everMember = true;
     if (!changed) return;
     this.effects.push({ type: 'membershipChanged', voters: membership.voters, learners: membership.learners });
     if (this.currentRole !== 'leader') return;
@@ -1429,6 +1620,15 @@ export class RaftCore {
     return out;
   }
 }
+
+/** The role changes Raft allows (a single voter goes follower -> candidate -> leader without pre-vote). */
+const allowedTransitions: Readonly<Record<Role, readonly Role[]>> = {
+  follower: ['preCandidate', 'candidate', 'removed'],
+  preCandidate: ['follower', 'candidate', 'removed'],
+  candidate: ['follower', 'leader', 'removed'],
+  leader: ['follower', 'removed'],
+  removed: [],
+};
 
 function sameSnapshot(a: SnapshotMeta, b: SnapshotMeta): boolean {
   return a.index === b.index && a.term === b.term;

@@ -85,6 +85,8 @@ export interface SnapshotMeta {
 export interface InstallSnapshot {
   readonly type: 'InstallSnapshot';
   readonly term: number;
+  /** The leader's heartbeat round when it sent this chunk (see AppendEntries.round). */
+  readonly round: number;
   readonly meta: SnapshotMeta;
   readonly chunk: number;
   readonly data: Uint8Array;
@@ -100,6 +102,11 @@ export interface InstallSnapshotResponse {
   readonly nextChunk: number;
   /** The snapshot is installed: the follower's log matches the leader's up to `index`. */
   readonly installed: boolean;
+  /**
+   * The leader's heartbeat round this answers (the `round` of the InstallSnapshot it answers, or the leader's round
+   * echoed by a follower still restoring): a follower busy with a snapshot still confirms reads and leases.
+   */
+  readonly round: number;
 }
 
 /** Leadership transfer: the leader tells an up-to-date voter to campaign at once (thesis 3.10). */
@@ -114,6 +121,11 @@ export interface RequestVoteResponse {
   readonly term: number;
   readonly granted: boolean;
   readonly preVote: boolean;
+  /**
+   * Set when the voter's committed configuration, the one at this log index, no longer holds the candidate: the
+   * candidate was removed and must stop campaigning (unless its own configuration is a later one).
+   */
+  readonly removedAt?: number;
 }
 
 export interface AppendEntries {
@@ -204,7 +216,11 @@ export interface Envelope {
   readonly message: RaftMessage;
 }
 
-export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
+/**
+ * A node's part in the protocol. `removed`: a committed configuration no longer holds this node; it never campaigns
+ * or votes again (a node id, once removed, does not come back: a new member takes a new id).
+ */
+export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader' | 'removed';
 
 /** A proposal handed to the core: an id chosen by the caller and the already-encoded command. */
 export interface Proposal {
@@ -240,7 +256,10 @@ export type ProposalFailure =
  * - `readReady`: the reads may be served from the state machine once it has applied `index` (linearizable).
  * - `readFailed`: the reads could not be confirmed (no leader, or leadership lost); they may be retried.
  * - `roleChanged`, `leaderChanged`, `membershipChanged`: observability (membership takes effect when appended).
- * - `transferAborted`: a leadership transfer did not complete within an election timeout.
+ * - `transferAborted`: a leadership transfer did not complete: no new leader within an election timeout, the leader
+ *   stepped down, or the target left the configuration.
+ * - `refused`: a message from `from` broke a protocol invariant (entries not contiguous, a term above the message's,
+ *   an answer to a question never asked, ...); the core changed nothing. Drivers log it with its sender.
  * - `takeSnapshot`: snapshot the state machine once it has applied everything handed to it (that is `meta.index`),
  *   store it, then report `snapshotSaved(meta)` (or `snapshotFailed()`).
  * - `compactLog`: the log store may delete entries up to `through` (a snapshot covers them).
@@ -268,6 +287,7 @@ export type Effect =
   | { readonly type: 'readFailed'; readonly ids: readonly string[]; readonly leaderHint: NodeId | null }
   | { readonly type: 'membershipChanged'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] }
   | { readonly type: 'transferAborted'; readonly target: NodeId; readonly reason: string }
+  | { readonly type: 'refused'; readonly from: NodeId; readonly messageType: RaftMessage['type']; readonly reason: string }
   | { readonly type: 'takeSnapshot'; readonly meta: SnapshotMeta }
   | { readonly type: 'compactLog'; readonly through: number }
   | { readonly type: 'readSnapshotChunk'; readonly to: NodeId; readonly meta: SnapshotMeta; readonly chunk: number }

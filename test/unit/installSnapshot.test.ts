@@ -27,6 +27,7 @@ const meta = (index: number): SnapshotMeta => ({ index, term: 1, voters, learner
 const chunk = (snapshot: SnapshotMeta, number: number, done: boolean): InstallSnapshot => ({
   type: 'InstallSnapshot',
   term: 1,
+  round: 0,
   meta: snapshot,
   chunk: number,
   data: new Uint8Array([number]),

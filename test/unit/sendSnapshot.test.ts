@@ -38,7 +38,7 @@ describe('a leader sending its snapshot', () => {
   it('asks its store again for a missing chunk on the next heartbeat, not at once', () => {
     const core = leader();
     // n3 is far behind: its entries are in the snapshot only.
-    const reads = chunkReads(core.receive('n3', { type: 'AppendEntriesResponse', term: 2, success: false, index: 10, hintIndex: 0, hintTerm: 0, round: 1 }), 'n3');
+    const reads = chunkReads(core.receive('n3', { type: 'AppendEntriesResponse', term: 2, success: false, index: 10, hintIndex: 0, hintTerm: 0, round: 0 }), 'n3');
     expect(reads).toContain(0);
     expect(chunkReads(core.snapshotChunkMissing('n3', 0), 'n3')).toEqual([]);
     // The next heartbeats go back to the first unanswered chunk.

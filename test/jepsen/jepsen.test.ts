@@ -1,13 +1,19 @@
 /**
  * A short Jepsen-style run as part of `npm test`: the KV example as three real processes on their own test hosts,
- * every fault kind, and the history checked. Longer runs: `npm run jepsen -- --time 60`.
+ * every fault kind, and the history checked. Longer runs: `npm run jepsen -- --time 60`. The seed comes from
+ * XRAFT_SEED or the clock; it is printed at the start and leads every failure message (see test/support/seed.ts).
  */
 import { expect, test } from 'vitest';
 import { kvNodeCommand } from './kvNodeCommand.js';
 import { runJepsen } from './runJepsen.js';
+import { testSeed, withSeed } from '../support/seed.js';
 
 test('under kills, pauses, partitions and restarts, clients see a linearizable history and no acknowledged write is lost', async () => {
-  const seed = Number(process.env.XRAFT_JEPSEN_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  const run = testSeed('test/jepsen/jepsen.test.ts');
+  await withSeed(run, () => jepsenRun(run.seed));
+}, 120_000);
+
+async function jepsenRun(seed: number): Promise<void> {
   const lines: string[] = [];
   const result = await runJepsen({
     timeSeconds: 30,
@@ -23,4 +29,4 @@ test('under kills, pauses, partitions and restarts, clients see a linearizable h
   expect(result.faults).toBeGreaterThanOrEqual(5);
   // The nodes snapshot every 200 entries (kvNodeCommand): compaction and InstallSnapshot ran under the faults too.
   expect(Math.min(...result.snapshotIndexes), summary).toBeGreaterThan(0);
-}, 120_000);
+}

@@ -16,6 +16,8 @@ export abstract class Actor<In extends Message, Out extends Message> {
   // A method-shaped holder keeps actor classes covariant in their reply type (a StateMachine<C, number> is a
   // StateMachine<C, unknown>), which a plain function-typed field would not.
   #outbox: { deliver(reply: Out): void } | null = null;
+  /** The last `onStop`'s outcome: settles once the actor has released what it held. */
+  #closed: Promise<void> = Promise.resolve();
 
   /** Handle one message from the node. Implementations dispatch on `message.type` to their typed handlers. */
   abstract receive(message: In): void;
@@ -23,8 +25,12 @@ export abstract class Actor<In extends Message, Out extends Message> {
   /** Called when the node starts the actor. */
   protected onStart(): void {}
 
-  /** Called when the node stops the actor (or the node itself stops). Release timers, sockets, handles here. */
-  protected onStop(): void {}
+  /**
+   * Called when the node stops the actor (or the node itself stops). Release timers, sockets, handles here. Return a
+   * promise when releasing takes I/O (closing a database, a server): the node's `stop()` waits for it, and reports it
+   * if it rejects.
+   */
+  protected onStop(): void | Promise<void> {}
 
   /** Answer the node. Replies after the actor was stopped are dropped: the node that asked is gone. */
   protected reply(message: Out): void {
@@ -43,11 +49,28 @@ export abstract class Actor<In extends Message, Out extends Message> {
     this.onStart();
   }
 
-  /** @internal */
-  detach(): void {
-    if (this.#outbox === null) return;
+  /**
+   * @internal Unwire the actor from its node and run `onStop`. Returns (and keeps, see `closed`) its outcome; a
+   * throwing `onStop` gives a rejected promise, never an exception inside the node's shutdown.
+   */
+  detach(): Promise<void> {
+    if (this.#outbox === null) return this.#closed;
     this.#outbox = null;
-    this.onStop();
+    let closing: Promise<void>;
+    try {
+      closing = Promise.resolve(this.onStop());
+    } catch (error) {
+      closing = Promise.reject(error);
+    }
+    // Whoever asks `closed()` sees the failure; nobody asking is no unhandled rejection.
+    closing.catch(() => undefined);
+    this.#closed = closing;
+    return closing;
+  }
+
+  /** @internal Settles when the last `detach` has finished closing (at once if the actor was never stopped). */
+  closed(): Promise<void> {
+    return this.#closed;
   }
 }
 
@@ -56,6 +79,7 @@ export function fromActor<In extends Message, Out extends Message>(): CallbackAc
   return fromCallback<In, Actor<In, Out>>(({ input, receive, sendBack }) => {
     input.attach((reply) => sendBack(reply));
     receive((message) => input.receive(message));
-    return () => input.detach();
+    // xstate ignores what a cleanup returns: the node's `stop()` collects the close through `closed()`.
+    return () => void input.detach();
   });
 }

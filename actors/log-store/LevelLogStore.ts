@@ -290,9 +290,10 @@ export class LevelLogStore extends LogStore {
     this.chunkLoaded(ref, current.meta, chunk, read.data, chunk === current.chunks - 1);
   }
 
-  protected override onStop(): void {
-    // Writes already sent still become durable; their acknowledgements are dropped with the node that asked.
-    void this.close().catch(() => undefined);
+  protected override onStop(): Promise<void> {
+    // Writes already sent still become durable; their acknowledgements are dropped with the node that asked. The
+    // node's stop() waits for the close and reports it if it fails.
+    return this.close();
   }
 
   /** Write queued groups, one synced batch per group, until the queue is empty. */

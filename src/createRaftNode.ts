@@ -14,7 +14,7 @@ import { createCommandCodec } from './codec.js';
 import { defaultRaftConfig, type MembershipChange, type NodeId, type Proposal, type RaftConfig, type RandomSource, type Role, type SessionTag } from './core/index.js';
 import { OverloadedError, StoppedError, type XraftError } from './errors.js';
 import { createNodeMachine, type NodeEmitted, type NodeScalars } from './node/machine.js';
-import type { ReadConsistency } from './node/runtime.js';
+import type { ReadConsistency } from './node/types.js';
 import { checkNodeOptions } from './nodeOptions.js';
 import { ClientSession, type SessionOptions } from './session.js';
 
@@ -110,18 +110,32 @@ export interface RaftNode<Command, Result, SM = StateMachine<Command, Result, un
   /** The configuration in force on this node. */
   members(): { readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] };
   /**
-   * Hand leadership to `target` (default: the most up-to-date voter) and resolve once it leads; rejects with
-   * TransferAbortedError when it did not happen within an election timeout. Call on the leader.
+   * Hand leadership to `target` (default: the most up-to-date voter) and resolve once another node (the target, when
+   * given) is known to lead. Every transfer settles: it rejects with TransferAbortedError when the core aborts it (no
+   * new leader within an election timeout, this leader stepped down, the target left) or, at the latest, after two
+   * election timeouts of the timer's clock; with NotLeaderError (naming the leader it knows) when this node is not the
+   * leader; with StoppedError when the node stops meanwhile.
+   *
+   * @example
+   * await leader.transferLeadership('n2');
    */
   transferLeadership(target?: NodeId): Promise<void>;
+  /**
+   * The node's role, term, leader and indexes. `role` is `'stopped'` once the node stopped, for any reason, and
+   * `stopReason` then says why (null for `stop()`); `'removed'` once a committed configuration no longer holds it.
+   */
   status(): NodeStatus;
   /** Campaign at once instead of waiting for the election timeout (for example right after a bootstrap). */
   campaign(): void;
   /** Snapshot the state machine and compact the log now; `status().snapshotIndex` shows when it is stored. */
   takeSnapshot(): void;
-  /** Stop the node: children are stopped, the log store flushes, waiting operations reject with `StoppedError`. */
+  /**
+   * Stop the node: waiting operations reject with `StoppedError`, the actors are stopped, and the promise resolves
+   * once each has closed (the log store flushed and closed, the network's server shut down). Rejects with
+   * CloseFailedError naming each actor whose close failed; the node is stopped all the same.
+   */
   stop(): Promise<void>;
-  /** Observe role, leader, applied-index and stop events. */
+  /** Observe role, leader, applied-index, snapshot, refused-message and stop events. */
   on<Type extends RaftNodeEvent['type']>(type: Type, listener: (event: Extract<RaftNodeEvent, { type: Type }>) => void): Subscription;
   /** The underlying xstate actor, for composition and inspection. */
   readonly actor: XstateActor<ReturnType<typeof createNodeMachine>>;
@@ -168,11 +182,20 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
     },
     inspect: options.inspect,
   });
-  // An unobserved actor error would crash the process; surface it as a stop instead.
-  let failure: unknown = null;
-  actor.subscribe({ error: (error) => (failure = error) });
   const runtime = actor.getSnapshot().context.runtime;
+  // An unobserved actor error would crash the process; surface it as a stop instead, with its reason, to callers,
+  // to status() and to 'stopped' listeners (xstate drops the actor's own emitter with it).
+  let failure: string | null = null;
+  const stoppedListeners = new Set<(event: Extract<NodeEmitted, { type: 'stopped' }>) => void>();
+  actor.subscribe({
+    error: (error) => {
+      failure = `the node failed: ${error instanceof Error ? error.message : String(error)}`;
+      runtime.crashed(failure);
+      for (const listener of stoppedListeners) listener({ type: 'stopped', error: failure });
+    },
+  });
   const active = (): boolean => actor.getSnapshot().status === 'active';
+  const stoppedReason = (): string => failure ?? actor.getSnapshot().context.stopReason ?? 'the node is stopped';
 
   // Operations made in the same turn travel as one batch: one event, one write, one AppendEntries per follower.
   let proposals: Proposal[] = [];
@@ -192,7 +215,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
   };
 
   const proposeData = (data: string, session: SessionTag | undefined, timeoutMs: number): Promise<Result> => {
-    if (!active()) return Promise.reject(new StoppedError(stoppedReason(failure)));
+    if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
     const id = nanoid();
     return new Promise<Result>((resolve, reject) => {
       try {
@@ -207,7 +230,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
   };
 
   const changeMembership = (change: MembershipChange, promote: boolean): Promise<void> => {
-    if (!active()) return Promise.reject(new StoppedError(stoppedReason(failure)));
+    if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
     const id = nanoid();
     return new Promise<void>((resolve, reject) => {
       try {
@@ -235,7 +258,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
       return proposeData(data, undefined, proposeOptions.timeoutMs ?? defaultTimeoutMs);
     },
     read<T>(query: (stateMachine: SM) => T, readOptions: ReadOptions = {}): Promise<T> {
-      if (!active()) return Promise.reject(new StoppedError(stoppedReason(failure)));
+      if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
       const consistency = readOptions.consistency ?? 'linearizable';
       if (consistency === 'stale') {
         try {
@@ -289,10 +312,10 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
       return runtime.core?.members ?? { voters: options.members, learners: [] };
     },
     transferLeadership(target?: NodeId): Promise<void> {
-      if (!active()) return Promise.reject(new StoppedError(stoppedReason(failure)));
+      if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
       return new Promise<void>((resolve, reject) => {
         try {
-          runtime.trackTransfer(target ?? '', resolve, reject);
+          runtime.trackTransfer(target, resolve, reject);
         } catch (error) {
           reject(error as Error);
           return;
@@ -305,13 +328,14 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
       const members = runtime.core?.members ?? { voters: options.members, learners: [] };
       return {
         id: context.id,
-        role: context.role,
+        role: failure === null ? context.role : 'stopped',
         term: context.term,
         leader: context.leader,
         commitIndex: context.commitIndex,
         appliedIndex: context.appliedIndex,
         lastIndex: context.lastIndex,
         snapshotIndex: context.snapshotIndex,
+        stopReason: failure ?? context.stopReason,
         members: members.voters,
         learners: members.learners,
       };
@@ -325,14 +349,20 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
     async stop(): Promise<void> {
       if (active()) actor.send({ type: 'xraft.stop' });
       actor.stop();
+      await runtime.closed();
     },
     on(type, listener) {
-      return actor.on(type, listener as (event: NodeEmitted) => void);
+      const subscription = actor.on(type, listener as (event: NodeEmitted) => void);
+      if (type !== 'stopped') return subscription;
+      const onStopped = listener as (event: Extract<NodeEmitted, { type: 'stopped' }>) => void;
+      stoppedListeners.add(onStopped);
+      return {
+        unsubscribe: () => {
+          stoppedListeners.delete(onStopped);
+          subscription.unsubscribe();
+        },
+      };
     },
   };
   return node;
-}
-
-function stoppedReason(failure: unknown): string {
-  return failure === null ? 'the node is stopped' : `the node stopped: ${failure instanceof Error ? failure.message : String(failure)}`;
 }

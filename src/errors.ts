@@ -14,7 +14,8 @@ export type XraftErrorCode =
   | 'SESSION_EXPIRED'
   | 'MEMBERSHIP'
   | 'TRANSFER_ABORTED'
-  | 'INVALID_CONFIG';
+  | 'INVALID_CONFIG'
+  | 'CLOSE_FAILED';
 
 export abstract class XraftError extends Error {
   abstract readonly code: XraftErrorCode;
@@ -126,5 +127,25 @@ export class InvalidConfigError extends XraftError {
   constructor(message: string) {
     super(message);
     this.name = 'InvalidConfigError';
+  }
+}
+
+/**
+ * `stop()` stopped the node, but an actor failed to release what it held (a database that did not close, a server
+ * that did not shut down). `actors` names each one ('timer', 'network', 'logStore', 'stateMachine'); `causes` holds
+ * what each close threw, in the same order.
+ */
+export class CloseFailedError extends XraftError {
+  readonly code = 'CLOSE_FAILED';
+  constructor(
+    readonly actors: readonly string[],
+    readonly causes: readonly unknown[],
+  ) {
+    super(
+      `the node stopped, but closing failed: ${actors
+        .map((actor, i) => `${actor} (${causes[i] instanceof Error ? (causes[i] as Error).message : String(causes[i])})`)
+        .join(', ')}`,
+    );
+    this.name = 'CloseFailedError';
   }
 }

@@ -1,5 +1,6 @@
 /**
- * The node statechart: recovering -> follower <-> preCandidate -> candidate -> leader, and stopped.
+ * The node statechart: recovering -> running (follower <-> preCandidate -> candidate -> leader) -> removed, and
+ * stopped from anywhere.
  *
  * The statechart owns the wiring: it invokes the four actors as children, turns their replies into core inputs, and
  * sends the core's effects to the children with `sendTo`. The core decides role changes; the statechart mirrors them
@@ -9,17 +10,20 @@
  * acknowledges a group of writes with one `LogSaved`, the state machine answers a batch with one `Applied`.
  */
 import { assign, emit, enqueueActions, setup } from 'xstate';
-import type { Effect, MembershipChange, NodeId, Proposal, Role } from '../core/index.js';
+import type { MembershipChange, NodeId, Proposal, RaftMessage, Role } from '../core/index.js';
 import { fromActor } from '../actor.js';
 import type { LogStoreMessage, LogStoreReply } from '../../actors/log-store/LogStore.js';
 import type { NetworkMessage, NetworkReply } from '../../actors/network/NetworkActor.js';
 import type { StateMachineMessage, StateMachineReply } from '../../actors/state-machine/StateMachine.js';
 import type { TimerMessage, TimerReply } from '../../actors/timer/TimerActor.js';
-import { NodeRuntime, type NodeInput, type SnapshotOrigin } from './runtime.js';
+import { NodeRuntime } from './runtime.js';
+import { isSnapshotCommand } from './snapshotFlow.js';
+import type { NodeInput, SnapshotOrigin } from './types.js';
 
 /** The scalars a node's statechart keeps in its context (and its handle reports in `status()`). */
 export interface NodeScalars {
   readonly id: NodeId;
+  /** `removed`: a committed configuration no longer holds this node; it answers status and refuses operations. */
   readonly role: Role | 'recovering' | 'stopped';
   readonly term: number;
   readonly leader: NodeId | null;
@@ -28,12 +32,12 @@ export interface NodeScalars {
   readonly lastIndex: number;
   /** Index of the latest snapshot stored on this node (0 without one). */
   readonly snapshotIndex: number;
+  /** Why the node stopped when it stopped on its own (store failure, core exception, failed restore); null otherwise. */
+  readonly stopReason: string | null;
 }
 
 export interface NodeContext<Command, Result, AppError> extends NodeScalars {
   readonly runtime: NodeRuntime<Command, Result, AppError>;
-  /** Why the node stopped, when it stopped on a failure. */
-  readonly error: string | null;
 }
 
 export type NodeEvent<Result, AppError> =
@@ -57,14 +61,64 @@ export type NodeEmitted =
   | { readonly type: 'applied'; readonly index: number }
   | { readonly type: 'membershipChanged'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] }
   | { readonly type: 'stopped'; readonly error: string | null }
+  /** The core refused a message from `from` that broke a protocol invariant; nothing changed. Log it with its sender. */
+  | { readonly type: 'refused'; readonly from: NodeId; readonly messageType: RaftMessage['type']; readonly reason: string }
   /** A snapshot became this node's current one: taken here, installed from the leader, or restored on start. */
   | { readonly type: 'snapshot'; readonly how: SnapshotOrigin; readonly index: number; readonly term: number };
 
-/** Core effects that the runtime turns into messages for the log store and the state machine. */
-type SnapshotCommand = Extract<Effect, { type: 'takeSnapshot' | 'compactLog' | 'readSnapshotChunk' | 'writeSnapshotChunk' | 'restoreSnapshot' }>;
-const snapshotCommands: ReadonlySet<string> = new Set(['takeSnapshot', 'compactLog', 'readSnapshotChunk', 'writeSnapshotChunk', 'restoreSnapshot']);
-function isSnapshotCommand(effect: { readonly type: string }): effect is SnapshotCommand {
-  return snapshotCommands.has(effect.type);
+type AnyNodeEvent = NodeEvent<unknown, unknown>;
+
+/**
+ * Feed one event to the runtime, whose effects then wait in its outbox for `dispatch`. A thin dispatch: each event
+ * has one named runtime method.
+ */
+function feed<Command, Result, AppError>(runtime: NodeRuntime<Command, Result, AppError>, event: NodeEvent<Result, AppError>): void {
+  switch (event.type) {
+    case 'Loaded':
+      return runtime.loaded(event.state);
+    case 'SnapshotChunkTaken':
+    case 'SnapshotFailed':
+    case 'SnapshotChunkConsumed':
+    case 'SnapshotRestored':
+    case 'SnapshotChunkStored':
+    case 'SnapshotChunkLoaded':
+      return runtime.snapshotReply(event);
+    case 'Received':
+      return runtime.received(event.from, event.message);
+    case 'ElectionTimeout':
+      return runtime.electionTimeout();
+    case 'HeartbeatDue':
+      return runtime.heartbeatDue();
+    case 'LogSaved':
+      return runtime.persisted(event.writeId);
+    case 'Applied':
+      return runtime.applied(event.index, event.results);
+    case 'xraft.propose':
+      return runtime.propose(event.proposals);
+    case 'xraft.read':
+      return runtime.read(event.ids, event.lease);
+    case 'xraft.changeMembership':
+      return runtime.changeMembership(event.id, event.change, event.promote);
+    case 'xraft.transferLeadership':
+      return runtime.transferLeadership(event.target);
+    case 'xraft.campaign':
+      return runtime.campaign();
+    case 'xraft.snapshot':
+      return runtime.snapshotNow();
+    default:
+      return runtime.idle();
+  }
+}
+
+/** Why a node stops on `event` (null for a graceful stop). */
+function stopReasonOf(event: AnyNodeEvent): string | null {
+  if (event.type === 'StoreFailed') return `log store failed (${event.cause.code}): ${event.cause.message}`;
+  if (event.type === 'xraft.fail') return event.reason;
+  return null;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Build the statechart for a node whose commands, results and errors have the given types. */
@@ -72,26 +126,30 @@ export function createNodeMachine<Command, Result, AppError>() {
   type Context = NodeContext<Command, Result, AppError>;
   type Event = NodeEvent<Result, AppError>;
 
-  const summary = (runtime: NodeRuntime<Command, Result, AppError>) => {
-    const core = runtime.core;
-    if (core === null) return {};
-    return {
-      role: core.role,
-      term: core.term,
-      leader: core.leader,
-      commitIndex: core.commitIndex,
-      appliedIndex: core.appliedIndex,
-      lastIndex: core.lastIndex,
-      snapshotIndex: core.snapshotIndex,
-    };
-  };
-
   const roleIs = (role: Role) => ({ context }: { context: Context }) => context.role === role;
 
   /** Eventless transitions that keep the active state equal to the core's role. */
   const roles: readonly Role[] = ['follower', 'preCandidate', 'candidate', 'leader'];
   const followRoleExcept = (current: Role) =>
     roles.filter((role) => role !== current).map((role) => ({ guard: roleIs(role), target: role }));
+
+  /** The events a node with a core feeds to it (running, or removed: a removed node still stores and applies). */
+  const coreEvents = {
+    Received: { actions: ['step', 'dispatch'] },
+    ElectionTimeout: { actions: ['step', 'dispatch'] },
+    HeartbeatDue: { actions: ['step', 'dispatch'] },
+    LogSaved: { actions: ['step', 'dispatch'] },
+    Applied: { actions: ['step', 'dispatch', 'emitApplied'] },
+    'xraft.propose': { actions: ['step', 'dispatch'] },
+    'xraft.read': { actions: ['step', 'dispatch'] },
+    'xraft.changeMembership': { actions: ['step', 'dispatch'] },
+    'xraft.transferLeadership': { actions: ['step', 'dispatch'] },
+    'xraft.campaign': { actions: ['step', 'dispatch'] },
+    'xraft.snapshot': { actions: ['step', 'dispatch'] },
+  } as const;
+
+  /** A failed child actor stops the node with a reason, instead of failing the node's actor silently. */
+  const stopOnChildError = (child: string) => ({ target: '.stopped' as const, actions: { type: 'stopOnChildError' as const, params: { child } } });
 
   return setup({
     types: {
@@ -108,58 +166,10 @@ export function createNodeMachine<Command, Result, AppError>() {
       stateMachine: fromActor<StateMachineMessage, StateMachineReply<Result, AppError>>(),
     },
     actions: {
-      /** Feed the event to the core; its effects wait in the runtime's outbox for `dispatch`. */
+      /** Feed the event to the runtime (effects wait in its outbox for `dispatch`) and mirror the core's scalars. */
       step: assign(({ context, event }) => {
-        const { runtime } = context;
-        switch (event.type) {
-          case 'Loaded':
-            runtime.loaded(event.state);
-            break;
-          case 'SnapshotChunkTaken':
-          case 'SnapshotFailed':
-          case 'SnapshotChunkConsumed':
-          case 'SnapshotRestored':
-          case 'SnapshotChunkStored':
-          case 'SnapshotChunkLoaded':
-            runtime.snapshotReply(event);
-            break;
-          case 'Received':
-            runtime.step((core) => core.receive(event.from, event.message));
-            break;
-          case 'ElectionTimeout':
-            runtime.step((core) => core.electionTimeout());
-            break;
-          case 'HeartbeatDue':
-            runtime.step((core) => core.heartbeatDue(runtime.now()));
-            break;
-          case 'LogSaved':
-            runtime.step((core) => core.persisted(event.writeId));
-            break;
-          case 'Applied':
-            runtime.applied(event.index, event.results);
-            break;
-          case 'xraft.propose':
-            runtime.propose(event.proposals);
-            break;
-          case 'xraft.read':
-            runtime.read(event.ids, event.lease);
-            break;
-          case 'xraft.changeMembership':
-            runtime.changeMembership(event.id, event.change, event.promote);
-            break;
-          case 'xraft.transferLeadership':
-            runtime.transferLeadership(event.target);
-            break;
-          case 'xraft.campaign':
-            runtime.step((core) => core.campaign());
-            break;
-          case 'xraft.snapshot':
-            runtime.step((core) => core.snapshotNow());
-            break;
-          default:
-            runtime.outbox = [];
-        }
-        return summary(runtime);
+        feed(context.runtime, event);
+        return context.runtime.scalars() ?? {};
       }),
       /** Perform the core's effects: messages to the children, events to observers, answers to callers. */
       dispatch: enqueueActions(({ context, enqueue }) => {
@@ -231,6 +241,9 @@ export function createNodeMachine<Command, Result, AppError>() {
             case 'transferAborted':
               enqueue(() => runtime.transferAborted(effect.reason));
               break;
+            case 'refused':
+              enqueue.emit({ type: 'refused', from: effect.from, messageType: effect.messageType, reason: effect.reason });
+              break;
             case 'takeSnapshot':
             case 'compactLog':
             case 'readSnapshotChunk':
@@ -242,16 +255,13 @@ export function createNodeMachine<Command, Result, AppError>() {
         enqueue(() => runtime.afterEvent());
       }),
       emitApplied: emit(({ event }) => ({ type: 'applied' as const, index: event.type === 'Applied' ? event.index : 0 })),
-      stopWithError: assign(({ event }) => ({
-        error:
-          event.type === 'StoreFailed'
-            ? `log store failed (${event.cause.code}): ${event.cause.message}`
-            : event.type === 'xraft.fail'
-              ? event.reason
-              : null,
+      stopWithReason: assign(({ event }) => ({ stopReason: stopReasonOf(event) })),
+      // Runs on the child's xstate.error.actor event, which the machine's event union does not list.
+      stopOnChildError: assign(({ event }, { child }: { readonly child: string }) => ({
+        stopReason: `the ${child} actor failed: ${describe((event as unknown as { readonly error: unknown }).error)}`,
       })),
-      failWaiters: ({ context }) => context.runtime.failAll(context.error ?? 'the node was stopped'),
-      emitStopped: emit(({ context }) => ({ type: 'stopped' as const, error: context.error })),
+      failWaiters: ({ context }) => context.runtime.failAll(context.stopReason ?? 'the node was stopped'),
+      emitStopped: emit(({ context }) => ({ type: 'stopped' as const, error: context.stopReason })),
     },
   }).createMachine({
     id: 'node',
@@ -265,19 +275,24 @@ export function createNodeMachine<Command, Result, AppError>() {
       appliedIndex: 0,
       lastIndex: 0,
       snapshotIndex: 0,
-      error: null,
+      stopReason: null,
     }),
     invoke: [
-      { id: 'timer', src: 'timer', input: ({ context }) => context.runtime.actors.timer },
-      { id: 'network', src: 'network', input: ({ context }) => context.runtime.actors.network },
-      { id: 'logStore', src: 'logStore', input: ({ context }) => context.runtime.actors.logStore },
-      { id: 'stateMachine', src: 'stateMachine', input: ({ context }) => context.runtime.actors.stateMachine },
+      { id: 'timer', src: 'timer', input: ({ context }) => context.runtime.actors.timer, onError: stopOnChildError('timer') },
+      { id: 'network', src: 'network', input: ({ context }) => context.runtime.actors.network, onError: stopOnChildError('network') },
+      { id: 'logStore', src: 'logStore', input: ({ context }) => context.runtime.actors.logStore, onError: stopOnChildError('log store') },
+      {
+        id: 'stateMachine',
+        src: 'stateMachine',
+        input: ({ context }) => context.runtime.actors.stateMachine,
+        onError: stopOnChildError('state machine'),
+      },
     ],
     initial: 'recovering',
     on: {
       'xraft.stop': '.stopped',
-      StoreFailed: { target: '.stopped', actions: 'stopWithError' },
-      'xraft.fail': { target: '.stopped', actions: 'stopWithError' },
+      StoreFailed: { target: '.stopped', actions: 'stopWithReason' },
+      'xraft.fail': { target: '.stopped', actions: 'stopWithReason' },
       // Snapshot traffic, while recovering (restore from the stored snapshot) and while running.
       SnapshotChunkTaken: { actions: ['step', 'dispatch'] },
       SnapshotFailed: { actions: ['step', 'dispatch'] },
@@ -299,25 +314,24 @@ export function createNodeMachine<Command, Result, AppError>() {
       },
       running: {
         initial: 'follower',
-        on: {
-          Received: { actions: ['step', 'dispatch'] },
-          ElectionTimeout: { actions: ['step', 'dispatch'] },
-          HeartbeatDue: { actions: ['step', 'dispatch'] },
-          LogSaved: { actions: ['step', 'dispatch'] },
-          Applied: { actions: ['step', 'dispatch', 'emitApplied'] },
-          'xraft.propose': { actions: ['step', 'dispatch'] },
-          'xraft.read': { actions: ['step', 'dispatch'] },
-          'xraft.changeMembership': { actions: ['step', 'dispatch'] },
-          'xraft.transferLeadership': { actions: ['step', 'dispatch'] },
-          'xraft.campaign': { actions: ['step', 'dispatch'] },
-          'xraft.snapshot': { actions: ['step', 'dispatch'] },
-        },
+        always: { guard: roleIs('removed'), target: 'removed' },
+        on: coreEvents,
         states: {
           follower: { always: followRoleExcept('follower') },
           preCandidate: { always: followRoleExcept('preCandidate') },
           candidate: { always: followRoleExcept('candidate') },
           leader: { always: followRoleExcept('leader') },
         },
+      },
+      /** A committed configuration no longer holds this node: it never campaigns again, refuses operations, answers status. */
+      removed: {
+        // No way back: a removed id never rejoins (the core guarantees it); a core that says otherwise stops the node.
+        always: {
+          guard: ({ context }) => context.role !== 'removed',
+          target: 'stopped',
+          actions: assign({ stopReason: ({ context }) => `invalid transition [removed -> ${context.role}]` }),
+        },
+        on: coreEvents,
       },
       stopped: {
         type: 'final',

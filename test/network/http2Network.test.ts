@@ -111,7 +111,8 @@ describe('Http2Network', () => {
       expect(JSON.parse(answer.body).error.code).toBe(code);
     }
     expect(target.node.status().term).toBeLessThan(99);
-    const ok = await client.request('POST', MESSAGES_PATH, encodeBatch({ clusterId: 'net-test', from: 'n2', to: 'n1', messages: [{ ...vote, preVote: true, term: 1 }] }));
+    const preVote = { ...vote, preVote: true, term: 1, lastLogIndex: 0, lastLogTerm: 0 };
+    const ok = await client.request('POST', MESSAGES_PATH, encodeBatch({ clusterId: 'net-test', from: 'n2', to: 'n1', messages: [preVote] }));
     expect(ok.status).toBe(204);
   });
 
@@ -147,16 +148,18 @@ describe('Http2Network', () => {
 
   it('refuses bad snapshot chunk requests with a 4xx and a JSON error, and changes nothing', async () => {
     const { members, ports } = await startCluster(['n1', 'n2']);
-    await waitFor(() => leaderOf(members), 'a leader');
-    const target = members[0]!;
-    const client = new RawClient(`http://127.0.0.1:${ports.get('n1')}`);
+    // Sent to the follower as if from the leader, so that the well-formed chunk at the end is one it can take calmly.
+    const leader = await waitFor(() => leaderOf(members), 'a leader');
+    const target = members.find((member) => member !== leader)!;
+    const [from, to] = [leader.id, target.id];
+    const client = new RawClient(`http://127.0.0.1:${ports.get(to)}`);
     cleanups.push(() => client.close());
     const before = target.node.status();
-    const message = { type: 'InstallSnapshot', term: 99, meta: { index: 500, term: 99, voters: ['n1', 'n2'], learners: [] }, chunk: 0, data: new Uint8Array([1, 2, 3]), done: true } as const;
+    const message = { type: 'InstallSnapshot', term: 99, round: 0, meta: { index: 500, term: 99, voters: ['n1', 'n2'], learners: [] }, chunk: 0, data: new Uint8Array([1, 2, 3]), done: true } as const;
     const frame = (envelope: { clusterId: string; from: string; to: string }, term = 99) => Buffer.concat(encodeSnapshotChunkRequest({ ...envelope, message: { ...message, term } }));
     const octets = { 'content-type': 'application/octet-stream' };
     const post = (body: Buffer, headers = octets) => client.request('POST', SNAPSHOT_CHUNK_PATH, body, headers);
-    const good = frame({ clusterId: 'net-test', from: 'n2', to: 'n1' });
+    const good = frame({ clusterId: 'net-test', from, to });
     const badHeader = Buffer.from('{"clusterId":');
     const notJson = Buffer.concat([Buffer.from([0, 0, 0, badHeader.length]), badHeader, Buffer.from([1, 2])]);
     const cases: [string, number, Awaited<ReturnType<typeof post>>][] = [
@@ -164,11 +167,11 @@ describe('Http2Network', () => {
       ['MALFORMED_FRAME', 400, await post(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]))],
       ['MALFORMED_FRAME', 400, await post(good.subarray(0, 20))],
       ['MALFORMED_JSON', 400, await post(notJson)],
-      ['INVALID_MESSAGE', 400, await post(frame({ clusterId: 'net-test', from: 'n2', to: 'n1' }, -1))],
+      ['INVALID_MESSAGE', 400, await post(frame({ clusterId: 'net-test', from, to }, -1))],
       ['UNSUPPORTED_MEDIA_TYPE', 415, await post(good, { 'content-type': 'application/json' })],
-      ['WRONG_CLUSTER', 403, await post(frame({ clusterId: 'other', from: 'n2', to: 'n1' }))],
-      ['WRONG_NODE', 421, await post(frame({ clusterId: 'net-test', from: 'n2', to: 'n9' }))],
-      ['UNKNOWN_SENDER', 403, await post(frame({ clusterId: 'net-test', from: 'mallory', to: 'n1' }))],
+      ['WRONG_CLUSTER', 403, await post(frame({ clusterId: 'other', from, to }))],
+      ['WRONG_NODE', 421, await post(frame({ clusterId: 'net-test', from, to: 'n9' }))],
+      ['UNKNOWN_SENDER', 403, await post(frame({ clusterId: 'net-test', from: 'mallory', to }))],
       ['METHOD_NOT_ALLOWED', 405, await client.request('GET', SNAPSHOT_CHUNK_PATH)],
     ];
     for (const [code, status, answer] of cases) {
@@ -182,10 +185,41 @@ describe('Http2Network', () => {
     expect(after.term).toBeLessThan(99);
     expect(after.snapshotIndex).toBe(before.snapshotIndex);
     expect(after.lastIndex).toBeLessThan(500);
-    // The same request, well-formed: a stale chunk (term 0) is delivered, and the core ignores it.
-    const ok = await post(frame({ clusterId: 'net-test', from: 'n2', to: 'n1' }, 0));
+    // A well-formed chunk is delivered: chunk 1 of a snapshot the follower is not receiving, in the leader's term (a
+    // chunk's term is at least its snapshot's, so a stale one cannot be made). The follower asks for chunk 0 again.
+    const harmless = { ...message, term: leader.node.status().term, meta: { ...message.meta, index: 1, term: 1 }, chunk: 1, done: false };
+    const ok = await post(Buffer.concat(encodeSnapshotChunkRequest({ clusterId: 'net-test', from, to, message: harmless })));
     expect(ok.status, ok.body).toBe(204);
     expect(target.network.stats.requestsRefused).toBe(cases.length);
+  });
+
+  it('logs each refused request with its sender and code, once per sender and code until a second has passed', async () => {
+    const [port, peerPort] = await freePorts(2);
+    const lines: string[] = [];
+    const network = new Http2Network({ id: 'n1', clusterId: 'net-test', peers: { n2: `127.0.0.1:${peerPort}` }, listen: { port: port! }, log: (line) => lines.push(line) });
+    await network.listen();
+    const client = new RawClient(`http://127.0.0.1:${port}`);
+    cleanups.push(async () => {
+      client.close();
+      await network.close();
+    });
+    const vote = { type: 'RequestVote', term: 2, lastLogIndex: 0, lastLogTerm: 0, preVote: true } as const;
+    const post = (batch: object) => client.request('POST', MESSAGES_PATH, JSON.stringify(batch), { 'content-type': 'application/json' });
+    // A sender known from the batch: named by its `from`, with the address it came from.
+    for (let i = 0; i < 5; i++) expect((await post({ clusterId: 'other', from: 'n2', to: 'n1', messages: [vote] })).status).toBe(403);
+    // Its message fails the schema, but its envelope still says who sent it.
+    expect((await post({ clusterId: 'net-test', from: 'n2', to: 'n1', messages: [{ ...vote, term: -1 }] })).status).toBe(400);
+    // Nothing decoded: named by its address.
+    expect((await client.request('POST', MESSAGES_PATH, '{"clusterId":')).status).toBe(400);
+    expect(network.stats.requestsRefused).toBe(7);
+    expect(lines).toEqual([
+      'refused a request from n2 (127.0.0.1): 403 WRONG_CLUSTER: this node belongs to another cluster than "other"',
+      expect.stringMatching(/^refused a request from n2 \(127\.0\.0\.1\): 400 INVALID_MESSAGE: messages\.0/),
+      expect.stringMatching(/^refused a request from 127\.0\.0\.1: 400 MALFORMED_JSON: body is not JSON/),
+    ]);
+    // The four later WRONG_CLUSTER refusals are logged as a count once their second is over.
+    await waitFor(() => lines.length > 3, 'the count of suppressed refusals', 3000);
+    expect(lines.slice(3)).toEqual(['refused 4 more request(s) from n2 with WRONG_CLUSTER within 1000 ms']);
   });
 
   it('reports PeerUnreachable for a peer that is down, reconnects once it is up, and sends the messages of one turn as one request', async () => {

@@ -1,0 +1,9 @@
+/** The routes nodes post Raft messages to, and the content types they carry. */
+
+/** The path Raft batches are posted to. */
+export const MESSAGES_PATH = '/xraft/v1/messages';
+/** The path snapshot chunks (`InstallSnapshot`, one per request, as raw bytes) are posted to. */
+export const SNAPSHOT_CHUNK_PATH = '/xraft/v1/snapshot-chunk';
+
+export const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+export const OCTET_STREAM_HEADERS = { 'content-type': 'application/octet-stream' } as const;

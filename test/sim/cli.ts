@@ -11,11 +11,19 @@
  *   --no-snapshots    keep every log whole (by default nodes snapshot and compact every 10 to 30 entries, send
  *                     InstallSnapshot in small chunks, and crashes are aimed at snapshot transfers)
  *   --lease-reads     half of the clients' reads ask for a lease read; clock skew stays within the lease's drift bound
+ *   --transfers       leadership transfers under the faults (targeted, untargeted, target crashed mid-way, TimeoutNow
+ *                     delivered late, lease reads right after); every transfer must settle
+ *   --removals        remove a voter (the leader, or a follower) that keeps running; it must stop campaigning
+ *   --forge           a misbehaving peer injects messages that pass the schema but break an invariant
+ *   --figure8-script  the scripted Figure 8 schedule (partitions and crashes that build the figure's logs)
+ *   --sabotage S      break something on purpose: stale-reads | no-sessions | old-term-commit (the Figure 8 rule)
+ *   --stacks          keep errors' stack traces (off by default for speed; the trace hash does not change)
  *
  * Exits non-zero when any seed fails. The closing line of a batch is always `N passed, N failed`.
  */
 import { parseArgs } from 'node:util';
 import { membershipSchedules, type MembershipScheduleName } from './membershipSchedule.js';
+import { sabotages, type Sabotage } from './simOptions.js';
 import { defaultClients, replayCommandOf, runSeed, type SimOptions, type SimResult } from './simulation.js';
 
 const { values } = parseArgs({
@@ -31,6 +39,12 @@ const { values } = parseArgs({
     'no-figure8': { type: 'boolean', default: false },
     'no-snapshots': { type: 'boolean', default: false },
     'lease-reads': { type: 'boolean', default: false },
+    transfers: { type: 'boolean', default: false },
+    removals: { type: 'boolean', default: false },
+    forge: { type: 'boolean', default: false },
+    'figure8-script': { type: 'boolean', default: false },
+    sabotage: { type: 'string' },
+    stacks: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -56,14 +70,26 @@ if (membership !== 'none' && !membershipSchedules.includes(membership)) {
   console.error(`--membership must be one of ${membershipSchedules.join(', ')}`);
   process.exit(2);
 }
+const sabotage = values.sabotage as Sabotage | undefined;
+if (sabotage !== undefined && !sabotages.includes(sabotage)) {
+  console.error(`--sabotage must be one of ${sabotages.join(', ')}`);
+  process.exit(2);
+}
+// Only the options given: the replay command of a failure names exactly these.
 const options: SimOptions = {
   nodes,
   steps,
   clients,
   membership,
-  figure8Faults: !values['no-figure8'],
-  snapshots: !values['no-snapshots'],
-  leaseReads: values['lease-reads'],
+  ...(values['no-figure8'] ? { figure8Faults: false } : {}),
+  ...(values['no-snapshots'] ? { snapshots: false } : {}),
+  ...(values['lease-reads'] ? { leaseReads: true } : {}),
+  ...(values.transfers ? { transfers: true } : {}),
+  ...(values.removals ? { removals: true } : {}),
+  ...(values.forge ? { forge: true } : {}),
+  ...(values['figure8-script'] ? { figure8Script: true } : {}),
+  ...(sabotage === undefined ? {} : { sabotage }),
+  ...(values.stacks ? { stacks: true } : {}),
 };
 
 function describeFailure(result: SimResult): string {
@@ -82,6 +108,7 @@ if (values.seed !== undefined) {
     console.log(describeFailure(result));
     if (result.failure!.invariant === 'Exception') console.log(result.failure!.message);
   }
+  console.log(`replay: ${replayCommandOf(result)}`);
   console.log(`${result.ok ? 1 : 0} passed, ${result.ok ? 0 : 1} failed`);
   process.exit(result.ok ? 0 : 1);
 }
@@ -96,6 +123,7 @@ let checkMs = 0;
 let installs = 0;
 let installCrashes = 0;
 let leaseReads = 0;
+const failuresByInvariant = new Map<string, number>();
 const began = performance.now();
 for (let seed = start; seed < start + count; seed++) {
   const result = await runSeed(seed, options);
@@ -108,6 +136,7 @@ for (let seed = start; seed < start + count; seed++) {
   if (result.ok) passed++;
   else {
     failed++;
+    failuresByInvariant.set(result.failure!.invariant, (failuresByInvariant.get(result.failure!.invariant) ?? 0) + 1);
     console.log(describeFailure(result));
   }
 }
@@ -122,5 +151,6 @@ if (options.snapshots !== false) {
   console.log(`snapshots: ${(installs / count).toFixed(1)} installs and ${(installCrashes / count).toFixed(1)} crashes during a transfer per seed`);
 }
 if (options.leaseReads === true) console.log(`lease reads: ${(leaseReads / count).toFixed(1)} answered from a lease per seed`);
+if (failed > 0) console.log(`failures by invariant: ${[...failuresByInvariant].map(([name, n]) => `${name} ${n}`).join(', ')}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -67,7 +67,7 @@ export class ClientLedger {
     record.status = 'acknowledged';
   }
 
-  failed(id: string, failure: ProposalFailure, node: NodeId): void {
+  failed(id: string, failure: Pick<ProposalFailure, 'outcome'>, node: NodeId): void {
     const record = this.byId.get(id);
     if (record === undefined) throw new SafetyViolation('Client Outcome', `${node} failed unknown proposal ${id}`);
     if (record.status !== 'pending') {

@@ -3,18 +3,22 @@
  * the test says so. Messages wait in `inFlight` until delivered or dropped, timers fire only when the test fires
  * them, and disk writes complete as soon as the current input is handled (unless the node's disk is held).
  *
- * The same `SimNode`s and `SafetyChecker` as the seeded simulator run underneath, so every scenario is also checked
- * for every safety invariant after every step: a scenario that breaks one throws a `SafetyViolation`.
+ * The same real nodes (`SimHost`: the statechart and runtime on simulated actors) and `SafetyChecker` as the seeded
+ * simulator run underneath, so every scenario is also checked for every safety invariant after every step: a scenario
+ * that breaks one throws a `SafetyViolation`. Firing a timer sends the node its timer's reply (`ElectionTimeout`,
+ * `HeartbeatDue`) whether it is armed or not; store reads answer at once.
  */
 import type { RaftCore } from '../../src/core/raft.js';
-import type { Effect, Entry, HardState, NodeId, ProposalFailure, RaftConfig, RaftMessage, SnapshotMeta } from '../../src/core/types.js';
+import type { Entry, HardState, NodeId, ProposalFailure, RaftConfig, RaftMessage, SnapshotMeta } from '../../src/core/types.js';
+import { NotLeaderError } from '../../src/errors.js';
+import type { NodeEmitted } from '../../src/node/machine.js';
 import { ClientLedger } from './clientLedger.js';
 import { describeEntries, describeMessage } from './describe.js';
 import { deriveSeed, RandomStream, StreamPurpose } from './randomStreams.js';
 import { SafetyChecker } from './safetyChecker.js';
-import type { DiskOperation, PersistEffect } from './simulatedDisk.js';
-import { nodeIds } from './simulation.js';
-import { SimNode, type NodeDriver, type TimerKind } from './simNode.js';
+import { SimHost, type HostDriver } from './simHost.js';
+import type { PersistEffect } from './simulatedDisk.js';
+import { nodeIds } from './simOptions.js';
 
 export interface InFlightMessage {
   readonly id: number;
@@ -41,29 +45,29 @@ export interface HarnessOptions {
   readonly hardStates?: Readonly<Record<NodeId, Partial<HardState>>>;
 }
 
-export class Harness implements NodeDriver {
+export class Harness implements HostDriver {
   readonly ids: NodeId[];
   readonly ledger = new ClientLedger();
   readonly checker: SafetyChecker;
   /** A readable log of everything that happened, for failure messages and debugging. */
   readonly events: string[] = [];
-  /** Proposal outcomes reported by `proposalFailed`, by proposal id. */
+  /** Proposals that failed, by proposal id: NOT_LEADER with its outcome (anything else counts as unknown). */
   readonly failures = new Map<string, ProposalFailure>();
-  private readonly nodes = new Map<NodeId, SimNode>();
+  private readonly nodes = new Map<NodeId, SimHost>();
+  /** The first broken promise, thrown when the current call returns. */
+  private violation: unknown = null;
   private inFlight: InFlightMessage[] = [];
   private nextMessageId = 1;
   private readonly blocked = new Set<string>();
   private readonly heldDisks = new Set<NodeId>();
   private readonly delivered: InFlightMessage[] = [];
-  /** Snapshot chunk reads asked for by leaders, performed when the cluster settles. */
-  private readonly chunkReads: { readonly node: SimNode; readonly incarnation: number; readonly to: NodeId; readonly chunk: number }[] = [];
 
   constructor(options: HarnessOptions = {}) {
     this.ids = nodeIds(options.nodes ?? 3);
     const seed = options.seed ?? 1;
     const config: Partial<RaftConfig> = { electionTimeoutMs: 1000, heartbeatIntervalMs: 100, ...options.config };
     const list = this.ids.map((id, number) => {
-      const node = new SimNode(id, this.ids, config, this, (incarnation) =>
+      const node = new SimHost(id, this.ids, config, this, (incarnation) =>
         new RandomStream(deriveSeed(seed, StreamPurpose.NodeCore + number * 1000 + incarnation)).next,
       );
       const terms = options.logs?.[id];
@@ -71,7 +75,7 @@ export class Harness implements NodeDriver {
         const entries: Entry[] = (terms ?? []).map((term, i) => ({ index: i + 1, term, kind: 'command', data: `e${i + 1}t${term}` }));
         const lastTerm = entries.length === 0 ? 0 : entries[entries.length - 1]!.term;
         const hardState: HardState = { term: lastTerm, votedFor: null, commit: 0, ...options.hardStates?.[id] };
-        node.disk.write({ type: 'persist', writeId: 0, hardState, truncateFrom: null, entries });
+        node.disk.write({ writeId: 0, hardState, truncateFrom: null, entries });
         node.disk.completeNext();
       }
       this.nodes.set(id, node);
@@ -82,15 +86,16 @@ export class Harness implements NodeDriver {
     // Preloaded logs take part in Log Matching like any other write.
     for (const node of list) {
       const recovered = node.disk.recovered();
-      this.checker.onLogWrite(node, { type: 'persist', writeId: 0, hardState: recovered.hardState, truncateFrom: null, entries: recovered.entries });
+      this.checker.onLogWrite(node, { writeId: 0, hardState: recovered.hardState, truncateFrom: null, entries: recovered.entries });
     }
     this.settle();
+    this.throwViolation();
   }
 
   // -------------------------------------------------------------------------------------------------------------
   // Looking at the cluster
 
-  node(id: NodeId): SimNode {
+  node(id: NodeId): SimHost {
     const node = this.nodes.get(id);
     if (node === undefined) throw new RangeError(`unknown node ${id}`);
     return node;
@@ -113,7 +118,7 @@ export class Harness implements NodeDriver {
 
   /** The running leader with the highest term, if any. */
   leader(): NodeId | undefined {
-    let best: SimNode | undefined;
+    let best: SimHost | undefined;
     for (const node of this.nodes.values()) {
       if (node.core?.role === 'leader' && (best === undefined || node.core.term > best.running.term)) best = node;
     }
@@ -133,24 +138,38 @@ export class Harness implements NodeDriver {
   // Driving the cluster
 
   campaign(id: NodeId): void {
-    this.input(id, 'campaign', (core) => core.campaign());
+    this.input(id, 'campaign', (node) => node.campaign());
   }
 
   /** Fire a node's election timer (a follower campaigns; a leader runs its check-quorum round). */
   electionTimeout(id: NodeId): void {
-    this.input(id, 'election timeout', (core) => core.electionTimeout());
+    this.input(id, 'election timeout', (node) => node.forceTimer('election'));
   }
 
   heartbeat(id: NodeId): void {
-    this.input(id, 'heartbeat', (core) => core.heartbeatDue());
+    this.input(id, 'heartbeat', (node) => node.forceTimer('heartbeat'));
   }
 
-  /** Propose one command on a node; returns the proposal id. */
+  /** Propose one command on a node, as a caller of `propose()` would; returns the proposal id. */
   propose(id: NodeId, data?: string): string {
     const proposal = this.ledger.create(id, 0);
     const command = data === undefined ? proposal : { id: proposal.id, data };
     if (data !== undefined) this.ledger.rename(proposal.id, data);
-    this.input(id, `propose ${command.id}=${command.data}`, (core) => core.propose([command]));
+    this.input(id, `propose ${command.id}=${command.data}`, (node) =>
+      node.propose([command], 3_600_000, (proposalId, outcome) => {
+        if (outcome.ok) {
+          this.ledger.acknowledged(proposalId, outcome.value.data ?? '', id);
+          return;
+        }
+        const error = outcome.error;
+        const failure: ProposalFailure = error instanceof NotLeaderError && error.outcome === 'not-appended'
+          ? { code: 'NOT_LEADER', leaderHint: error.leaderHint, outcome: 'not-appended' }
+          : { code: 'NOT_LEADER', leaderHint: error instanceof NotLeaderError ? error.leaderHint : null, outcome: 'unknown' };
+        this.events.push(`  ${id} proposal ${proposalId} failed ${failure.code}/${failure.outcome}`);
+        this.failures.set(proposalId, failure);
+        this.ledger.failed(proposalId, failure, id);
+      }),
+    );
     return proposal.id;
   }
 
@@ -166,9 +185,9 @@ export class Harness implements NodeDriver {
       }
       arrived++;
       this.delivered.push(envelope);
-      this.input(envelope.to, `recv ${envelope.from}->${envelope.to} ${describeMessage(envelope.message)}`, (core) =>
-        core.receive(envelope.from, envelope.message),
-      );
+      this.input(envelope.to, `recv ${envelope.from}->${envelope.to} ${describeMessage(envelope.message)}`, (node) => {
+        node.deliver(envelope.from, envelope.message);
+      });
     }
     return arrived;
   }
@@ -197,6 +216,7 @@ export class Harness implements NodeDriver {
     this.events.push(`restart ${id}`);
     this.node(id).start();
     this.settle();
+    this.throwViolation();
   }
 
   /** Cut every link between the groups (nodes in no group keep their links). */
@@ -238,16 +258,31 @@ export class Harness implements NodeDriver {
   releaseDisk(id: NodeId): void {
     this.heldDisks.delete(id);
     this.settle();
+    this.throwViolation();
   }
 
   // -------------------------------------------------------------------------------------------------------------
-  // NodeDriver
+  // HostDriver
 
-  send(from: SimNode, to: NodeId, message: RaftMessage): void {
+  readonly now = 0;
+
+  send(from: SimHost, to: NodeId, message: RaftMessage): void {
     this.inFlight.push({ id: this.nextMessageId++, from: from.id, to, message });
   }
 
-  writeQueued(node: SimNode, write: PersistEffect): void {
+  timerArmed(): void {
+    // Timers fire only when the test fires them.
+  }
+
+  diskQueued(): void {
+    // Disks complete everything when the cluster settles.
+  }
+
+  read(_host: SimHost, answer: () => void): void {
+    answer();
+  }
+
+  logWritten(node: SimHost, write: PersistEffect): void {
     this.checker.onLogWrite(node, write);
     if (write.entries.length > 0 || write.truncateFrom !== null) {
       const truncation = write.truncateFrom === null ? '' : ` truncate@${write.truncateFrom}`;
@@ -255,94 +290,65 @@ export class Harness implements NodeDriver {
     }
   }
 
-  writeDurable(node: SimNode, write: PersistEffect, previous: HardState): void {
+  writeDurable(node: SimHost, write: PersistEffect, previous: HardState): void {
     this.checker.onWriteDurable(node, previous, write);
   }
 
-  diskQueued(_node: SimNode, _operation: DiskOperation): void {
-    // Disks complete everything when the cluster settles.
-  }
-
-  snapshotChunkRequested(node: SimNode, to: NodeId, chunk: number): void {
-    this.chunkReads.push({ node, incarnation: node.incarnation, to, chunk });
-  }
-
-  snapshotChain(node: SimNode, meta: SnapshotMeta): number {
+  snapshotChain(node: SimHost, meta: SnapshotMeta): number {
     return this.checker.snapshotChain(node, meta);
   }
 
-  snapshotRestored(node: SimNode, meta: SnapshotMeta, why: 'install' | 'recovery'): void {
-    this.events.push(`  ${node.id} restored snapshot ${meta.index}@${meta.term} (${why})`);
+  restored(node: SimHost, meta: SnapshotMeta): void {
+    this.events.push(`  ${node.id} restored snapshot ${meta.index}@${meta.term}`);
     this.checker.onRestored(node, meta);
   }
 
-  snapshotSaved(node: SimNode, meta: SnapshotMeta): void {
-    this.events.push(`  ${node.id} saved snapshot ${meta.index}@${meta.term}`);
-  }
-
-  applied(node: SimNode, entries: readonly Entry[], proposals: ReadonlyMap<number, string>): void {
+  applied(node: SimHost, entries: readonly Entry[]): void {
     this.checker.onApplied(node, entries);
-    for (const [index, id] of proposals) {
-      this.ledger.acknowledged(id, entries.find((entry) => entry.index === index)!.data, node.id);
-    }
     this.events.push(`  ${node.id} apply ${describeEntries(entries)}`);
-    node.running.appliedTo(entries[entries.length - 1]!.index);
   }
 
-  timerArmed(_node: SimNode, _timer: TimerKind, _afterMs: number, _generation: number): void {
-    // Timers fire only when the test fires them.
+  emitted(node: SimHost, event: NodeEmitted): void {
+    if (event.type === 'roleChanged') this.events.push(`  ${node.id} becomes ${event.role} t${event.term}`);
+    if (event.type === 'stopped') this.fail(new Error(`${node.id} stopped: ${event.error ?? 'no reason given'}`));
   }
 
-  proposalFailed(node: SimNode, id: string, failure: ProposalFailure): void {
-    this.events.push(`  ${node.id} proposal ${id} failed ${failure.code}/${failure.outcome}`);
-    this.failures.set(id, failure);
-    this.ledger.failed(id, failure, node.id);
-  }
-
-  proposalResults(): void {
-    // Scenario tests look at the ledger and the applied log instead.
-  }
-
-  readReady(node: SimNode, ids: readonly string[], index: number): void {
-    this.events.push(`  ${node.id} read ${ids.join(',')} ready at ${index}`);
-  }
-
-  readFailed(node: SimNode, ids: readonly string[], leaderHint: NodeId | null): void {
-    this.events.push(`  ${node.id} read ${ids.join(',')} failed (leader ${leaderHint ?? '-'})`);
-  }
-
-  observed(node: SimNode, effect: Effect): void {
-    if (effect.type === 'roleChanged') this.events.push(`  ${node.id} becomes ${effect.role} t${effect.term}`);
-  }
-
-  stepped(node: SimNode): void {
+  stepped(node: SimHost): void {
     this.checker.afterStep(node);
+  }
+
+  fail(error: unknown): void {
+    this.violation ??= error;
   }
 
   // -------------------------------------------------------------------------------------------------------------
 
-  private input(id: NodeId, what: string, call: (core: RaftCore) => Effect[]): void {
+  private input(id: NodeId, what: string, call: (node: SimHost) => void): void {
     this.events.push(what.startsWith('recv') ? what : `${what} ${id}`);
-    this.node(id).input(call);
+    call(this.node(id));
     this.settle();
+    this.throwViolation();
+  }
+
+  private throwViolation(): void {
+    if (this.violation === null) return;
+    const violation = this.violation;
+    this.violation = null;
+    throw violation;
   }
 
   /** Complete every queued write on disks that are not held, oldest first, until none are left. */
   private settle(): void {
     for (let progressed = true; progressed; ) {
       progressed = false;
-      for (const read of this.chunkReads.splice(0)) {
-        if (read.node.incarnation === read.incarnation && read.node.up) read.node.readSnapshotChunk(read.to, read.chunk);
-        progressed = true;
-      }
       for (const node of this.nodes.values()) {
-        // Snapshot jobs run on promises; scenarios are synchronous (the seeded simulator drains them).
-        if (node.snapshotJobPending) throw new Error(`${node.id} started a snapshot job: scenarios run without snapshots`);
+        // Snapshot work runs on promises; scenarios are synchronous (the seeded simulator lets it run).
+        if (node.asyncWork) throw new Error(`${node.id} started snapshot work: scenarios run without snapshots`);
       }
       for (const node of this.nodes.values()) {
         if (!node.up || this.heldDisks.has(node.id)) continue;
         while (node.up && node.disk.pendingWrites > 0) {
-          node.completeWrite();
+          node.completeDisk();
           progressed = true;
         }
       }

@@ -8,34 +8,21 @@
  * another node, after NOT_LEADER or an attempt timeout, until the operation's deadline. An operation abandoned at its
  * deadline is recorded with an unknown outcome (it may take effect at any later time, or never).
  *
- * Reads use ReadIndex on the node the client talks to (a follower asks its leader) and are served from that node's
- * state machine once it has applied the returned index, as the node runtime does. With `leaseReads`, half of them ask
- * for a lease read, on the node's own skewed clock: the simulation then keeps clock rates within the drift bound
- * (`leaseClockDrift`) under which leases are safe.
+ * Every attempt goes through the real node: writes with `trackProposal` and `xraft.propose`, reads with `trackRead` and
+ * `xraft.read` (ReadIndex on the node the client talks to, a follower asking its leader, served by the runtime once the
+ * state machine has applied the read index). With `leaseReads`, half of the reads ask for a lease read, on the node's
+ * own skewed clock: the simulation then keeps clock rates within the drift bound (`leaseClockDrift`) under which leases
+ * are safe.
  */
-import type { ProposalResult } from '../../actors/state-machine/StateMachine.js';
-import type { NodeId, ProposalFailure } from '../../src/core/types.js';
+import type { NodeId } from '../../src/core/types.js';
+import { NotLeaderError, RejectedError, SessionExpiredError } from '../../src/errors.js';
 import type { HistoryEntry, KvOperation } from '../support/linearizability.js';
-import type { ClientLedger } from './clientLedger.js';
 import { encodeKvCommand } from './kvStateMachine.js';
 import type { RandomStream } from './randomStreams.js';
 import { SafetyViolation } from './safetyViolation.js';
-import type { SimNode } from './simNode.js';
-
-/** What the workload needs from the simulation that runs it. */
-export interface ClientHost {
-  readonly now: number;
-  /** Whether clients start new operations (the fault phase); operations under way always run to their end. */
-  readonly accepting: boolean;
-  readonly ledger: ClientLedger;
-  /** Run `action` at virtual time `time`, as an event of the simulation. */
-  schedule(time: number, what: string, action: () => void): void;
-  /** Nodes a client may talk to now: running and in service. */
-  reachableNodes(): SimNode[];
-  node(id: NodeId): SimNode | undefined;
-  currentLeader(): SimNode | undefined;
-  record(line: string): void;
-}
+import type { CallOutcome, SimHost } from './simHost.js';
+import { settleProposal } from './workload.js';
+import type { SimWorld } from './world.js';
 
 export interface KvWorkloadOptions {
   readonly clients: number;
@@ -65,10 +52,8 @@ interface OpenOperation {
 
 interface Attempt {
   readonly client: SimClient;
-  readonly node: SimNode;
+  readonly node: SimHost;
   readonly incarnation: number;
-  /** For a read: the confirmed read index, once known. */
-  readIndex: number | null;
 }
 
 class SimClient {
@@ -96,12 +81,10 @@ export class KvWorkload {
   /** Attempts whose answer the client still waits for, by attempt id (proposal id or read id). */
   private readonly attempts = new Map<string, Attempt>();
   private nextReadId = 1;
-  /** The read being asked for right now, and whether the node made it ready before the call returned. */
-  private readInCall: { readonly id: string; ready: boolean } | null = null;
   private nextHistoryId = 1;
 
   constructor(
-    private readonly host: ClientHost,
+    private readonly world: SimWorld,
     private readonly random: RandomStream,
     private readonly options: KvWorkloadOptions,
   ) {
@@ -109,7 +92,7 @@ export class KvWorkload {
   }
 
   start(): void {
-    for (const client of this.clients) this.host.schedule(this.host.now + this.random.between(0, 100), `client ${client.name} starts`, () => this.next(client));
+    for (const client of this.clients) this.world.at(this.world.queue.now + this.random.between(0, 100), () => this.next(client));
   }
 
   /** Operations still open when the run ends have an unknown outcome. */
@@ -120,68 +103,64 @@ export class KvWorkload {
     }
   }
 
-  // -------------------------------------------------------------------------------------------------------------
-  // What nodes report
-
-  /** The state machine on `node` answered proposals made there. */
-  proposalResults(node: SimNode, results: readonly ProposalResult<string | null, unknown>[]): void {
-    for (const { proposalId, outcome } of results) {
-      const attempt = this.current(proposalId, node);
-      if (attempt === undefined) continue;
-      const client = attempt.client;
-      if (!outcome.ok) {
-        // The session was registered before any request, lives for an hour of replicated time, and the attempt in
-        // flight is never below the acknowledged mark: no error is legitimate here.
-        throw new SafetyViolation('Client Session', `client ${client.name} seq ${client.operation!.seq} was answered with ${String(outcome.error)} on ${node.id}`);
-      }
-      client.leaderHint = node.core?.leader ?? null;
-      this.close(client, this.host.now, outcome.value);
+  /**
+   * Make every idle client read through `host` now, with a lease when `lease` (the nemesis asks for this right after a
+   * leadership transfer began). Returns how many reads started.
+   */
+  readNow(host: SimHost, lease: boolean): number {
+    let started = 0;
+    for (const client of this.clients) {
+      if (client.operation !== null || !client.registered || !host.up || host.decommissioned || this.world.phase !== 'faults') continue;
+      const key = this.random.pick(this.options.keys);
+      this.stats.operations++;
+      const now = this.world.queue.now;
+      client.operation = { op: { kind: 'get', key }, seq: 0, call: now, deadline: now + this.options.operationDeadlineMs, attempt: null };
+      this.attempt(client, { host, lease });
+      started++;
     }
+    return started;
   }
 
-  proposalFailed(node: SimNode, id: string, failure: ProposalFailure): void {
+  /** A write attempt's caller heard. */
+  private writeAnswered(node: SimHost, id: string, outcome: CallOutcome<{ result: string | null; data: string | undefined }>): void {
+    settleProposal(this.world, node, id, outcome);
     const attempt = this.current(id, node);
     if (attempt === undefined) return;
-    attempt.client.leaderHint = failure.leaderHint;
-    this.retry(attempt.client, id, `${failure.code}/${failure.outcome}`);
+    const client = attempt.client;
+    if (outcome.ok) {
+      client.leaderHint = node.core?.leader ?? null;
+      this.close(client, this.world.queue.now, outcome.value.result);
+      return;
+    }
+    const error = outcome.error;
+    if (error instanceof RejectedError || error instanceof SessionExpiredError) {
+      // The session was registered before any request, lives for an hour of replicated time, and the attempt in
+      // flight is never below the acknowledged mark: no such answer is legitimate here.
+      throw new SafetyViolation('Client Session', `client ${client.name} seq ${client.operation!.seq} was answered with ${String(error instanceof RejectedError ? error.cause : error)} on ${node.id}`);
+    }
+    if (error instanceof NotLeaderError) client.leaderHint = error.leaderHint;
+    this.retry(client, id, (error as { code?: string }).code ?? error.name);
   }
 
-  readReady(node: SimNode, ids: readonly string[], index: number): void {
-    if (this.readInCall !== null && ids.includes(this.readInCall.id)) this.readInCall.ready = true;
-    for (const id of ids) {
-      const attempt = this.current(id, node);
-      if (attempt !== undefined) attempt.readIndex = index;
+  /** A read attempt's caller heard. */
+  private readAnswered(node: SimHost, id: string, outcome: CallOutcome<string | null>): void {
+    const attempt = this.current(id, node);
+    if (attempt === undefined) return;
+    const client = attempt.client;
+    if (outcome.ok) {
+      this.world.record(`client ${client.name} read ${id} served by ${node.id} at ${node.kv.appliedIndex}`);
+      this.close(client, this.world.queue.now, outcome.value);
+      return;
     }
-    this.serveReads(node);
-  }
-
-  readFailed(node: SimNode, ids: readonly string[], leaderHint: NodeId | null): void {
-    for (const id of ids) {
-      const attempt = this.current(id, node);
-      if (attempt === undefined) continue;
-      attempt.client.leaderHint = leaderHint;
-      this.retry(attempt.client, id, 'read failed');
-    }
-  }
-
-  /** `node`'s state machine applied more entries: serve the reads whose index it has reached. */
-  serveReads(node: SimNode): void {
-    for (const [id, attempt] of this.attempts) {
-      if (attempt.node !== node || attempt.incarnation !== node.incarnation || attempt.readIndex === null) continue;
-      if (node.kv.appliedIndex < attempt.readIndex) continue;
-      const operation = attempt.client.operation!;
-      const key = operation.op!.key;
-      this.attempts.delete(id);
-      this.host.record(`client ${attempt.client.name} read ${id} served by ${node.id} at ${node.kv.appliedIndex} (index ${attempt.readIndex})`);
-      this.close(attempt.client, this.host.now, node.kv.read(key));
-    }
+    if (outcome.error instanceof NotLeaderError) client.leaderHint = outcome.error.leaderHint;
+    this.retry(client, id, `read failed (${(outcome.error as { code?: string }).code ?? outcome.error.name})`);
   }
 
   // -------------------------------------------------------------------------------------------------------------
   // Clients
 
   /** The attempt `id` if it is its client's attempt in flight, made on this incarnation of `node`. */
-  private current(id: string, node: SimNode): Attempt | undefined {
+  private current(id: string, node: SimHost): Attempt | undefined {
     const attempt = this.attempts.get(id);
     if (attempt === undefined || attempt.node !== node || attempt.incarnation !== node.incarnation) return undefined;
     if (attempt.client.operation?.attempt !== id) return undefined;
@@ -190,8 +169,8 @@ export class KvWorkload {
 
   /** Begin the client's next operation (registration first). */
   private next(client: SimClient): void {
-    if (client.operation !== null || !this.host.accepting) return;
-    const now = this.host.now;
+    if (client.operation !== null || this.world.phase !== 'faults') return;
+    const now = this.world.queue.now;
     let op: KvOperation | null = null;
     let seq = 0;
     if (client.registered) {
@@ -208,16 +187,18 @@ export class KvWorkload {
     this.attempt(client);
   }
 
-  private attempt(client: SimClient): void {
+  /** Try the client's operation once, on a node it picks (or on `forced`, with or without a lease). */
+  private attempt(client: SimClient, forced?: { readonly host: SimHost; readonly lease: boolean }): void {
     const operation = client.operation!;
-    const now = this.host.now;
+    const world = this.world;
+    const now = world.queue.now;
     if (now >= operation.deadline) {
       this.close(client, null, null);
       return;
     }
-    const node = this.pickNode(client);
-    if (node === undefined) {
-      this.host.schedule(now + this.random.between(20, 100), `client ${client.name} retries`, () => this.attempt(client));
+    const node = forced?.host ?? this.pickNode(client);
+    if (node === undefined || !node.up) {
+      world.at(now + this.random.between(20, 100), () => this.attempt(client));
       return;
     }
     this.stats.attempts++;
@@ -227,7 +208,7 @@ export class KvWorkload {
       id = `r${this.nextReadId++}`;
       this.stats.reads++;
     } else {
-      const proposal = this.host.ledger.createWith(node.id, now, (_seq, proposalId) =>
+      const proposal = world.ledger.createWith(node.id, now, (_seq, proposalId) =>
         op === null
           ? `register:${client.name}:${proposalId}`
           : encodeKvCommand({ op: op.kind as 'put' | 'append', key: op.key, value: op.value, client: client.name, seq: operation.seq, attempt: proposalId }),
@@ -235,33 +216,37 @@ export class KvWorkload {
       id = proposal.id;
     }
     operation.attempt = id;
-    this.attempts.set(id, { client, node, incarnation: node.incarnation, readIndex: null });
+    this.attempts.set(id, { client, node, incarnation: node.incarnation });
     const timeout = Math.min(this.options.attemptTimeoutMs, operation.deadline - now);
-    this.host.schedule(now + timeout, `attempt ${id} times out`, () => {
+    world.at(now + timeout, () => {
       if (client.operation === operation && operation.attempt === id) this.retry(client, id, 'timeout');
     });
+    // The node's own deadline for the caller: past the client's, which retries first.
+    const nodeTimeout = this.options.operationDeadlineMs;
     if (op?.kind === 'get') {
-      this.host.record(`client ${client.name} get ${op.key} ${id} on ${node.id}`);
+      world.record(`client ${client.name} get ${op.key} ${id} on ${node.id}`);
       if (this.options.sabotage === 'stale-reads') {
         this.close(client, now, node.kv.read(op.key));
         return;
       }
-      const lease = this.options.leaseReads === true && this.random.chance(0.5);
-      this.readInCall = { id, ready: false };
-      node.input((core) => core.readIndex([id], { lease, now: node.localNow(now) }));
-      // Made ready within the call, without a heartbeat round: only a lease does that.
-      if (lease && this.readInCall.ready) {
+      const lease = forced?.lease ?? (this.options.leaseReads === true && this.random.chance(0.5));
+      let answered = false;
+      node.read(id, op.key, lease, nodeTimeout, (outcome) => {
+        answered = true;
+        this.readAnswered(node, id, outcome);
+      });
+      // Answered within the call, without a heartbeat round: only a lease does that.
+      if (lease && answered && client.operation?.attempt !== id) {
         this.stats.leaseReads++;
-        this.host.record(`client ${client.name} read ${id} answered by the lease of ${node.id}`);
+        world.record(`client ${client.name} read ${id} answered by the lease of ${node.id}`);
       }
-      this.readInCall = null;
     } else {
-      const data = this.host.ledger.get(id)!.data;
+      const data = world.ledger.get(id)!.data;
       // One request outstanding per client: everything below this seq has been answered or abandoned.
       const session = { client: client.name, seq: operation.seq, ack: operation.seq, at: now };
-      this.host.record(`client ${client.name} ${op === null ? 'register' : `${op.kind} ${op.key}`} seq ${operation.seq} ${id} on ${node.id}`);
+      world.record(`client ${client.name} ${op === null ? 'register' : `${op.kind} ${op.key}`} seq ${operation.seq} ${id} on ${node.id}`);
       const withSession = op === null || this.options.sabotage !== 'no-sessions';
-      node.input((core) => core.propose([withSession ? { id, data, session } : { id, data }]));
+      node.propose([withSession ? { id, data, session } : { id, data }], nodeTimeout, (proposalId, outcome) => this.writeAnswered(node, proposalId, outcome));
     }
   }
 
@@ -270,10 +255,10 @@ export class KvWorkload {
     const operation = client.operation!;
     this.attempts.delete(id);
     operation.attempt = null;
-    this.host.record(`client ${client.name} attempt ${id} failed (${why})`);
+    this.world.record(`client ${client.name} attempt ${id} failed (${why})`);
     // Without a leader to try, back off longer: an election takes at least an election timeout.
     const delay = client.leaderHint === null ? this.random.between(100, 400) : this.random.between(10, 100);
-    this.host.schedule(this.host.now + delay, `client ${client.name} retries`, () => {
+    this.world.at(this.world.queue.now + delay, () => {
       if (client.operation === operation) this.attempt(client);
     });
   }
@@ -290,17 +275,17 @@ export class KvWorkload {
       else this.stats.completed++;
       this.history.push({ id: this.nextHistoryId++, client: client.name, op: operation.op, call: operation.call, ret, output: ret === null ? null : output });
     }
-    this.host.schedule(this.host.now + this.random.between(0, 80), `client ${client.name} thinks`, () => this.next(client));
+    this.world.at(this.world.queue.now + this.random.between(0, 80), () => this.next(client));
   }
 
-  private pickNode(client: SimClient): SimNode | undefined {
-    const nodes = this.host.reachableNodes();
+  private pickNode(client: SimClient): SimHost | undefined {
+    const nodes = this.world.hosts.filter((host) => host.up && !host.decommissioned);
     if (nodes.length === 0) return undefined;
     if (client.leaderHint !== null && this.random.chance(0.8)) {
-      const hinted = this.host.node(client.leaderHint);
+      const hinted = this.world.hosts.find((host) => host.id === client.leaderHint);
       if (hinted !== undefined && nodes.includes(hinted)) return hinted;
     }
-    const leader = this.host.currentLeader();
+    const leader = this.world.currentLeader();
     if (leader !== undefined && nodes.includes(leader) && this.random.chance(0.5)) return leader;
     return this.random.pick(nodes);
   }

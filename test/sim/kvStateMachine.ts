@@ -1,20 +1,17 @@
 /**
  * The simulated application for client workloads: a key-value store built on xraft's real `StateMachine` base class,
- * so that the client-session deduplication under test is the one production runs.
- *
- * It is driven synchronously, the way the node's statechart drives it asynchronously: `receive({ type: 'Apply' })`
- * with the core's `apply` effect, results back through the callback given to `attach`.
+ * run by the real node (its runtime sends Apply, TakeSnapshot, BeginRestore, ... and hears the replies), so that the
+ * client-session deduplication and the snapshot choreography under test are the ones production runs.
  *
  * Beside the store it checks the promise sessions make: a (client, seq) pair is applied at most once per incarnation
  * of the state machine, however many attempts of it reach the log. The requests applied so far are part of the state
  * (they travel in snapshots), so a request applied before a snapshot and again after a restore from it is caught too.
  *
- * Snapshots go through the real `StateMachine` messages (TakeSnapshot/NextSnapshotChunk, BeginRestore/
- * RestoreSnapshotChunk), so that the client sessions travel in chunk 0 exactly as in production. Those run on
- * promises: `takeSnapshot` and `restoreFrom` start a job, the simulator drains the microtask queue (`busy` turns false),
- * then collects the outcome with `finishJob`. No Apply may arrive while a job runs.
+ * It reports what it does to a `KvObserver` (the node host): the messages it receives (snapshot messages start work on
+ * promises, which the simulation lets run before its next event), each applied batch with its entries, and restores.
+ * The safety checker's reference replay uses one driven by hand (`KvStateMachine.reference`).
  */
-import { StateMachine, type ApplyContext, type ProposalResult } from '../../actors/state-machine/StateMachine.js';
+import { StateMachine, type Apply, type ApplyContext, type ProposalResult, type StateMachineMessage, type StateMachineReply } from '../../actors/state-machine/StateMachine.js';
 import type { Entry, SnapshotMeta } from '../../src/core/types.js';
 import { chainHash } from './logMirror.js';
 import { SafetyViolation } from './safetyViolation.js';
@@ -37,18 +34,16 @@ export function decodeKvCommand(data: string): KvCommand {
   return data.startsWith('{') ? (JSON.parse(data) as KvCommand) : { op: 'opaque' };
 }
 
-/** The outcome of a snapshot job, collected once `busy` is false. */
-export type SnapshotJobOutcome =
-  | { readonly kind: 'taken'; readonly meta: SnapshotMeta; readonly chunks: readonly Uint8Array[] }
-  | { readonly kind: 'restored'; readonly meta: SnapshotMeta }
-  | { readonly kind: 'failed'; readonly meta: SnapshotMeta; readonly message: string };
-
-interface SnapshotJob {
-  readonly kind: 'take' | 'restore';
-  readonly meta: SnapshotMeta;
-  /** Taking: chunks produced so far. Restoring: the chunks to feed. */
-  readonly chunks: Uint8Array[];
-  outcome: SnapshotJobOutcome | null;
+/** What a node host hears from its state machine. */
+export interface KvObserver {
+  /** A message arrived from the node (before it is handled). */
+  received(message: StateMachineMessage): void;
+  /** A batch was applied: its entries, and the answers to proposals made on this node. */
+  applied(entries: readonly Entry[], results: readonly ProposalResult<string | null, unknown>[]): void;
+  /** The state was replaced by a snapshot's. */
+  restored(meta: SnapshotMeta): void;
+  /** A broken promise (a request applied twice, a snapshot job that failed). */
+  failed(error: SafetyViolation): void;
 }
 
 export class KvStateMachine extends StateMachine<KvCommand, string | null> {
@@ -56,83 +51,63 @@ export class KvStateMachine extends StateMachine<KvCommand, string | null> {
   /** `client:seq` of every session command applied by this incarnation. */
   private readonly appliedRequests = new Set<string>();
   private appliedThrough = 0;
-  private job: SnapshotJob | null = null;
+  /** Apply messages not answered yet, oldest first: an Applied reply answers the first. */
+  private readonly unanswered: Apply[] = [];
   /**
    * A broken promise found while applying. `StateMachine` turns anything `apply` throws into that command's
-   * rejection, so the violation is kept here and thrown by the simulator once the batch is applied.
+   * rejection, so the violation is kept here and reported once the batch is applied.
    */
   violation: SafetyViolation | null = null;
 
   constructor(
     readonly nodeId: string,
-    onResults: (results: readonly ProposalResult<string | null, unknown>[]) => void,
+    private readonly observer: KvObserver | null = null,
   ) {
     super();
-    this.useDecoder(decodeKvCommand);
-    this.attach((reply) => {
-      switch (reply.type) {
-        case 'Applied':
-          this.appliedThrough = reply.index;
-          if (reply.results.length > 0) onResults(reply.results);
-          return;
-        case 'SnapshotChunkTaken': {
-          const job = this.job!;
-          job.chunks.push(reply.data);
-          // The simulated disk stores chunks later, in its own time; the state machine may go on at once.
-          if (reply.done) job.outcome = { kind: 'taken', meta: reply.meta, chunks: job.chunks };
-          else this.receive({ type: 'NextSnapshotChunk', meta: reply.meta });
-          return;
-        }
-        case 'SnapshotChunkConsumed': {
-          const job = this.job!;
-          const next = reply.chunk + 1;
-          if (next < job.chunks.length) {
-            this.receive({ type: 'RestoreSnapshotChunk', meta: job.meta, chunk: next, data: job.chunks[next]!, done: next === job.chunks.length - 1 });
+  }
+
+  /** A state machine driven by hand, outside any node: the safety checker's reference replay of the committed log. */
+  static reference(): KvStateMachine {
+    const kv = new KvStateMachine('reference');
+    kv.useDecoder(decodeKvCommand);
+    kv.attach(() => {});
+    return kv;
+  }
+
+  override receive(message: StateMachineMessage): void {
+    if (message.type === 'Apply' && this.observer !== null) this.unanswered.push(message);
+    this.observer?.received(message);
+    super.receive(message);
+  }
+
+  protected override reply(message: StateMachineReply<string | null, unknown>): void {
+    const observer = this.observer;
+    if (observer !== null) {
+      switch (message.type) {
+        case 'Applied': {
+          const batch = this.unanswered.shift();
+          if (batch === undefined || batch.entries[batch.entries.length - 1]?.index !== message.index) {
+            observer.failed(new SafetyViolation('Apply Contract', `${this.nodeId} answered Applied ${message.index} for another batch`));
+          } else {
+            this.appliedThrough = message.index;
+            observer.applied(batch.entries, message.results);
           }
-          return;
+          if (this.violation !== null) observer.failed(this.violation);
+          break;
         }
         case 'SnapshotRestored':
-          this.appliedThrough = reply.meta.index;
-          this.job!.outcome = { kind: 'restored', meta: reply.meta };
-          return;
+          this.appliedThrough = message.meta.index;
+          observer.restored(message.meta);
+          break;
         case 'SnapshotFailed':
-          this.job!.outcome = { kind: 'failed', meta: reply.meta, message: reply.message };
-          return;
+          // The key-value state always snapshots and restores: a failure is a bug in the state machine layer.
+          observer.failed(new SafetyViolation('Snapshot Job', `${this.nodeId}: snapshot ${message.meta.index}: ${message.message}`));
+          break;
+        default:
+          break;
       }
-    });
-  }
-
-  /** A snapshot job has started and its outcome is not known yet (the microtask queue must run). */
-  get busy(): boolean {
-    return this.job !== null && this.job.outcome === null;
-  }
-
-  /** Snapshot the state (everything applied so far) in chunks of at most `chunkBytes` after the session header. */
-  takeSnapshot(meta: SnapshotMeta, chunkBytes: number): void {
-    this.startJob({ kind: 'take', meta, chunks: [], outcome: null });
-    this.receive({ type: 'TakeSnapshot', meta, chunkBytes });
-  }
-
-  /** Replace the state with a stored snapshot's chunks. */
-  restoreFrom(meta: SnapshotMeta, chunks: readonly Uint8Array[]): void {
-    if (chunks.length === 0) throw new Error(`snapshot ${meta.index} has no chunks`);
-    this.startJob({ kind: 'restore', meta, chunks: [...chunks], outcome: null });
-    this.receive({ type: 'BeginRestore', meta });
-    this.receive({ type: 'RestoreSnapshotChunk', meta, chunk: 0, data: chunks[0]!, done: chunks.length === 1 });
-  }
-
-  /** The outcome of the finished job, if one was started. */
-  finishJob(): SnapshotJobOutcome | null {
-    const job = this.job;
-    if (job === null) return null;
-    if (job.outcome === null) throw new Error(`${this.nodeId}: the snapshot ${job.kind} of ${job.meta.index} has not finished`);
-    this.job = null;
-    return job.outcome;
-  }
-
-  private startJob(job: SnapshotJob): void {
-    if (this.job !== null) throw new Error(`${this.nodeId}: a snapshot ${this.job.kind} is already under way`);
-    this.job = job;
+    }
+    super.reply(message);
   }
 
   /**
@@ -165,10 +140,9 @@ export class KvStateMachine extends StateMachine<KvCommand, string | null> {
     return this.appliedThrough;
   }
 
-  /** Apply committed entries now (the node layer would send this message to the actor). */
-  applyEntries(entries: readonly Entry[], proposals: ReadonlyMap<number, string>): void {
-    if (this.busy) throw new Error(`${this.nodeId}: entries handed to apply while a snapshot job runs`);
-    this.receive({ type: 'Apply', entries, proposals });
+  /** Apply committed entries now (the reference replay, driven by hand). */
+  applyEntries(entries: readonly Entry[]): void {
+    this.receive({ type: 'Apply', entries, proposals: new Map() });
     if (this.violation !== null) throw this.violation;
   }
 

@@ -11,14 +11,14 @@
  *
  * Progress is read from the leader's *committed* configuration (the last `config` entry at or below its commit index),
  * which never rolls back, so a goal counts as reached only once no later leader can undo it. A change refused with
- * MembershipError (another change in flight, no entry of the leader's term committed yet) is simply tried again at the
- * next tick.
+ * MembershipChangeError (another change in flight, no entry of the leader's term committed yet) is simply tried again
+ * at the next tick.
  *
  * Removed nodes are decommissioned: left running for a seeded while after their removal commits (long enough to
  * campaign with a stale configuration and test the disruptive-server defences), then stopped for good. Clients never
  * talk to a decommissioned node.
  */
-import { MembershipError, type Membership, type MembershipChange } from '../../src/core/membership.js';
+import type { Membership, MembershipChange } from '../../src/core/membership.js';
 import type { RaftCore } from '../../src/core/raft.js';
 import type { NodeId } from '../../src/core/types.js';
 
@@ -72,8 +72,8 @@ export function scheduleShape(name: MembershipScheduleName | 'none', voters: num
 /** What the schedule may do to the simulation. */
 export interface MembershipHost {
   readonly now: number;
-  /** Run a change on the leader, through its node (so the effects are performed and checked). */
-  change(leader: NodeId, id: string, change: MembershipChange, promoteWhenCaughtUp: boolean): void;
+  /** Run a change on the leader, through its node; false when the leader refused it at once (MembershipChangeError). */
+  change(leader: NodeId, id: string, change: MembershipChange, promoteWhenCaughtUp: boolean): boolean;
   /** How long to wait after a goal is reached before working on the next, so that changes spread over the run. */
   pauseAfterGoalMs(): number;
   /** A removal committed: stop that node for good, some time from now. */
@@ -125,13 +125,8 @@ export class MembershipSchedule {
     }
     const change = this.changeFor(goal, leader);
     if (change === null) return;
-    try {
-      this.host.change(leader.id, `m${this.nextChangeId++}`, change, change.type === 'addLearner');
-      if (change.type === 'addLearner') this.askedToPromote = { leader: leader.id, term: leader.term };
-    } catch (error) {
-      if (!(error instanceof MembershipError)) throw error;
-      this.host.record(`membership: ${leader.id} refused ${change.type} ${change.id} (${error.code})`);
-    }
+    const accepted = this.host.change(leader.id, `m${this.nextChangeId++}`, change, change.type === 'addLearner');
+    if (accepted && change.type === 'addLearner') this.askedToPromote = { leader: leader.id, term: leader.term };
   }
 
   private changeFor(goal: MembershipGoal, leader: RaftCore): MembershipChange | null {

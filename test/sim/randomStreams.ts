@@ -28,6 +28,8 @@ export const StreamPurpose = {
   KvClients: 7,
   Membership: 8,
   Snapshots: 9,
+  Transfers: 10,
+  Forgery: 11,
   NodeCore: 100,
 } as const;
 

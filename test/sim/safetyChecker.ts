@@ -32,7 +32,7 @@ import type { ClientLedger } from './clientLedger.js';
 import { KvStateMachine } from './kvStateMachine.js';
 import { SafetyViolation } from './safetyViolation.js';
 import type { PersistEffect } from './simulatedDisk.js';
-import type { SimNode } from './simNode.js';
+import type { SimHost } from './simHost.js';
 
 interface NodeWatch {
   incarnation: number;
@@ -65,15 +65,15 @@ export class SafetyChecker {
   /** The `config` entries of the committed prefix, ascending by index. */
   private readonly committedConfigs: { readonly index: number; readonly membership: Membership }[] = [];
   /** The reference replay of the committed log, and the digest of its state after each index. */
-  private readonly reference = new KvStateMachine('reference', () => {});
+  private readonly reference = KvStateMachine.reference();
   private readonly referenceDigest: number[] = [this.reference.digest()];
   private readonly appliedTerm: number[] = [0];
   private readonly appliedData: string[] = [''];
   private readonly watches = new Map<NodeId, NodeWatch>();
-  private readonly byId = new Map<NodeId, SimNode>();
+  private readonly byId = new Map<NodeId, SimHost>();
 
   constructor(
-    private readonly nodes: readonly SimNode[],
+    private readonly nodes: readonly SimHost[],
     private readonly ledger: ClientLedger,
   ) {
     for (const node of nodes) this.byId.set(node.id, node);
@@ -103,12 +103,12 @@ export class SafetyChecker {
   }
 
   /** Log Matching, as each write reaches a node's log: the first holder of an (index, term) fixes its prefix. */
-  onLogWrite(node: SimNode, write: PersistEffect): void {
+  onLogWrite(node: SimHost, write: PersistEffect): void {
     if (write.entries.length === 0) return;
     this.checkLogMatching(node, write.entries[0]!.index, write.entries[write.entries.length - 1]!.index);
   }
 
-  private checkLogMatching(node: SimNode, from: number, to: number): void {
+  private checkLogMatching(node: SimHost, from: number, to: number): void {
     for (let index = from; index <= to; index++) {
       const term = node.mirror.termAt(index)!;
       const key = index * TERM_SPACE + term;
@@ -122,14 +122,14 @@ export class SafetyChecker {
   }
 
   /** State Machine Safety: the first node to apply an index fixes what every node applies there. */
-  onApplied(node: SimNode, entries: readonly Entry[]): void {
+  onApplied(node: SimHost, entries: readonly Entry[]): void {
     for (const entry of entries) {
       const term = this.appliedTerm[entry.index];
       if (term === undefined) {
         if (entry.index !== this.appliedTerm.length) throw new Error('applied indexes are recorded in order');
         this.appliedTerm.push(entry.term);
         this.appliedData.push(entry.data);
-        this.reference.applyEntries([entry], new Map());
+        this.reference.applyEntries([entry]);
         this.referenceDigest.push(this.reference.digest());
       } else if (term !== entry.term || this.appliedData[entry.index] !== entry.data) {
         throw new SafetyViolation(
@@ -144,7 +144,7 @@ export class SafetyChecker {
    * A node's log starts over at a snapshot (installed, or recovered at a restart): the snapshot must end with the
    * committed entry at its index. Returns the hash of the committed prefix it covers.
    */
-  snapshotChain(node: SimNode, meta: SnapshotMeta): number {
+  snapshotChain(node: SimHost, meta: SnapshotMeta): number {
     if (meta.index > this.committedIndex || this.committedEntryTerm[meta.index] !== meta.term) {
       throw new SafetyViolation(
         'Snapshot Safety',
@@ -155,7 +155,7 @@ export class SafetyChecker {
   }
 
   /** A state machine restored from a snapshot holds what replaying the committed log up to its index gives. */
-  onRestored(node: SimNode, meta: SnapshotMeta): void {
+  onRestored(node: SimHost, meta: SnapshotMeta): void {
     const expected = this.referenceDigest[meta.index];
     if (expected === undefined) throw new Error(`the reference replay has not reached ${meta.index}`);
     if (node.kv.digest() !== expected) {
@@ -164,7 +164,7 @@ export class SafetyChecker {
   }
 
   /** A write became durable: the durable term, vote and commit only move forward. */
-  onWriteDurable(node: SimNode, previous: HardState, write: PersistEffect): void {
+  onWriteDurable(node: SimHost, previous: HardState, write: PersistEffect): void {
     const next = write.hardState;
     if (next.term < previous.term) {
       throw new SafetyViolation('Durable Term', `${node.id} persisted term ${next.term} over term ${previous.term}`);
@@ -181,7 +181,7 @@ export class SafetyChecker {
   }
 
   /** Everything that can be checked on one node after it handled an input. */
-  afterStep(node: SimNode): void {
+  afterStep(node: SimHost): void {
     const core = node.core;
     if (core === null) return;
     const watch = this.watchFor(node);
@@ -238,7 +238,7 @@ export class SafetyChecker {
    * node's applied state is the committed prefix up to its applied index (State Machine Safety, and the restore
    * check for the part that came from a snapshot), so it holds a command iff that reaches the command's index.
    */
-  checkNoAcknowledgedWriteLost(nodes: readonly SimNode[] = this.nodes): void {
+  checkNoAcknowledgedWriteLost(nodes: readonly SimHost[] = this.nodes): void {
     const acknowledged = this.ledger.acknowledgedCommands();
     for (const node of nodes) {
       const applied = node.stateMachine.lastApplied;
@@ -255,7 +255,7 @@ export class SafetyChecker {
     }
   }
 
-  private checkCommittedPrefix(node: SimNode, commit: number, term: number): void {
+  private checkCommittedPrefix(node: SimHost, commit: number, term: number): void {
     const known = this.committedIndex;
     const shared = Math.min(commit, known);
     if (node.mirror.chainAt(shared) !== this.committedChain[shared]) {
@@ -283,7 +283,7 @@ export class SafetyChecker {
   }
 
   /** The entry a leader just committed is durable on a majority of the voters in force before or after the step. */
-  private checkCommitQuorum(node: SimNode, commit: number, before: readonly NodeId[], after: readonly NodeId[]): void {
+  private checkCommitQuorum(node: SimHost, commit: number, before: readonly NodeId[], after: readonly NodeId[]): void {
     const term = node.mirror.termAt(commit);
     const stored = (voters: readonly NodeId[]) => voters.filter((id) => this.byId.get(id)?.disk.durableTermAt(commit) === term).length;
     const quorum = (voters: readonly NodeId[]) => voters.length > 0 && stored(voters) >= Math.floor(voters.length / 2) + 1;
@@ -296,7 +296,7 @@ export class SafetyChecker {
   }
 
   /** The log of a leader of `term` holds every entry committed in an earlier term. */
-  private checkLeaderCompleteness(node: SimNode, term: number): void {
+  private checkLeaderCompleteness(node: SimHost, term: number): void {
     let index = this.committedIndex;
     while (index > 0 && this.committedInTerm[index]! >= term) index--;
     // Below the snapshot its log starts from, the log is the committed prefix by construction (snapshotChain).
@@ -309,7 +309,7 @@ export class SafetyChecker {
     }
   }
 
-  private watchFor(node: SimNode): NodeWatch {
+  private watchFor(node: SimHost): NodeWatch {
     let watch = this.watches.get(node.id);
     if (watch === undefined || watch.incarnation !== node.incarnation) {
       // A restarted node may legitimately recover a lower commit and applied index than it had in memory.

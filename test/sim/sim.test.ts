@@ -91,8 +91,8 @@ describe('simulated clusters under partitions, loss, duplication, crashes and cl
 
   it('names the replay command of a failing seed, with its options', () => {
     expect(replayCommand(5, 3, 4000)).toBe('npm run sim -- --seed 5 --nodes 3 --steps 4000');
-    expect(replayCommand(5, 5, 6000, { membership: 'replace-all', snapshots: false, leaseReads: true })).toBe(
-      'npm run sim -- --seed 5 --nodes 5 --steps 6000 --membership replace-all --no-snapshots --lease-reads',
+    expect(replayCommand(5, 5, 6000, { membership: 'replace-all', snapshots: false, leaseReads: true, transfers: true, sabotage: 'old-term-commit' })).toBe(
+      'npm run sim -- --seed 5 --nodes 5 --steps 6000 --membership replace-all --no-snapshots --lease-reads --transfers --sabotage old-term-commit',
     );
   });
 });

@@ -10,10 +10,12 @@
  * that were durable. `compactLog` deletes durable entries up to an index, in queue order; recovery returns the current
  * snapshot and only the entries after it.
  */
-import type { Effect, Entry, HardState, RecoveredState, SnapshotMeta } from '../../src/core/types.js';
+import type { SaveLog } from '../../actors/log-store/LogStore.js';
+import type { Entry, HardState, RecoveredState, SnapshotMeta } from '../../src/core/types.js';
 import { SafetyViolation } from './safetyViolation.js';
 
-export type PersistEffect = Extract<Effect, { type: 'persist' }>;
+/** One atomic log write, as the node's `SaveLog` asks for it. */
+export type PersistEffect = Pick<SaveLog, 'writeId' | 'hardState' | 'truncateFrom' | 'entries'>;
 
 /** Who wrote a snapshot chunk: the node's own state machine (`take`) or the leader, through InstallSnapshot. */
 export type SnapshotSource = 'take' | 'install';
@@ -25,6 +27,8 @@ export type DiskOperation =
       readonly kind: 'chunk';
       readonly seq: number;
       readonly source: SnapshotSource;
+      /** The `ref` of the WriteSnapshotChunk, echoed when it is stored. */
+      readonly ref: string;
       readonly meta: SnapshotMeta;
       readonly chunk: number;
       readonly data: Uint8Array;
@@ -64,6 +68,11 @@ export class SimulatedDisk {
   get lastIndex(): number {
     const last = this.durableEntries[this.durableEntries.length - 1]?.index ?? 0;
     return Math.max(last, this.current?.meta.index ?? 0);
+  }
+
+  /** The index of the last durable entry (0 when none), ignoring the snapshot. */
+  get lastEntryIndex(): number {
+    return this.durableEntries[this.durableEntries.length - 1]?.index ?? 0;
   }
 
   /** The current (durable, complete) snapshot, if any. */

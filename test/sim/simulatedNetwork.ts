@@ -35,6 +35,8 @@ export class SimulatedNetwork {
   /** blocked[from][to]: messages on the directed link from -> to are dropped. */
   private readonly blocked: boolean[][];
   private blockedCount = 0;
+  /** `node:incarnation` of crashed senders whose messages still in flight are lost with them. */
+  private readonly silenced = new Set<string>();
 
   constructor(
     readonly ids: readonly NodeId[],
@@ -50,6 +52,15 @@ export class SimulatedNetwork {
 
   isBlocked(from: NodeId, to: NodeId): boolean {
     return this.blockedCount > 0 && this.blocked[this.index(from)]![this.index(to)]!;
+  }
+
+  /** The messages `id` sent during `incarnation` and still in flight are lost (it crashed with them). */
+  silence(id: NodeId, incarnation: number): void {
+    this.silenced.add(`${id}:${incarnation}`);
+  }
+
+  isSilenced(from: NodeId, incarnation: number): boolean {
+    return this.silenced.size > 0 && this.silenced.has(`${from}:${incarnation}`);
   }
 
   blockOneWay(from: NodeId, to: NodeId): void {

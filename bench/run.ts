@@ -1,30 +1,79 @@
 /**
  * `npm run bench [-- --only cluster,sim,logstore,network,snapshot] [--seconds S] [--snapshot-mib M] [--snapshot-chunk-kib K]`: run the benchmarks and print a Markdown table of figures to
  * paste into BENCHMARKS.md, with the machine it ran on.
+ *
+ * Process benchmarks of the KV example from the build, named first (see bench/kvLoad.ts and bench/failover.ts):
+ *   `npm run bench -- kv-load [--compare etcd] [--seconds S] [--sustained [--sustained-seconds S]] [--scenarios 1,16,64,256,mix,sustained] [--cpu-prof DIR] [--json FILE] [--no-build]`
+ *   `npm run bench -- failover [--compare etcd] [--kills N] [--modes SIGKILL,SIGSTOP] [--json FILE] [--no-build]`
  */
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchCluster } from './cluster.js';
+import { benchFailover, failoverMarkdown, type FailureMode } from './failover.js';
+import { benchKvLoad, kvLoadMarkdown } from './kvLoad.js';
 import { benchLogStore } from './logStore.js';
 import { benchNetwork } from './network.js';
 import { benchSim } from './sim.js';
 import { benchSnapshotTransfer } from './snapshot.js';
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
     only: { type: 'string' },
-    seconds: { type: 'string', default: '3' },
+    seconds: { type: 'string' },
     'snapshot-mib': { type: 'string', default: '1024' },
     'snapshot-chunk-kib': { type: 'string' },
+    compare: { type: 'string' },
+    json: { type: 'string' },
+    sustained: { type: 'boolean', default: false },
+    'sustained-seconds': { type: 'string', default: '60' },
+    scenarios: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    kills: { type: 'string', default: '20' },
+    modes: { type: 'string', default: 'SIGKILL,SIGSTOP' },
+    'no-build': { type: 'boolean', default: false },
+    'skip-xraft': { type: 'boolean', default: false },
   },
 });
+const command = positionals[0] ?? null;
+if (command !== null && command !== 'kv-load' && command !== 'failover') throw new Error(`unknown benchmark ${command}: kv-load or failover (or none, with --only)`);
+if (values.compare !== undefined && values.compare !== 'etcd') throw new Error(`--compare ${values.compare}: only etcd`);
 const only = values.only?.split(',') ?? null;
-const seconds = Number(values.seconds);
-const wanted = (name: string): boolean => only === null || only.includes(name);
+const seconds = Number(values.seconds ?? (command === 'kv-load' ? '10' : '3'));
+const wanted = (name: string): boolean => command === null && (only === null || only.includes(name));
 
 console.log(`# xraft benchmarks, ${new Date().toISOString().slice(0, 10)}`);
 console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`);
 console.log();
+
+/** JSON to `--json FILE`, or to stdout after the Markdown. */
+const writeJson = (report: unknown): void => {
+  const text = JSON.stringify(report, null, 2);
+  if (values.json !== undefined) writeFileSync(values.json, `${text}\n`), console.log(`JSON: ${values.json}`);
+  else console.log(`\n\`\`\`json\n${text}\n\`\`\``);
+};
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+if (command === 'kv-load') {
+  const scenarios = values.scenarios?.split(',') ?? ['1', '16', '64', '256', 'mix', ...(values.sustained ? ['sustained'] : [])];
+  const report = await benchKvLoad({
+    seconds, sustainedSeconds: Number(values['sustained-seconds']), scenarios, compareEtcd: values.compare === 'etcd',
+    build: !values['no-build'], ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }), log,
+  });
+  console.log(`## KV example under closed-loop HTTP load: 3 processes from the build${report.runs.some((run) => run.system === 'etcd') ? ' vs etcd ' + (report.etcd as { version: string }).version : ''}, 100-byte values, ${seconds} s per scenario`);
+  console.log(kvLoadMarkdown(report));
+  writeJson(report);
+}
+
+if (command === 'failover') {
+  const modes = values.modes.split(',') as FailureMode[];
+  if (!modes.every((mode) => mode === 'SIGKILL' || mode === 'SIGSTOP')) throw new Error(`--modes ${values.modes}: SIGKILL and/or SIGSTOP`);
+  const report = await benchFailover({ kills: Number(values.kills), compareEtcd: values.compare === 'etcd', build: !values['no-build'], modes, skipXraft: values['skip-xraft'], log });
+  console.log('## Failover: leader signalled, open-loop writes every 10 ms (500 ms deadline) to the survivors');
+  console.log(failoverMarkdown(report));
+  writeJson(report);
+}
 
 if (wanted('cluster')) {
   console.log('## In-process 3-node cluster, memory actors, 100-byte commands');

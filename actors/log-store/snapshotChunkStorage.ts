@@ -9,7 +9,7 @@
  * them durable when `seal` resolves, and (3) give chunk `k` of a generation back, checksum verified.
  */
 import type { AbstractChainedBatch, AbstractSublevel } from 'abstract-level';
-import type { LevelDatabase } from './LevelLogStore.js';
+import type { LevelDatabase } from './levelLayout.js';
 import { decodeSnapshotChunk, encodeSnapshotChunk, snapshotChunkKey, snapshotChunkRange } from './levelCodec.js';
 
 type Bytes = Buffer;

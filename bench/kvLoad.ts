@@ -36,6 +36,7 @@ export interface KvLoadOptions {
 
 export interface ProcessFigures {
   readonly member: string;
+  readonly pid: number; // names its profile with --cpu-prof
   readonly leader: boolean;
   readonly cpuSeconds: number;
   readonly cpuMsPerOp: number;
@@ -112,7 +113,7 @@ async function runScenario(cluster: BenchCluster, client: LoadClient, scenario: 
   const peaks = sampler.stop();
   const processes = members.map((member: Member, at): ProcessFigures => {
     const used = cpuSeconds(member.process.pid) - cpuBefore[at]!;
-    return { member: member.id, leader: member === leader, cpuSeconds: used, cpuMsPerOp: (1000 * used) / Math.max(1, result.ok), peakRssMiB: peaks.get(member.id) ?? Number.NaN };
+    return { member: member.id, pid: member.process.pid, leader: member === leader, cpuSeconds: used, cpuMsPerOp: (1000 * used) / Math.max(1, result.ok), peakRssMiB: peaks.get(member.id) ?? Number.NaN };
   });
   return { system: cluster.system, scenario, result, processes };
 }

@@ -45,6 +45,9 @@ const wanted = (name: string): boolean => command === null && (only === null || 
 
 console.log(`# xraft benchmarks, ${new Date().toISOString().slice(0, 10)}`);
 console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`);
+// Other work on the machine skews every figure here; say how busy it was.
+const loadAverage = (): string => os.loadavg().map((load) => load.toFixed(1)).join(' ');
+console.log(`load average at start: ${loadAverage()}`);
 console.log();
 
 /** JSON to `--json FILE`, or to stdout after the Markdown. */
@@ -63,6 +66,7 @@ if (command === 'kv-load') {
   });
   console.log(`## KV example under closed-loop HTTP load: 3 processes from the build${report.runs.some((run) => run.system === 'etcd') ? ' vs etcd ' + (report.etcd as { version: string }).version : ''}, 100-byte values, ${seconds} s per scenario`);
   console.log(kvLoadMarkdown(report));
+  console.log(`\nload average at the end: ${loadAverage()}`);
   writeJson(report);
 }
 
@@ -72,6 +76,7 @@ if (command === 'failover') {
   const report = await benchFailover({ kills: Number(values.kills), compareEtcd: values.compare === 'etcd', build: !values['no-build'], modes, skipXraft: values['skip-xraft'], log });
   console.log('## Failover: leader signalled, open-loop writes every 10 ms (500 ms deadline) to the survivors');
   console.log(failoverMarkdown(report));
+  console.log(`\nload average at the end: ${loadAverage()}`);
   writeJson(report);
 }
 

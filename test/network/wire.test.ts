@@ -50,7 +50,7 @@ describe('wire', () => {
 
 describe('snapshot chunk requests', () => {
   const meta = { index: 40, term: 3, voters: ['n1', 'n2', 'n3'], learners: [] };
-  const chunk = { type: 'InstallSnapshot', term: 3, meta, chunk: 2, data: new Uint8Array([0, 1, 2, 250, 255, 7]), done: false } as const;
+  const chunk = { type: 'InstallSnapshot', term: 3, round: 4, meta, chunk: 2, data: new Uint8Array([0, 1, 2, 250, 255, 7]), done: false } as const;
   const envelope = { clusterId: 'c', from: 'n1', to: 'n2' };
   /** A body with `header` (JSON-encoded unless it is already a string) framed by its length, then `data`. */
   const frame = (header: unknown, data: Uint8Array = new Uint8Array([9, 9]), length?: number): Buffer => {

@@ -60,7 +60,7 @@ function plausibleBatch(to: string): { clusterId: string; from: string; to: stri
 function plausibleChunk(to: string): SnapshotChunkEnvelope {
   const data = Buffer.alloc(int(200), 'x');
   const meta = { index: 1e6, term: 1000, voters: ['n1', 'n2', 'n3'], learners: [] };
-  return { clusterId: 'hostile', from: to === 'n1' ? 'n2' : 'n1', to, message: { type: 'InstallSnapshot', term: 1000, meta, chunk: int(3), data, done: random() < 0.5 } };
+  return { clusterId: 'hostile', from: to === 'n1' ? 'n2' : 'n1', to, message: { type: 'InstallSnapshot', term: 1000, round: 0, meta, chunk: int(3), data, done: random() < 0.5 } };
 }
 
 /** A snapshot chunk request body: the header length, `header` as JSON, `data`. */

@@ -29,10 +29,17 @@ try {
   kv.node.on('roleChanged', ({ role, term }) => log(`${role} in term ${term}`));
   kv.node.on('membershipChanged', ({ voters, learners }) => log(`voters ${voters.join(',')} learners ${learners.join(',') || '-'}`));
   kv.node.on('snapshot', ({ how, index }) => how !== 'taken' && log(`snapshot ${how} at index ${index}`));
-  kv.node.on('stopped', ({ error }) => error !== null && log(`stopped: ${error}`));
+  // Each refusal is logged with its sender: by the network (through `log`) a request that does not decode or breaks a
+  // message check, by the core a message that contradicts this node's state. Neither changes anything.
+  kv.node.on('refused', ({ from, messageType, reason }) => log(`refused ${messageType} from ${from}: ${reason}`));
+  let signal: NodeJS.Signals | null = null;
+  kv.node.on('stopped', ({ error }) => log(`stopped: ${error ?? `on ${signal ?? 'request'}`}`)); // and /status says so
   process.stdout.write(`${JSON.stringify({ event: 'listening', id: flags.id, raft: flags.raft, http: kv.http })}\n`);
   let stopping: Promise<void> | null = null; // Ctrl-C under `npm start` signals twice: the terminal and the launcher
-  const shutdown = (): void => void (stopping ??= kv.stop().then(() => process.exit(0), () => process.exit(1)));
+  const shutdown = (received: NodeJS.Signals): void => {
+    signal ??= received;
+    stopping ??= kv.stop().then(() => process.exit(0), (error: Error) => (log(`stop failed: ${error.message}`), process.exit(1)));
+  };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
 } catch (error) {

@@ -28,7 +28,7 @@ export interface KvNodeOptions {
   readonly clusterId?: string;
   readonly electionTimeoutMs?: number;
   readonly snapshotEvery?: number; // entries between snapshots (default 8192), keeping a tenth of them behind
-  readonly log?: (line: string) => void; // peers' refusals and connection problems
+  readonly log?: (line: string) => void; // refusals (of ours by peers, of theirs by us) and connection problems
 }
 export type KvNode = Awaited<ReturnType<typeof startKvNode>>;
 /** A response: JSON `body`, or `text` (with its content type when proxied). */

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startKvNode } from '../../examples/kv/node.js';
 import { freePorts, waitFor } from '../network/support.js';
 import { KvProcess, leaderOf, xraft } from './support.js';
 
@@ -117,5 +118,25 @@ describe('the key-value example across processes', () => {
     expect(status.code).toBe(0);
     expect(status.stdout.split('\n')[0]).toMatch(/^NODE\s+ROLE\s+TERM\s+LEADER\s+COMMIT\s+APPLIED\s+VOTERS\s+LEARNERS\s+URL$/);
     expect(status.stdout).toMatch(new RegExp(`^${target.id}\\s+leader\\s`, 'm'));
+  });
+
+  it('shows on /status that a removed member is removed, and logs why a node stops', { timeout: 20_000 }, async () => {
+    const n4 = nodeAt('n4'); // removed above (unless that test failed first), still running
+    if ((await nodes[0]!.status())?.members.includes('n4')) expect((await nodes[0]!.request('DELETE', '/admin/members/n4')).status).toBe(204);
+    await waitFor(async () => (await n4.status())?.role === 'removed', 'n4 saying it was removed', 10_000, 50);
+    expect(await n4.stop()).toBe(0);
+    expect(n4.log).toMatch(/^\[n4\] stopped: on SIGTERM$/m);
+  });
+
+  it('shows a stopped node as stopped on /status, with the stopReason of node.status()', async () => {
+    const kv = await startKvNode({ id: 'solo', raft: `127.0.0.1:${ports[4]}`, http: `127.0.0.1:${ports[9]}`, data: join(dir, 'solo') });
+    try {
+      await waitFor(() => kv.node.status().role === 'leader', 'a one-node cluster electing itself');
+      await kv.node.stop();
+      const status = (await (await fetch(`http://${kv.http}/status`)).json()) as Record<string, unknown>;
+      expect(status).toMatchObject({ id: 'solo', role: 'stopped', stopReason: kv.node.status().stopReason });
+    } finally {
+      await kv.stop();
+    }
   });
 });

@@ -84,13 +84,15 @@ export class Nemesis {
   private tick(): void {
     const world = this.world;
     if (world.phase !== 'faults') return;
+    world.at(world.queue.now + this.random.between(100, 1000), () => this.tick());
+    // The scripted Figure 8 owns the faults while it runs.
+    if (this.figure8Script !== null) return;
     const roll = this.random.next();
     // A share of the ticks goes to the schedules that are on.
     if (roll < 0.12 && this.transfers !== null) this.transfers.inject();
     else if (roll < 0.16 && this.removals !== null) this.removals.inject();
     else if (roll < 0.3 && this.forgery !== null) this.forgery.inject();
     else this.injectFault();
-    if (world.phase === 'faults') world.at(world.queue.now + this.random.between(100, 1000), () => this.tick());
   }
 
   restartDelay(): number {
@@ -172,6 +174,7 @@ export class Nemesis {
     this.world.network.healPartitions();
     this.world.network.conditions = { ...calmNetwork };
     this.transfers?.heal();
+    this.figure8Script?.heal();
     this.removals?.heal();
   }
 
@@ -186,7 +189,13 @@ export class Nemesis {
 
   /** Extra delay for a message (a TimeoutNow held back), on top of the network's. */
   extraDelay(from: SimHost, to: NodeId, message: RaftMessage): number {
+    this.removals?.sent(from, message);
     return this.transfers?.extraDelay(from, to, message) ?? 0;
+  }
+
+  /** What the network carries of a message: itself, a changed one, or nothing (the Figure 8 script's doing). */
+  filter(from: SimHost, to: NodeId, message: RaftMessage): RaftMessage | null {
+    return this.figure8Script === null ? message : this.figure8Script.filter(from, to, message);
   }
 
   /** `host` handled a message from `from`. */
@@ -200,7 +209,7 @@ export class Nemesis {
     this.transfers?.roleChanged(host, role);
     this.figure8Script?.roleChanged(host, role);
     // Leaders that die young, before their first entry commits, leave the divergent logs of Figure 8 behind.
-    if (role === 'leader' && this.world.phase === 'faults' && this.random.chance(this.shortLivedLeaderChance)) {
+    if (role === 'leader' && this.world.phase === 'faults' && this.figure8Script === null && this.random.chance(this.shortLivedLeaderChance)) {
       // Half of them take their last messages with them when Figure 8 faults are on: their entries then stay on
       // their own disk only, the conflicting newer-term entries of Figure 8 (b).
       const silence = this.figure8Faults && this.random.chance(0.5);
@@ -216,14 +225,14 @@ export class Nemesis {
   stepped(host: SimHost): void {
     // Crashes tied to activity land at interesting moments (right after an ack, a vote, a commit), which timed
     // crashes rarely hit; leaders are hit three times as often.
-    if (this.world.phase !== 'faults' || this.activityCrashChance === 0) return;
+    if (this.world.phase !== 'faults' || this.activityCrashChance === 0 || this.figure8Script !== null) return;
     const chance = host.core?.role === 'leader' ? 3 * this.activityCrashChance : this.activityCrashChance;
     if (this.random.chance(chance)) this.world.queue.push(this.world.queue.now, { kind: 'crash', host, incarnation: host.incarnation });
   }
 
   /** A node's own snapshot starts to be stored, durable at `done`: a crash just before loses it. */
   snapshotStoring(host: SimHost, done: number): void {
-    if (this.world.phase === 'faults' && this.random.chance(this.snapshotCrashChance)) {
+    if (this.world.phase === 'faults' && this.figure8Script === null && this.random.chance(this.snapshotCrashChance)) {
       this.world.queue.push(done - this.random.between(0, 0.2), { kind: 'crash', host, incarnation: host.incarnation });
     }
   }
@@ -235,7 +244,7 @@ export class Nemesis {
    * holding a conflicting entry of a newer term can still be elected to overwrite.
    */
   private maybeFigure8Crash(leader: SimHost, index: number): void {
-    if (!this.figure8Faults || this.world.phase !== 'faults') return;
+    if (!this.figure8Faults || this.world.phase !== 'faults' || this.figure8Script !== null) return;
     const core = leader.core;
     if (core === null || core.role !== 'leader') return;
     const term = core.termAt(index);
@@ -255,7 +264,7 @@ export class Nemesis {
    * the leader that sent it, mid-transfer.
    */
   private maybeCrashDuringInstall(follower: SimHost, leaderId: NodeId, leaderIncarnation: number): void {
-    if (this.world.phase !== 'faults' || !this.random.chance(this.snapshotCrashChance)) return;
+    if (this.world.phase !== 'faults' || this.figure8Script !== null || !this.random.chance(this.snapshotCrashChance)) return;
     const leader = this.world.host(leaderId);
     const victim = this.random.chance(0.5) || leader.incarnation !== leaderIncarnation ? follower : leader;
     this.world.queue.push(this.world.queue.now + this.random.between(0, 20), { kind: 'crash', host: victim, incarnation: victim.incarnation });

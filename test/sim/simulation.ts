@@ -130,6 +130,8 @@ class Simulation implements HostDriver, SimWorld {
       // Sometimes also by size (a client command is a few dozen characters): snapshots at irregular indexes.
       snapshotThresholdBytes: snapshots ? snapshotRandom.pick([0, 0, 300, 1000]) : 0,
       ...(options.leaseReads === true ? { leaseReads: true } : {}),
+      // The script builds Figure 8 one entry per message, so that an old entry can travel without the new ones.
+      ...(options.figure8Script === true ? { maxEntriesPerMessage: 1 } : {}),
       ...options.config,
     };
     this.livenessBoundMs = options.livenessBoundMs ?? 30 * this.config.electionTimeoutMs;
@@ -470,8 +472,14 @@ class Simulation implements HostDriver, SimWorld {
     return this.queue.now;
   }
 
-  send(from: SimHost, to: NodeId, message: RaftMessage): void {
+  send(from: SimHost, to: NodeId, sent: RaftMessage): void {
     this.stats.messagesSent++;
+    const message = this.nemesis.filter(from, to, sent);
+    if (message === null) {
+      this.stats.messagesDropped++;
+      this.record(`held ${from.id}->${to} ${describeMessage(sent)}`);
+      return;
+    }
     const delays = this.network.deliveryDelays();
     if (delays.length === 0) this.stats.messagesDropped++;
     if (delays.length > 1) this.stats.messagesDuplicated++;

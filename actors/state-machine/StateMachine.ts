@@ -114,7 +114,8 @@ export class CommandDecodeError extends Error {
   }
 }
 
-export type CommandDecoder<Command> = (data: string) => Command;
+/** How a committed entry's data becomes a command (the node may hand back one it decoded when the entry arrived). */
+export type CommandDecoder<Command> = (entry: Entry) => Command;
 
 /** What the replicated state remembers of one client session. */
 interface SessionRecord<Result, AppError> {
@@ -386,7 +387,7 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
 
   #decode(entry: Entry): Command {
     if (this.#decoder === null) throw new Error('the state machine has no command decoder: it is not attached to a node');
-    return this.#decoder(entry.data);
+    return this.#decoder(entry);
   }
 }
 

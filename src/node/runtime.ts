@@ -13,6 +13,7 @@ import {
   MembershipError,
   RaftCore,
   seededRandom,
+  type Entry,
   type MembershipChange,
   type NodeId,
   type Proposal,
@@ -63,6 +64,8 @@ export class NodeRuntime<Command, Result, AppError> {
   private lastLeader: NodeId | null = null;
   /** Effects produced by the last event, drained by the statechart's dispatch action. */
   outbox: NodeEffect<Result, AppError>[] = [];
+  /** Commands decoded when their entries arrived from the leader, handed to the state machine when applied. */
+  private readonly decodedOnArrival = new WeakMap<Entry, Command>();
 
   constructor(input: NodeInput<Command, Result, AppError>) {
     this.id = input.id;
@@ -77,7 +80,7 @@ export class NodeRuntime<Command, Result, AppError> {
     // The core aborts a transfer after an election timeout; the caller's backstop is twice that.
     this.transfers = new TransferTracker(input.id, 2 * (this.config.electionTimeoutMs ?? defaultRaftConfig.electionTimeoutMs));
     this.snapshots = new SnapshotFlow<Result, AppError>({ core: () => this.raft, startCore: (state) => this.startCore(state) }, this.snapshotChunkBytes);
-    input.actors.stateMachine.useDecoder(input.codec.decode);
+    input.actors.stateMachine.useDecoder(this.decodeForApply);
   }
 
   /** The core, once the node has recovered its state. */
@@ -127,9 +130,41 @@ export class NodeRuntime<Command, Result, AppError> {
     return this.snapshots.command(effect);
   }
 
+  /**
+   * A message from a peer. Command entries must decode with the node's schema before the core sees them: one that
+   * does not was not proposed through any node of this application, and a follower that stored it would skip it when
+   * applying while the others apply the leader's entry there. Each command is decoded once: the state machine gets
+   * the decoded command back when it applies the entry.
+   */
   received(from: NodeId, message: RaftMessage): void {
+    if (message.type === 'AppendEntries') {
+      const problem = this.undecodableCommand(message.entries);
+      if (problem !== null) {
+        this.outbox = [{ type: 'refused', from, messageType: message.type, reason: problem }];
+        return;
+      }
+    }
     this.run((core) => core.receive(from, message));
   }
+
+  private undecodableCommand(entries: readonly Entry[]): string | null {
+    for (const entry of entries) {
+      if (entry.kind !== 'command' || this.decodedOnArrival.has(entry)) continue;
+      try {
+        this.decodedOnArrival.set(entry, this.codec.decode(entry.data));
+      } catch (error) {
+        return `command entry ${entry.index} does not decode: ${describe(error)}`;
+      }
+    }
+    return null;
+  }
+
+  private readonly decodeForApply = (entry: Entry): Command => {
+    if (!this.decodedOnArrival.has(entry)) return this.codec.decode(entry.data);
+    const command = this.decodedOnArrival.get(entry) as Command;
+    this.decodedOnArrival.delete(entry);
+    return command;
+  };
 
   electionTimeout(): void {
     this.run((core) => core.electionTimeout());

@@ -305,6 +305,33 @@ describe('refused messages', () => {
     expect(result).toBe(2);
     await waitFor(() => follower.node.status().appliedIndex === nodes[0]!.node.status().commitIndex, { what: 'the follower to apply it' });
   });
+
+  test("a command entry that does not decode with the node's schema is refused before the core stores it", async () => {
+    const { nodes, hub } = await threeNodes();
+    const follower = nodes[1]!;
+    const refused: Extract<RaftNodeEvent, { type: 'refused' }>[] = [];
+    follower.node.on('refused', (event) => refused.push(event));
+    const before = follower.node.status();
+    // In the leader's term, continuing the follower's log exactly: the command is what is checked first.
+    hub.endpoint('n1-forged').receive({
+      type: 'Send',
+      to: follower.id,
+      message: {
+        type: 'AppendEntries',
+        term: before.term,
+        prevLogIndex: before.lastIndex,
+        prevLogTerm: before.term,
+        entries: [{ index: before.lastIndex + 1, term: before.term, kind: 'command', data: '{"json":{"op":"explode"}}' }],
+        leaderCommit: before.commitIndex,
+        round: 0,
+      },
+    });
+    await waitFor(() => refused.length > 0, { what: 'the refusal' });
+    expect(refused[0]).toMatchObject({ from: 'n1-forged', messageType: 'AppendEntries' });
+    expect(refused[0]!.reason).toMatch(/command entry \d+ does not decode/);
+    expect(follower.node.status().lastIndex).toBe(before.lastIndex);
+    expect(await settledWithin(nodes[0]!.node.propose({ op: 'add', by: 3 }), { what: 'a proposal after the forgery' })).toBe(3);
+  });
 });
 
 describe('a removed node', () => {

@@ -69,7 +69,7 @@ export class KvStateMachine extends StateMachine<KvCommand, string | null> {
   /** A state machine driven by hand, outside any node: the safety checker's reference replay of the committed log. */
   static reference(): KvStateMachine {
     const kv = new KvStateMachine('reference');
-    kv.useDecoder(decodeKvCommand);
+    kv.useDecoder((entry) => decodeKvCommand(entry.data));
     kv.attach(() => {});
     return kv;
   }

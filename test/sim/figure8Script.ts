@@ -11,8 +11,9 @@
  *
  * A correct leader never counts replicas of index i in (c): it is not committed, and (d) is legal. A leader that does
  * (`--sabotage old-term-commit`) commits it, and (d) then elects a leader without a committed entry (Leader
- * Completeness) and overwrites it (State Machine Safety). While the script runs the random faults stay off; a step
- * that does not happen within a few election timeouts ends the cycle.
+ * Completeness) and overwrites it (State Machine Safety). While the script runs the random faults stay off; in (c) and
+ * (d) only A, then X, may ask for votes (with five nodes the others would elect one of their own); a step that does
+ * not happen within a few election timeouts ends the cycle.
  */
 import { majority } from '../../src/core/quorum.js';
 import type { NodeId, RaftMessage, Role } from '../../src/core/types.js';
@@ -40,9 +41,9 @@ export class Figure8Script {
     private readonly random: RandomStream,
   ) {}
 
-  /** Whether the script is running (the random faults stay off). */
-  get active(): boolean {
-    return this.step !== 'done';
+  /** Whether a cycle is under way (the heal waits for it: it would restart the nodes the cycle keeps down). */
+  get midCycle(): boolean {
+    return this.step !== 'idle' && this.step !== 'done';
   }
 
   start(): void {
@@ -79,7 +80,7 @@ export class Figure8Script {
         leader.propose([proposal], 20 * world.config.electionTimeoutMs, (id, outcome) => settleProposal(world, leader, id, outcome));
         this.advance('isolated', `(a) ${leader.id}, leader of term ${this.termA}, cut off with ${proposal.id}`);
         // Long enough for its disk to make the entries durable.
-        world.at(world.queue.now + 500, () => {
+        world.at(world.queue.now + 200, () => {
           if (this.step !== 'isolated' || this.a !== leader) return;
           this.indexA = leader.disk.lastIndex;
           world.network.silence(leader.id, leader.incarnation);
@@ -123,7 +124,7 @@ export class Figure8Script {
     if (this.step === 'electing-x' && host !== this.a && term > this.termA) {
       this.x = host;
       this.advance('x-leads', `(b) ${host.id} leads term ${term}; its entries stay on its disk`);
-      world.at(world.queue.now + 500, () => {
+      world.at(world.queue.now + 200, () => {
         if (this.step !== 'x-leads' || this.x !== host) return;
         world.network.silence(host.id, host.incarnation);
         world.crash(host, 'figure8 (b)', false);
@@ -147,6 +148,12 @@ export class Figure8Script {
    * is lost), so that its older entries reach the others alone.
    */
   filter(from: SimHost, _to: NodeId, message: RaftMessage): RaftMessage | null {
+    // Only the node the step needs may win an election (with five nodes the others are a majority of their own).
+    if (message.type === 'RequestVote') {
+      if (this.step === 'electing-a') return from === this.a ? message : null;
+      if (this.step === 'electing-x-again') return from === this.x ? message : null;
+      return message;
+    }
     if (message.type !== 'AppendEntries' && message.type !== 'InstallSnapshot') return message;
     if (this.step === 'electing-x' || this.step === 'x-leads') return message.term > this.termA ? null : message;
     if (this.step === 'a-leads' && from === this.a && message.type === 'AppendEntries' && message.entries.some((entry) => entry.term === message.term)) {

@@ -76,6 +76,11 @@ export class Nemesis {
     return [this.transfers?.unsettled, this.removals?.unsettled].filter((text) => text !== undefined && text !== '').join(', ');
   }
 
+  /** Whether the fault phase should go on past its step budget (a Figure 8 cycle is under way). */
+  get holdsHeal(): boolean {
+    return this.figure8Script?.midCycle ?? false;
+  }
+
   start(): void {
     this.world.at(this.random.between(200, 1500), () => this.tick());
     this.figure8Script?.start();

@@ -9,6 +9,7 @@
  * it; time to a new leader is the time until a survivor's status names another leader (polled every 10 ms). Then the
  * killed member is restarted on its data (the stopped one continued) before the next trial.
  */
+import { readFileSync } from 'node:fs';
 import type { BenchCluster, Member, SystemName } from './benchCluster.js';
 import { EtcdCluster, findEtcd } from './etcd.js';
 import { KvCluster } from './kvCluster.js';
@@ -39,12 +40,16 @@ export interface Trial {
   readonly failedWrites: number;
   /** When the first acknowledged write was sent, ms after the signal. */
   readonly firstSentMs: number;
+  /** Why the trial did not complete (no new leader or no acknowledged write within the bound), or null. */
+  readonly error: string | null;
 }
 
 export interface FailoverSummary {
   readonly system: SystemName;
   readonly mode: FailureMode;
-  readonly trials: number;
+  readonly trials: number; // completed
+  /** Trials with no new leader or no acknowledged write within 30 s (left out of the quantiles). */
+  readonly failedTrials: number;
   readonly unavailableMs: Quantiles;
   readonly newLeaderMs: Quantiles;
 }
@@ -59,12 +64,15 @@ export interface FailoverReport {
   readonly etcd: { readonly version: string } | { readonly missing: string } | null;
   readonly trials: readonly Trial[];
   readonly summaries: readonly FailoverSummary[];
+  /** Series ended early: the cluster did not become healthy again. */
+  readonly aborted: readonly string[];
 }
 
 const trialBoundMs = 30_000;
 
 export async function benchFailover(options: FailoverOptions): Promise<FailoverReport> {
   const trials: Trial[] = [];
+  const aborted: string[] = [];
   let etcdInfo: FailoverReport['etcd'] = null;
   const systems: Array<() => Promise<BenchCluster>> = options.skipXraft === true ? [] : [() => KvCluster.start({ build: options.build })];
   if (options.compareEtcd) {
@@ -87,11 +95,19 @@ export async function benchFailover(options: FailoverOptions): Promise<FailoverR
       for (const mode of options.modes) {
         for (let trial = 1; trial <= options.kills; trial++) {
           const result = await runTrial(cluster, client, mode, target);
-          options.log(`${cluster.system} ${mode} ${trial}/${options.kills} (${result.victim}): unavailable ${Math.round(result.unavailableMs)} ms, new leader after ${Math.round(result.newLeaderMs)} ms, ${result.failedWrites} writes failed, the first acknowledged sent ${Math.round(result.firstSentMs)} ms after`);
+          if (result.error === null) {
+            options.log(`${cluster.system} ${mode} ${trial}/${options.kills} (${result.victim}): unavailable ${Math.round(result.unavailableMs)} ms, new leader after ${Math.round(result.newLeaderMs)} ms, ${result.failedWrites} writes failed, the first acknowledged sent ${Math.round(result.firstSentMs)} ms after`);
+          } else {
+            options.log(`${cluster.system} ${mode} ${trial}/${options.kills} (${result.victim}) FAILED: ${result.error}\n${cluster.members.map((member) => `--- ${member.process.name}, last lines of its log:\n${logTail(member.process.logFile, 40)}`).join('\n')}`);
+          }
           trials.push(result);
         }
       }
       await client.ask({ kind: 'open-stop' }, 10_000);
+    } catch (error) {
+      // A cluster that does not recover ends its own series, not the comparison.
+      aborted.push(`${cluster.system}: ${(error as Error).message}`);
+      options.log(`${cluster.system}: series aborted: ${(error as Error).message}\n${cluster.members.map((member) => `--- ${member.process.name}, last lines of its log:\n${logTail(member.process.logFile, 40)}`).join('\n')}`);
     } finally {
       await client.close();
       await cluster.stop();
@@ -100,11 +116,12 @@ export async function benchFailover(options: FailoverOptions): Promise<FailoverR
   const summaries: FailoverSummary[] = [];
   for (const system of new Set(trials.map((trial) => trial.system))) {
     for (const mode of options.modes) {
-      const mine = trials.filter((trial) => trial.system === system && trial.mode === mode);
-      if (mine.length > 0) summaries.push({ system, mode, trials: mine.length, unavailableMs: quantiles(mine.map((trial) => trial.unavailableMs)), newLeaderMs: quantiles(mine.map((trial) => trial.newLeaderMs)) });
+      const all = trials.filter((trial) => trial.system === system && trial.mode === mode);
+      const mine = all.filter((trial) => trial.error === null);
+      if (all.length > 0) summaries.push({ system, mode, trials: mine.length, failedTrials: all.length - mine.length, unavailableMs: quantiles(mine.map((trial) => trial.unavailableMs)), newLeaderMs: quantiles(mine.map((trial) => trial.newLeaderMs)) });
     }
   }
-  return { etcd: etcdInfo, trials, summaries };
+  return { etcd: etcdInfo, trials, summaries, aborted };
 }
 
 async function runTrial(cluster: BenchCluster, client: LoadClient, mode: FailureMode, target: (member: Member) => Target): Promise<Trial> {
@@ -138,8 +155,12 @@ async function runTrial(cluster: BenchCluster, client: LoadClient, mode: Failure
     failedWrites = writes.filter((write) => write.ackedAt === null && write.sentAt < first.sentAt).length;
     return true;
   }, trialBoundMs, `${cluster.system}: no write acknowledged within ${trialBoundMs} ms of ${mode}`, 20);
+  let error: string | null = null;
   try {
-    await Promise.all([watchLeader, watchWrites]);
+    // Both bounded by trialBoundMs; a failure of one leaves the other to finish on its own bound.
+    const outcomes = await Promise.allSettled([watchLeader, watchWrites]);
+    const failures = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [(outcome.reason as Error).message] : []));
+    if (failures.length > 0) error = failures.join('; ');
   } finally {
     if (mode === 'SIGKILL') {
       await leader.process.exited;
@@ -148,7 +169,7 @@ async function runTrial(cluster: BenchCluster, client: LoadClient, mode: Failure
       leader.process.signal('SIGCONT');
     }
   }
-  return { system: cluster.system, mode, victim: leader.id, unavailableMs, newLeaderMs, failedWrites, firstSentMs };
+  return { system: cluster.system, mode, victim: leader.id, unavailableMs, newLeaderMs, failedWrites, firstSentMs, error };
 }
 
 /** Poll `condition` every `everyMs` until it holds; throw `failure` after `timeoutMs`. */
@@ -169,15 +190,24 @@ function quantiles(values: readonly number[]): Quantiles {
 export function failoverMarkdown(report: FailoverReport): string {
   const seconds = (value: number): string => (value / 1000).toFixed(2);
   const lines = [
-    '| system | signal to leader | trials | unavailable: median | p90 | p99 | max | new leader: median | p90 | p99 | max |',
+    '| system | signal to leader | trials (failed) | unavailable: median | p90 | p99 | max | new leader: median | p90 | p99 | max |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const { system, mode, trials, unavailableMs: down, newLeaderMs: elected } of report.summaries) {
+  for (const { system, mode, trials, failedTrials, unavailableMs: down, newLeaderMs: elected } of report.summaries) {
     lines.push(
-      `| ${system} | ${mode} | ${trials} | ${seconds(down.median)} s | ${seconds(down.p90)} s | ${seconds(down.p99)} s | ${seconds(down.max)} s | ` +
+      `| ${system} | ${mode} | ${trials}${failedTrials > 0 ? ` (${failedTrials} failed)` : ''} | ${seconds(down.median)} s | ${seconds(down.p90)} s | ${seconds(down.p99)} s | ${seconds(down.max)} s | ` +
         `${seconds(elected.median)} s | ${seconds(elected.p90)} s | ${seconds(elected.p99)} s | ${seconds(elected.max)} s |`,
     );
   }
+  for (const reason of report.aborted) lines.push('', `Series aborted: ${reason}`);
   if (report.etcd !== null && 'missing' in report.etcd) lines.push('', `etcd: ${report.etcd.missing}; xraft ran alone.`);
   return lines.join('\n');
+}
+
+function logTail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }

@@ -6,6 +6,7 @@
  *   `npm run bench -- kv-load [--compare etcd] [--seconds S] [--sustained [--sustained-seconds S]] [--scenarios 1,16,64,256,mix,sustained] [--cpu-prof DIR] [--json FILE] [--no-build]`
  *   `npm run bench -- failover [--compare etcd] [--kills N] [--modes SIGKILL,SIGSTOP] [--json FILE] [--no-build]`
  */
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -48,6 +49,11 @@ console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown c
 // Other work on the machine skews every figure here; say how busy it was.
 const loadAverage = (): string => os.loadavg().map((load) => load.toFixed(1)).join(' ');
 console.log(`load average at start: ${loadAverage()}`);
+if (command !== null) {
+  // The build is of the working tree: say which commit, and whether it had uncommitted changes.
+  const git = (...args: string[]): string => spawnSync('git', args, { encoding: 'utf8' }).stdout.trim();
+  console.log(`source: ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no', 'src', 'actors', 'examples/kv') === '' ? '' : ' with uncommitted changes in src/, actors/ or examples/kv/'}`);
+}
 console.log();
 
 /** JSON to `--json FILE`, or to stdout after the Markdown. */
@@ -64,7 +70,7 @@ if (command === 'kv-load') {
     seconds, sustainedSeconds: Number(values['sustained-seconds']), scenarios, compareEtcd: values.compare === 'etcd',
     build: !values['no-build'], ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }), log,
   });
-  console.log(`## KV example under closed-loop HTTP load: 3 processes from the build${report.runs.some((run) => run.system === 'etcd') ? ' vs etcd ' + (report.etcd as { version: string }).version : ''}, 100-byte values, ${seconds} s per scenario`);
+  console.log(`## KV example under closed-loop HTTP load: 3 processes from the build${report.runs.some((run) => run.system === 'etcd') ? ' vs etcd ' + (report.etcd as { version: string }).version : ''}, 100-byte values, ${scenarios.filter((name) => name !== 'sustained').length > 0 ? `${seconds} s per scenario` : `${values['sustained-seconds']} s`}`);
   console.log(kvLoadMarkdown(report));
   console.log(`\nload average at the end: ${loadAverage()}`);
   writeJson(report);

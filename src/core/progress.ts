@@ -35,7 +35,7 @@ export class Progress {
   recentActive = false;
   /**
    * matchIndex when the previous heartbeat went out in replicate mode. Unchanged at the next heartbeat while entries
-   * are outstanding means the messages carrying them were lost (see RaftCore.sendHeartbeat).
+   * are outstanding means the messages carrying them were lost (see leaderReplication.sendHeartbeat).
    */
   matchAtLastHeartbeat = -1;
   /** The latest heartbeat round the follower has answered in this term (for ReadIndex and leases). */

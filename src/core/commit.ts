@@ -1,0 +1,45 @@
+/**
+ * Commit and apply. A leader advances its commit index to what a majority of voters holds (itself counted up to its
+ * durable index), but only through an entry of its own term: the Figure 8 rule, decided in
+ * `RaftCore.commitsByCounting` and reached through `CoreState.commitsByCounting`. Committed entries are handed to the
+ * state machine in order, once each.
+ *
+ * Invariant: appliedIndex <= handedToApply <= commitIndex <= lastIndex.
+ */
+import { handOverAfterRemoval } from './membershipChanges.js';
+import { committedIndex } from './quorum.js';
+import { confirmLeadershipFor } from './readIndex.js';
+import { sendHeartbeat } from './leaderReplication.js';
+import type { CoreState } from './state.js';
+
+export function maybeCommit(core: CoreState): void {
+  const quorumIndex = committedIndex(core.voters, (id) => (id === core.id ? core.stable : (core.progress.get(id)?.matchIndex ?? 0)));
+  if (quorumIndex > core.commit && core.commitsByCounting(quorumIndex)) {
+    core.commit = quorumIndex;
+    maybeApply(core);
+    if (!core.isVoter && core.membershipIndex <= core.commit) {
+      handOverAfterRemoval(core);
+      return;
+    }
+    for (const read of core.readsAwaitingCommit.splice(0)) confirmLeadershipFor(core, read.ids, read.from, undefined);
+    // Followers learn the new commit index with the next append or heartbeat.
+    for (const [peer, progress] of core.progress) {
+      if (progress.mode === 'replicate' && progress.matchIndex === core.log.lastIndex && progress.inflight.length === 0) {
+        sendHeartbeat(core, peer, false);
+      }
+    }
+  }
+}
+
+/** Hand every committed entry not handed out yet to the state machine, naming the local proposals among them. */
+export function maybeApply(core: CoreState): void {
+  if (core.commit <= core.handedToApply) return;
+  const entries = core.log.slice(core.handedToApply + 1, core.commit);
+  const proposals = new Map<number, string>();
+  for (const entry of entries) {
+    if (entry.id !== undefined && core.pendingProposals.delete(entry.id)) proposals.set(entry.index, entry.id);
+    core.bytesSinceSnapshot += entry.data.length;
+  }
+  core.handedToApply = core.commit;
+  core.effects.push({ type: 'apply', entries, proposals });
+}

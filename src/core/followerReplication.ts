@@ -1,0 +1,91 @@
+/**
+ * Replication, follower side (paper 5.3, AppendEntries receiver): the consistency check at `prevLogIndex`, accepting
+ * entries (truncating a conflicting uncommitted suffix), learning the commit index, and answering with the round.
+ *
+ * Invariants: a committed entry is never truncated; the acknowledgement is held until the entries it acknowledges
+ * are durable (durability.reply); a rejection carries a hint for fast backtracking.
+ */
+import { maybeApply } from './commit.js';
+import { persist, reply } from './durability.js';
+import { adoptConfigEntries, checkRemoved, membershipFromLog } from './membershipChanges.js';
+import { becomeFollower } from './roles.js';
+import { snapshotResponse } from './snapshotReceive.js';
+import type { CoreState } from './state.js';
+import type { AppendEntries, AppendEntriesResponse, NodeId } from './types.js';
+
+export function handleAppendEntries(core: CoreState, from: NodeId, request: AppendEntries): void {
+  becomeFollower(core, core.currentTerm, from);
+  core.leaderRound = Math.max(core.leaderRound, request.round);
+  if (core.installing !== null) {
+    // The write that makes a snapshot current is queued, or the state machine is being restored from it: the log
+    // restarts after it. An append sent before the leader switched to the snapshot would land in the store behind
+    // that write, out of place; drop its entries (the leader sends again once the snapshot is installed), but
+    // answer its round, so that reads, leases and check-quorum still count this follower.
+    core.send(from, snapshotResponse(core, core.installing.meta.index, core.installing.chunks, false));
+    return;
+  }
+  if (request.prevLogIndex < core.commit) {
+    // Everything up to our commit index is known to match any leader's log; acknowledge what we have.
+    const skip = core.commit - request.prevLogIndex;
+    if (skip >= request.entries.length) {
+      reply(core, from, appendResponse(core, true, core.commit, 0, 0, request.round));
+      return;
+    }
+    acceptEntries(core, from, {
+      ...request,
+      prevLogIndex: core.commit,
+      prevLogTerm: core.log.termAt(core.commit)!,
+      entries: request.entries.slice(skip),
+    });
+    return;
+  }
+  const localTerm = core.log.termAt(request.prevLogIndex);
+  if (localTerm !== request.prevLogTerm) {
+    const hint = core.log.lastIndexWithTermAtMost(Math.min(request.prevLogIndex, core.log.lastIndex), request.prevLogTerm);
+    reply(core, from, appendResponse(core, false, request.prevLogIndex, hint.index, hint.term, request.round));
+    return;
+  }
+  acceptEntries(core, from, request);
+}
+
+/** The consistency check passed at `request.prevLogIndex`: append what is new, truncating a conflicting suffix. */
+function acceptEntries(core: CoreState, from: NodeId, request: AppendEntries): void {
+  let firstNew = request.entries.length;
+  let truncateFrom: number | null = null;
+  for (let i = 0; i < request.entries.length; i++) {
+    const entry = request.entries[i]!;
+    const localTerm = core.log.termAt(entry.index);
+    if (localTerm === undefined) {
+      firstNew = i;
+      break;
+    }
+    if (localTerm !== entry.term) {
+      if (entry.index <= core.commit) {
+        throw new Error(`entry ${entry.index} conflicts with a committed entry (commit ${core.commit})`);
+      }
+      truncateFrom = entry.index;
+      firstNew = i;
+      break;
+    }
+  }
+  const newEntries = request.entries.slice(firstNew);
+  if (truncateFrom !== null) core.log.truncateFrom(truncateFrom);
+  if (newEntries.length > 0) {
+    core.log.append(newEntries);
+    persist(core, truncateFrom, newEntries);
+  }
+  if (truncateFrom !== null && truncateFrom <= core.membershipIndex) membershipFromLog(core);
+  else adoptConfigEntries(core, newEntries);
+  const matched = request.prevLogIndex + request.entries.length;
+  const newCommit = Math.min(request.leaderCommit, matched);
+  if (newCommit > core.commit) {
+    core.commit = newCommit;
+    maybeApply(core);
+  }
+  reply(core, from, appendResponse(core, true, matched, 0, 0, request.round));
+  checkRemoved(core);
+}
+
+export function appendResponse(core: CoreState, success: boolean, index: number, hintIndex: number, hintTerm: number, round: number): AppendEntriesResponse {
+  return { type: 'AppendEntriesResponse', term: core.currentTerm, success, index, hintIndex, hintTerm, round };
+}

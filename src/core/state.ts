@@ -1,0 +1,199 @@
+/**
+ * Everything one Raft node knows, in one object that the concept files (election.ts, leaderReplication.ts,
+ * readIndex.ts, ...) operate on through plain functions, the way etcd-raft's files all work on one `raft` struct.
+ * `RaftCore` (raft.ts) holds it and dispatches; it is internal to the core and never exported from index.ts.
+ *
+ * Besides the fields, only the helpers every concept needs live here: sending, arming the election timer, collecting
+ * and flushing effects, and who the peers are. Writing and waiting for durability are in durability.ts.
+ */
+import { RaftLog } from './log.js';
+import { decodeMembership, isMember, type Membership } from './membership.js';
+import type { Progress } from './progress.js';
+import type { RaftCoreOptions } from './raft.js';
+import { defaultRaftConfig, type Effect, type InstallSnapshot, type NodeId, type RaftConfig, type RaftMessage, type RandomSource, type Role, type SnapshotMeta } from './types.js';
+
+export interface PendingWrite {
+  readonly writeId: number;
+  /** The log index this write makes durable; lowered when a later write truncates below it. */
+  durableIndex: number;
+}
+
+export interface HeldMessage {
+  readonly afterWriteId: number;
+  readonly to: NodeId;
+  readonly message: RaftMessage;
+}
+
+/** A read this leader confirms with a heartbeat round; `from` is the follower that asked, or null for local reads. */
+export interface PendingRead {
+  readonly ids: readonly string[];
+  readonly index: number;
+  readonly round: number;
+  readonly from: NodeId | null;
+}
+
+/** A snapshot arriving from the leader: the chunk expected next, and whether the last one has been handed out. */
+export interface ReceivingSnapshot {
+  readonly meta: SnapshotMeta;
+  nextChunk: number;
+  done: boolean;
+  /** Chunks that arrived ahead of `nextChunk` (the network reorders), at most a window of them. */
+  readonly early: Map<number, InstallSnapshot>;
+}
+
+export class CoreState {
+  readonly id: NodeId;
+  readonly config: RaftConfig;
+  /**
+   * The Figure 8 rule, decided by `RaftCore.commitsByCounting` and called through the core instance, so that a test
+   * that replaces the method on the prototype (to break the rule on purpose) changes the one place it is decided.
+   */
+  readonly commitsByCounting: (index: number) => boolean;
+  /** The configuration from the options, in force until the log holds a `config` entry. */
+  readonly initialMembership: Membership;
+  /** The latest configuration in the log (committed or not); it is the one in force. */
+  membership: Membership;
+  /** Index of the entry that set `membership`, 0 for the initial one. */
+  membershipIndex = 0;
+  readonly random: RandomSource;
+  readonly log: RaftLog;
+
+  currentTerm: number;
+  votedFor: NodeId | null;
+  currentRole: Role = 'follower';
+  leaderId: NodeId | null = null;
+  /** Invariant: appliedIndex <= handedToApply <= commitIndex <= lastIndex. */
+  commit: number;
+  handedToApply: number;
+  /** Encoded length of the commands handed to apply since the last snapshot started (for `snapshotThresholdBytes`). */
+  bytesSinceSnapshot = 0;
+  applied: number;
+
+  /** Invariant: stableIndex <= lastIndex; the log up to stableIndex is durable in the log store. */
+  stable: number;
+  nextWriteId = 1;
+  readonly pendingWrites: PendingWrite[] = [];
+  readonly heldMessages: HeldMessage[] = [];
+
+  /** Votes received in the current (pre-)election, by voter. */
+  readonly votes = new Map<NodeId, boolean>();
+  /** The write that makes our own vote durable; our vote counts once it completes. */
+  selfVoteWriteId = 0;
+
+  readonly progress = new Map<NodeId, Progress>();
+  /**
+   * Proposals made on this node (as leader, or forwarded to the leader) whose entries have not been applied yet.
+   * They fail with outcome 'unknown' when the leader they went to is no longer our leader.
+   */
+  readonly pendingProposals = new Set<string>();
+
+  /** Heartbeat round of this leader; every broadcast starts a new one. */
+  round = 0;
+  /** When (driver clock) recent rounds were started, ascending by round, for leases. */
+  readonly roundStarts: { readonly round: number; readonly at: number }[] = [];
+  /** Reads waiting for a majority to answer `round`. */
+  readonly pendingReads: PendingRead[] = [];
+  /** Reads that arrived before this leader committed an entry of its own term (thesis 6.4: it must first). */
+  readonly readsAwaitingCommit: { readonly ids: readonly string[]; readonly from: NodeId | null }[] = [];
+  /** On a follower: reads sent to the leader for a read index. */
+  readonly forwardedReads = new Set<string>();
+  /**
+   * Ids of forwarded proposals this node has decided (appended or rejected), most recent last, bounded: a network
+   * that duplicates a forward must not make a leader append a proposal twice, or after rejecting it.
+   */
+  readonly decidedForwards = new Set<string>();
+  /** Learners this leader promotes to voters once they have caught up. */
+  readonly promoteWhenCaughtUp = new Set<NodeId>();
+  /** The voter this leader is handing leadership to, if any. */
+  transferTarget: NodeId | null = null;
+  /** Restarted with state and no election timeout has passed since: still bound by leases it may have granted. */
+  restartedRecently: boolean;
+  /**
+   * This leader sent TimeoutNow in its term: the target may campaign at any later moment (the message can be slow),
+   * and voters grant a transfer vote inside a lease, so no lease of this term can be trusted any more.
+   */
+  leaseRevoked = false;
+  /** This node has been a member of a configuration it knew (a node joining a cluster is not, at first). */
+  everMember: boolean;
+  /** The latest heartbeat round heard from the current leader, echoed in snapshot answers (reads and leases). */
+  leaderRound = 0;
+  /** A received snapshot whose last chunk is stored (or being stored) and that is not restored yet: its chunk count. */
+  installing: { readonly meta: SnapshotMeta; readonly chunks: number } | null = null;
+
+  /** The configuration in force at the log's starting point (before its first retained entry). */
+  baseMembership: Membership;
+  /** The latest snapshot stored on this node (taken here or installed from a leader). */
+  snapshotMeta: SnapshotMeta | null;
+  /** A `takeSnapshot` is under way. */
+  snapshotting = false;
+  /** A snapshot arriving from the leader, until its last chunk is stored. */
+  receiving: ReceivingSnapshot | null = null;
+
+  /** Effects collected during the current input, handed to the driver by `flush`. */
+  effects: Effect[] = [];
+
+  constructor(options: RaftCoreOptions, commitsByCounting: (index: number) => boolean) {
+    this.id = options.id;
+    this.config = { ...defaultRaftConfig, ...options.config };
+    if (this.config.heartbeatIntervalMs >= this.config.electionTimeoutMs) {
+      throw new RangeError('heartbeatIntervalMs must be smaller than electionTimeoutMs');
+    }
+    this.commitsByCounting = commitsByCounting;
+    this.initialMembership = { voters: [...options.voters], learners: [...(options.learners ?? [])] };
+    this.random = options.random;
+    const recovered = options.recovered ?? { hardState: { term: 0, votedFor: null, commit: 0 }, entries: [] };
+    const snapshot = recovered.snapshot ?? null;
+    this.snapshotMeta = snapshot;
+    this.baseMembership = snapshot === null ? this.initialMembership : { voters: snapshot.voters, learners: snapshot.learners };
+    this.membership = this.baseMembership;
+    this.log = new RaftLog(recovered.entries, snapshot?.index ?? 0, snapshot?.term ?? 0);
+    this.currentTerm = recovered.hardState.term;
+    this.votedFor = recovered.hardState.votedFor;
+    // The state machine was restored from the snapshot before this core was built.
+    this.handedToApply = snapshot?.index ?? 0;
+    this.applied = this.handedToApply;
+    this.commit = Math.max(Math.min(recovered.hardState.commit, this.log.lastIndex), this.handedToApply);
+    this.stable = this.log.lastIndex;
+    this.restartedRecently = this.config.leaseReads && recovered.hardState.term > 0;
+    this.everMember =
+      isMember(this.baseMembership, this.id) ||
+      recovered.entries.some((entry) => entry.kind === 'config' && isMember(decodeMembership(entry.data), this.id));
+    // The caller (RaftCore) then reads the configuration in force from the log (membershipChanges.membershipFromLog).
+  }
+
+  get voters(): readonly NodeId[] {
+    return this.membership.voters;
+  }
+
+  get isVoter(): boolean {
+    return this.membership.voters.includes(this.id);
+  }
+
+  /** Every other member: the nodes a leader replicates to. */
+  peers(): NodeId[] {
+    return [...this.membership.voters, ...this.membership.learners].filter((id) => id !== this.id);
+  }
+
+  /** Every other voter: the nodes a candidate asks for votes. */
+  voterPeers(): NodeId[] {
+    return this.membership.voters.filter((id) => id !== this.id);
+  }
+
+  /** Send now (see durability.reply for messages that must wait for durable state). */
+  send(to: NodeId, message: RaftMessage): void {
+    this.effects.push({ type: 'send', to, message });
+  }
+
+  /** Arm the election timer at a random time in [T, 2T), so that candidates rarely collide (paper 5.2). */
+  resetElectionTimer(): void {
+    const base = this.config.electionTimeoutMs;
+    this.effects.push({ type: 'resetElectionTimer', afterMs: base + Math.floor(this.random() * base) });
+  }
+
+  /** The effects collected since the last flush, in order; collection starts over. */
+  flush(): Effect[] {
+    const out = this.effects;
+    this.effects = [];
+    return out;
+  }
+}

@@ -84,6 +84,20 @@ export class Nemesis {
   start(): void {
     this.world.at(this.random.between(200, 1500), () => this.tick());
     this.figure8Script?.start();
+    this.every(300, 1500, this.transfers === null ? null : () => this.transfers!.inject());
+    this.every(200, 1000, this.forgery === null ? null : () => this.forgery!.inject());
+  }
+
+  /** Run `step` every `min` to `max` ms of the fault phase. */
+  private every(min: number, max: number, step: (() => void) | null): void {
+    if (step === null) return;
+    const world = this.world;
+    const tick = (): void => {
+      if (world.phase !== 'faults') return;
+      step();
+      world.at(world.queue.now + this.random.between(min, max), tick);
+    };
+    world.at(world.queue.now + this.random.between(min, max), tick);
   }
 
   private tick(): void {
@@ -93,10 +107,8 @@ export class Nemesis {
     // The scripted Figure 8 owns the faults while it runs.
     if (this.figure8Script !== null) return;
     const roll = this.random.next();
-    // A share of the ticks goes to the schedules that are on.
-    if (roll < 0.12 && this.transfers !== null) this.transfers.inject();
-    else if (roll < 0.16 && this.removals !== null) this.removals.inject();
-    else if (roll < 0.3 && this.forgery !== null) this.forgery.inject();
+    // A share of the ticks goes to the removal (transfers and forgeries have rhythms of their own).
+    if (roll < 0.05 && this.removals !== null) this.removals.inject();
     else this.injectFault();
   }
 

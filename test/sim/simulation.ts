@@ -15,28 +15,24 @@
  * liveness: within `livenessBoundMs` of virtual time a fresh proposal must be applied on every member. Safety is
  * checked after every step of both (safetyChecker.ts), on what the real nodes hold.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { RaftCore } from '../../src/core/raft.js';
-import { defaultRaftConfig, type Entry, type HardState, type NodeId, type RaftConfig, type RaftMessage, type SnapshotMeta } from '../../src/core/types.js';
-import type { TimerName } from '../../actors/timer/TimerActor.js';
-import type { NodeEmitted } from '../../src/node/machine.js';
+import { defaultRaftConfig, type NodeId, type RaftMessage } from '../../src/core/types.js';
 import { checkLinearizable } from '../support/linearizability.js';
-import { ClientLedger } from './clientLedger.js';
-import { describeEntries, describeMessage } from './describe.js';
-import { EventQueue } from './eventQueue.js';
+import { describeMessage } from './describe.js';
+import { DiskTiming } from './diskTiming.js';
 import { KvWorkload } from './kvClients.js';
 import { MembershipSchedule, scheduleShape, type MembershipScheduleName } from './membershipSchedule.js';
 import { Nemesis } from './nemesis.js';
 import { deriveSeed, RandomStream, StreamPurpose } from './randomStreams.js';
+import { RunWorld } from './runWorld.js';
+import { sabotageCommitRule } from './sabotage.js';
 import { SafetyChecker } from './safetyChecker.js';
 import { SafetyViolation } from './safetyViolation.js';
-import { SimHost, type HostDriver } from './simHost.js';
-import type { DiskOperation, PersistEffect } from './simulatedDisk.js';
+import { SimHost } from './simHost.js';
 import { SimulatedNetwork } from './simulatedNetwork.js';
 import { defaultClients, optionFlags, simConfig, type SimOptions } from './simOptions.js';
-import { emptyStats, type SimFailure, type SimResult, type SimStats } from './stats.js';
+import type { SimFailure, SimResult } from './stats.js';
+import { TraceRecorder } from './traceRecorder.js';
 import { LivenessProbe, PlainProposals, membershipHost } from './workload.js';
-import type { Phase, SimEvent, SimWorld } from './world.js';
 
 export { defaultClients, nodeIds, replayCommand, replayCommandOf, simConfig, type SimOptions } from './simOptions.js';
 export type { SimFailure, SimResult, SimStats } from './stats.js';
@@ -56,62 +52,24 @@ export async function runSeed(seed: number, options: SimOptions = {}): Promise<S
   }
 }
 
-/**
- * Break the paper's Figure 8 rule for the duration of a run: the leader may commit any index a majority stores,
- * whatever its term. Returns the function that puts the rule back.
- */
-function sabotageCommitRule(): () => void {
-  const prototype = RaftCore.prototype as unknown as { commitsByCounting?: (index: number) => boolean };
-  const original = prototype.commitsByCounting;
-  if (original === undefined) throw new Error('RaftCore.prototype.commitsByCounting does not exist: the old-term-commit sabotage needs it');
-  prototype.commitsByCounting = () => true;
-  return () => {
-    prototype.commitsByCounting = original;
-  };
-}
-
 const clientKeys = ['x', 'y', 'z'];
 
-class Simulation implements HostDriver, SimWorld {
-  readonly queue = new EventQueue<SimEvent>();
-  readonly hosts: SimHost[];
-  private readonly byId = new Map<NodeId, SimHost>();
-  readonly network: SimulatedNetwork;
-  readonly ledger = new ClientLedger();
-  readonly checker: SafetyChecker;
-  readonly stats: SimStats = emptyStats();
-  readonly config: RaftConfig;
-  phase: Phase = 'faults';
-  private readonly hash: Hash = createHash('sha256');
-  /** Trace lines not yet fed to the hash. */
-  private unhashed = '';
-  private readonly trace: string[] | undefined;
-  private readonly diskRandom: RandomStream;
-  private readonly nemesis: Nemesis;
+class Simulation extends RunWorld {
   private readonly workload: KvWorkload | null;
   private readonly plain: PlainProposals;
-  private readonly probe: LivenessProbe;
   private readonly schedule: MembershipSchedule | null;
   private readonly membershipName: MembershipScheduleName | 'none';
   private readonly nodeCount: number;
   private readonly steps: number;
   private readonly livenessBoundMs: number;
-  /** Disks complete writes in order: the earliest time each disk may complete its next write. */
-  private readonly diskFreeAt = new Map<SimHost, number>();
-  private readonly diskMaxDelayMs = new Map<SimHost, number>();
-  /** Bumped at the heal, when queued writes are rescheduled on the healed (fast) disks; older completions are void. */
-  private diskEpoch = 0;
-  /** Removed nodes still to be stopped; the run does not end before they are. */
-  pendingDecommissions = 0;
   private step = 0;
   private linearizabilityCheckMs = 0;
-  /** The first broken promise of the current event, thrown once the event is handled. */
-  private violation: unknown = null;
 
   constructor(
     private readonly seed: number,
     private readonly options: SimOptions,
   ) {
+    super();
     this.nodeCount = options.nodes ?? 3;
     this.steps = options.steps ?? 2000;
     const stream = (purpose: number) => new RandomStream(deriveSeed(seed, purpose));
@@ -137,12 +95,13 @@ class Simulation implements HostDriver, SimWorld {
       ...options.config,
     };
     this.livenessBoundMs = options.livenessBoundMs ?? 30 * this.config.electionTimeoutMs;
-    this.trace = options.trace === true ? [] : undefined;
+    this.trace = new TraceRecorder(options.trace === true);
     this.membershipName = options.membership ?? 'none';
     const shape = scheduleShape(this.membershipName, this.nodeCount);
     const initialMembership = { voters: shape.initialVoters, learners: [] };
     this.network = new SimulatedNetwork(shape.ids, stream(StreamPurpose.Network));
     this.diskRandom = stream(StreamPurpose.Disk);
+    this.disks = new DiskTiming(this.queue, this.diskRandom);
     const bound = 1 + this.config.leaseClockDrift / 2;
     const clockRates = options.clockRates ?? (options.leaseReads === true ? [1 / bound, bound] as const : [0.8, 1.25] as const);
     this.hosts = shape.ids.map((id, number) => {
@@ -154,7 +113,7 @@ class Simulation implements HostDriver, SimWorld {
       host.clock.setRate(clocks.between(...clockRates), 0);
       // Small chunks: the key-value state (a few hundred bytes to a few KiB) spans several of them.
       host.snapshotChunkBytes = snapshotRandom.pick([64, 128, 256]);
-      this.diskMaxDelayMs.set(host, this.diskRandom.between(1, 40));
+      this.disks.add(host);
       this.byId.set(id, host);
       return host;
     });
@@ -269,7 +228,7 @@ class Simulation implements HostDriver, SimWorld {
         this.deliver(event.from, event.fromIncarnation, event.to, event.message);
         break;
       case 'disk':
-        if (event.host.incarnation !== event.incarnation || event.diskEpoch !== this.diskEpoch) break;
+        if (event.host.incarnation !== event.incarnation || event.diskEpoch !== this.disks.epoch) break;
         if (event.host.disk.nextPendingSeq !== event.seq) throw new Error(`${event.host.id}: disk completions out of order`);
         this.record(`durable ${event.host.id} op${event.seq}`);
         event.host.completeDisk();
@@ -316,81 +275,6 @@ class Simulation implements HostDriver, SimWorld {
     this.nemesis.delivered(host, from, fromIncarnation, message);
   }
 
-  private throwViolation(): void {
-    if (this.violation === null) return;
-    const violation = this.violation;
-    this.violation = null;
-    throw violation;
-  }
-
-  at(time: number, run: () => void): void {
-    this.queue.push(time, { kind: 'action', run });
-  }
-
-  host(id: NodeId): SimHost {
-    const host = this.byId.get(id);
-    if (host === undefined) throw new RangeError(`unknown node ${id}`);
-    return host;
-  }
-
-  record(line: string): void {
-    const stamped = `${this.queue.now.toFixed(3)} ${line}`;
-    // Hashed in batches: one update per line costs more than the hashing itself.
-    this.unhashed += `${stamped}\n`;
-    if (this.unhashed.length > 1 << 16) this.flushHash();
-    this.trace?.push(stamped);
-  }
-
-  private flushHash(): void {
-    this.hash.update(this.unhashed);
-    this.unhashed = '';
-  }
-
-  setDiskDelay(host: SimHost, maxMs: number): void {
-    this.diskMaxDelayMs.set(host, maxMs);
-  }
-
-  decommission(id: NodeId, afterMs: number): void {
-    const host = this.host(id);
-    this.pendingDecommissions++;
-    this.at(this.queue.now + afterMs, () => {
-      this.pendingDecommissions--;
-      if (host.decommissioned) return;
-      host.decommissioned = true;
-      this.stats.decommissioned++;
-      this.record(`decommission ${host.id}`);
-      if (host.up) this.crash(host, 'decommissioned', false);
-    });
-  }
-
-  fail(error: unknown): void {
-    this.violation ??= error;
-  }
-
-  crash(host: SimHost, why: string, restart = true): void {
-    if (!host.up) return;
-    if (host.sendingSnapshotTo.size > 0) this.stats.installCrashesLeader++;
-    const writing = host.disk.writingSnapshot;
-    if (writing === 'install') this.stats.installCrashesFollower++;
-    else if (writing === 'take') this.stats.takeCrashes++;
-    const lost = host.crash();
-    this.stats.crashes++;
-    this.stats.lostWrites += lost;
-    this.diskFreeAt.delete(host);
-    this.record(`crash ${host.id} (${why}, ${lost} writes lost)`);
-    if (restart) this.queue.push(this.queue.now + this.nemesis.restartDelay(), { kind: 'restart', host, incarnation: host.incarnation });
-  }
-
-  /** The leader with the highest term among running nodes. */
-  currentLeader(): SimHost | undefined {
-    let leader: SimHost | undefined;
-    for (const host of this.hosts) {
-      const core = host.core;
-      if (core?.role === 'leader' && (leader === undefined || core.term > leader.running.term)) leader = host;
-    }
-    return leader;
-  }
-
   // -------------------------------------------------------------------------------------------------------------
   // The heal and the end of the run
 
@@ -399,15 +283,7 @@ class Simulation implements HostDriver, SimWorld {
     this.phase = 'heal';
     this.probe.healedAt = this.queue.now;
     this.nemesis.heal();
-    for (const host of this.hosts) this.diskMaxDelayMs.set(host, Math.min(this.diskMaxDelayMs.get(host)!, 20));
-    // A slow disk may have a backlog of seconds of writes queued under load; the healed disk works through it at its
-    // new speed (otherwise a node could stay unable to acknowledge anything for longer than the liveness bound).
-    this.diskEpoch++;
-    for (const host of this.hosts) {
-      this.diskFreeAt.delete(host);
-      if (!host.up) continue;
-      for (const seq of host.disk.pendingSeqs()) this.scheduleDisk(host, seq);
-    }
+    this.disks.heal(this.hosts);
     this.record('heal');
     for (const host of this.hosts) if (!host.up && !host.decommissioned) host.start();
     this.probe.start();
@@ -467,122 +343,13 @@ class Simulation implements HostDriver, SimWorld {
       nodes: this.nodeCount,
       steps: this.steps,
       ok: failure === undefined,
-      traceHash: (this.flushHash(), this.hash.digest('hex')),
+      traceHash: this.trace.digest(),
       ...(failure === undefined ? {} : { failure }),
       stats,
       flags: optionFlags(this.options),
       linearizabilityCheckMs: this.linearizabilityCheckMs,
-      ...(this.trace === undefined ? {} : { trace: this.trace }),
+      ...(this.trace.lines === undefined ? {} : { trace: this.trace.lines }),
     };
   }
 
-  // -------------------------------------------------------------------------------------------------------------
-  // HostDriver: what the simulated actors ask of the run
-
-  get now(): number {
-    return this.queue.now;
-  }
-
-  send(from: SimHost, to: NodeId, sent: RaftMessage): void {
-    this.stats.messagesSent++;
-    const message = this.nemesis.filter(from, to, sent);
-    if (message === null) {
-      this.stats.messagesDropped++;
-      this.record(`held ${from.id}->${to} ${describeMessage(sent)}`);
-      return;
-    }
-    const delays = this.network.deliveryDelays();
-    if (delays.length === 0) this.stats.messagesDropped++;
-    if (delays.length > 1) this.stats.messagesDuplicated++;
-    const extra = this.nemesis.extraDelay(from, to, message);
-    for (const delay of delays) this.queue.push(this.queue.now + delay + extra, { kind: 'deliver', from: from.id, fromIncarnation: from.incarnation, to, message });
-  }
-
-  timerArmed(host: SimHost, timer: TimerName, afterMs: number, generation: number): void {
-    this.queue.push(this.queue.now + afterMs, { kind: 'timer', host, incarnation: host.incarnation, timer, generation });
-  }
-
-  diskQueued(host: SimHost, operation: DiskOperation): void {
-    const done = this.scheduleDisk(host, operation.seq);
-    if (operation.kind === 'chunk') {
-      this.record(`  ${host.id} store snapshot ${operation.meta.index}@${operation.meta.term} chunk ${operation.chunk}${operation.done ? ' done' : ''} (${operation.source})`);
-      if (operation.source === 'take' && operation.chunk === 0) this.nemesis.snapshotStoring(host, done);
-    } else if (operation.kind === 'compact') {
-      this.record(`  ${host.id} compact through ${operation.through}`);
-    }
-  }
-
-  private scheduleDisk(host: SimHost, seq: number): number {
-    const earliest = Math.max(this.diskFreeAt.get(host) ?? 0, this.queue.now);
-    const done = earliest + this.diskRandom.between(0.2, this.diskMaxDelayMs.get(host)!);
-    this.diskFreeAt.set(host, done);
-    this.queue.push(done, { kind: 'disk', host, incarnation: host.incarnation, seq, diskEpoch: this.diskEpoch });
-    return done;
-  }
-
-  read(host: SimHost, answer: () => void): void {
-    // Some reads hit the cache and answer at once; the rest take simulated I/O.
-    if (this.diskRandom.chance(0.5)) answer();
-    else this.queue.push(this.queue.now + this.diskRandom.between(0.1, 2), { kind: 'read', host, incarnation: host.incarnation, answer });
-  }
-
-  logWritten(host: SimHost, write: PersistEffect): void {
-    this.checker.onLogWrite(host, write);
-    const truncation = write.truncateFrom === null ? '' : ` truncate@${write.truncateFrom}`;
-    this.record(`  ${host.id} persist w${write.writeId} t${write.hardState.term} vote=${write.hardState.votedFor ?? '-'} commit=${write.hardState.commit}${truncation} ${describeEntries(write.entries)}`);
-  }
-
-  writeDurable(host: SimHost, write: PersistEffect, previous: HardState): void {
-    this.checker.onWriteDurable(host, previous, write);
-  }
-
-  snapshotChain(host: SimHost, meta: SnapshotMeta): number {
-    return this.checker.snapshotChain(host, meta);
-  }
-
-  applied(host: SimHost, entries: readonly Entry[]): void {
-    this.checker.onApplied(host, entries);
-    this.probe.applied(host, entries);
-    this.record(`  ${host.id} apply ${describeEntries(entries)}`);
-  }
-
-  restored(host: SimHost, meta: SnapshotMeta): void {
-    this.record(`  ${host.id} restored snapshot ${meta.index}@${meta.term}`);
-    this.checker.onRestored(host, meta);
-    this.probe.restored(host, meta);
-  }
-
-  emitted(host: SimHost, event: NodeEmitted): void {
-    switch (event.type) {
-      case 'roleChanged':
-        this.record(`  ${host.id} becomes ${event.role} t${event.term}`);
-        if (event.role !== 'leader') host.sendingSnapshotTo.clear();
-        this.nemesis.roleChanged(host, event.role);
-        break;
-      case 'leaderChanged':
-        this.record(`  ${host.id} leader=${event.leader ?? '-'} t${event.term}`);
-        break;
-      case 'membershipChanged':
-        this.record(`  ${host.id} members voters=${event.voters.join(',')} learners=${event.learners.join(',')}`);
-        break;
-      case 'snapshot':
-        this.record(`  ${host.id} snapshot ${event.how} ${event.index}@${event.term}`);
-        if (event.how === 'taken') this.stats.snapshotsTaken++;
-        else if (event.how === 'installed') this.stats.snapshotInstalls++;
-        else this.stats.snapshotRecoveries++;
-        break;
-      case 'stopped':
-        this.fail(new SafetyViolation('Node Stopped', `${host.id} stopped: ${event.error ?? 'no reason given'}`));
-        break;
-      default:
-        this.record(`  ${host.id} ${JSON.stringify(event)}`);
-        this.nemesis.otherEvent(host, event);
-        break;
-    }
-  }
-
-  stepped(host: SimHost): void {
-    this.checker.afterStep(host);
-    this.nemesis.stepped(host);
-  }
 }

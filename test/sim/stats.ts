@@ -1,5 +1,4 @@
 /** What a simulated run counts, and what it returns. */
-import type { MembershipScheduleName } from './membershipSchedule.js';
 
 export interface SimStats {
   steps: number;

@@ -28,6 +28,8 @@ interface Transfer {
 
 export class Transfers {
   private readonly transfers: Transfer[] = [];
+  /** The last transfer reported aborted because its leader stepped down: who, to whom, in which term, when. */
+  private steppedDown: { readonly host: SimHost; readonly target: NodeId | undefined; readonly term: number; readonly at: number } | null = null;
   /** Per seed: how often a TimeoutNow is held back, and a target crashed mid-transfer. */
   private readonly lateChance: number;
   private readonly targetCrashChance: number;
@@ -38,7 +40,7 @@ export class Transfers {
     private readonly workload: () => KvWorkload | null,
   ) {
     this.lateChance = random.pick([0.2, 0.5, 0.8]);
-    this.targetCrashChance = random.pick([0.1, 0.3]);
+    this.targetCrashChance = random.pick([0.2, 0.4]);
   }
 
   /** How long a transfer may take to settle, in virtual time (the node's backstop is two election timeouts of its clock). */
@@ -76,6 +78,9 @@ export class Transfers {
       }
       const code = (outcome.error as { code?: string }).code ?? outcome.error.name;
       if (code === 'TRANSFER_ABORTED') world.stats.transfersAborted++;
+      if (code === 'TRANSFER_ABORTED' && outcome.error.message.includes('stepped down')) {
+        this.steppedDown = { host: leader, target, term: leader.core?.term ?? 0, at: world.queue.now };
+      }
       world.record(`transfer from ${leader.id} failed ${code}: ${outcome.error.message}`);
     });
     if (!started) {
@@ -116,7 +121,22 @@ export class Transfers {
     return delay;
   }
 
-  roleChanged(_host: SimHost, _role: Role): void {}
+  /**
+   * A transfer reported aborted because its leader stepped down must not have succeeded: the node it handed over to
+   * (the target, or any other node for an untargeted one) must not take over in the very next term right after.
+   */
+  roleChanged(host: SimHost, role: Role): void {
+    const aborted = this.steppedDown;
+    if (role !== 'leader' || aborted === null || host === aborted.host) return;
+    this.steppedDown = null;
+    const term = host.core?.term ?? 0;
+    if (term !== aborted.term || this.world.queue.now - aborted.at > this.world.config.electionTimeoutMs) return;
+    if (aborted.target !== undefined && aborted.target !== host.id) return;
+    throw new SafetyViolation(
+      'Transfer Outcome',
+      `${aborted.host.id}'s transfer to ${aborted.target ?? 'any voter'} was reported TRANSFER_ABORTED (the leader stepped down), then ${host.id} took over in term ${term} ${(this.world.queue.now - aborted.at).toFixed(0)} ms later`,
+    );
+  }
 
   heal(): void {}
 

@@ -165,7 +165,8 @@ export abstract class RunWorld implements HostDriver, SimWorld {
     return this.checker.snapshotChain(host, meta);
   }
 
-  applied(host: SimHost, entries: readonly Entry[]): void {
+  applied(host: SimHost, entries: readonly Entry[], refusedRetries: number): void {
+    this.stats.staleRetriesRefused += refusedRetries;
     this.checker.onApplied(host, entries);
     this.probe.applied(host, entries);
     this.record(`  ${host.id} apply ${describeEntries(entries)}`);
@@ -198,6 +199,9 @@ export abstract class RunWorld implements HostDriver, SimWorld {
         break;
       case 'stopped':
         this.fail(new SafetyViolation('Node Stopped', `${host.id} stopped: ${event.error ?? 'no reason given'}`));
+        break;
+      case 'applied':
+        // The apply itself is in the trace already (see `applied`).
         break;
       default:
         this.record(`  ${host.id} ${JSON.stringify(event)}`);

@@ -18,7 +18,7 @@ import type { CommandCodec } from '../../src/codec.js';
 import type { MembershipChange } from '../../src/core/membership.js';
 import type { RaftCore } from '../../src/core/raft.js';
 import type { Entry, HardState, NodeId, Proposal, RaftConfig, RaftMessage, RandomSource, SnapshotMeta } from '../../src/core/types.js';
-import type { XraftError } from '../../src/errors.js';
+import { SessionExpiredError, type XraftError } from '../../src/errors.js';
 import { createNodeMachine, type NodeEmitted } from '../../src/node/machine.js';
 import type { NodeRuntime } from '../../src/node/runtime.js';
 import { decodeKvCommand, encodeKvCommand, KvStateMachine, type KvCommand, type KvObserver } from './kvStateMachine.js';
@@ -52,8 +52,8 @@ export interface HostDriver {
   writeDurable(host: SimHost, write: PersistEffect, previous: HardState): void;
   /** The chain hash of the committed prefix a snapshot covers; throws unless it ends with a committed entry. */
   snapshotChain(host: SimHost, meta: SnapshotMeta): number;
-  /** The state machine applied a batch. */
-  applied(host: SimHost, entries: readonly Entry[]): void;
+  /** The state machine applied a batch; `refusedRetries`: session requests in it answered without applying (stale retries). */
+  applied(host: SimHost, entries: readonly Entry[], refusedRetries: number): void;
   /** The state machine was restored from a snapshot. */
   restored(host: SimHost, meta: SnapshotMeta): void;
   /** The node emitted an event (role, leader, membership, snapshot, stopped, ...). */
@@ -298,12 +298,14 @@ export class SimHost {
       },
       applied: (entries, results) => this.guard(() => {
         this.stateMachine.apply(entries);
-        for (const { proposalId, index } of results) {
+        let refusedRetries = 0;
+        for (const { proposalId, index, outcome } of results) {
           const entry = entries.find((candidate) => candidate.index === index);
           if (entry === undefined) throw new SafetyViolation('Client Outcome', `${this.id} answered ${proposalId} at ${index}, outside the applied entries`);
           this.answeredData.set(proposalId, entry.data);
+          if (!outcome.ok && outcome.error instanceof SessionExpiredError) refusedRetries++;
         }
-        this.driver.applied(this, entries);
+        this.driver.applied(this, entries, refusedRetries);
       }),
       restored: (meta) => this.guard(() => {
         this.stateMachine = new RecordingStateMachine(meta.index);

@@ -59,6 +59,8 @@ export interface SimStats {
   forgedMessages: number;
   /** Voters removed while they keep running (the leader, or a follower). */
   removedRunning: number;
+  /** Session requests that reached the log again after their client moved on, answered without being applied. */
+  staleRetriesRefused: number;
 }
 
 export function emptyStats(): SimStats {
@@ -70,6 +72,7 @@ export function emptyStats(): SimStats {
     snapshotsTaken: 0, snapshotInstalls: 0, snapshotRecoveries: 0, snapshotChunksDelivered: 0, installCrashesLeader: 0,
     installCrashesFollower: 0, takeCrashes: 0, transfers: 0, transfersUntargeted: 0, transfersSucceeded: 0, transfersAborted: 0,
     transferTargetCrashes: 0, lateTimeoutNows: 0, leaseReadsAfterTransfer: 0, forgedMessages: 0, removedRunning: 0,
+    staleRetriesRefused: 0,
   };
 }
 

@@ -21,7 +21,10 @@ export function contradiction(core: CoreState, from: NodeId, message: RaftMessag
     }
     case 'AppendEntriesResponse':
     case 'InstallSnapshotResponse':
-      if (message.term !== core.currentTerm || core.currentRole !== 'leader') break;
+      if (message.term !== core.currentTerm) break;
+      // Only a leader asks these; a node that never campaigned in this term never led in it.
+      if (core.currentRole !== 'leader' && core.votedFor !== core.id) return `answers a leader of term ${message.term}, which this node never was`;
+      if (core.currentRole !== 'leader') break;
       if (message.round > core.round) return `answers round ${message.round}, but this leader is at round ${core.round}`;
       if (message.index > core.log.lastIndex) return `answers index ${message.index}, beyond this leader's log (${core.log.lastIndex})`;
       break;

@@ -7,7 +7,7 @@
  * changes nothing at the voter. Only voters campaign.
  */
 import { isMember } from './membership.js';
-import { voteResult } from './quorum.js';
+import { majority, voteResult } from './quorum.js';
 import { reply, saveHardState } from './durability.js';
 import { becomeFollower, becomeLeader, becomeRemoved, setLeader, setRole } from './roles.js';
 import type { CoreState } from './state.js';
@@ -101,17 +101,20 @@ export function answerRemovedCandidate(core: CoreState, from: NodeId, request: R
 }
 
 /**
- * A voter says its committed configuration at `removedAt` leaves us out. We believe it unless our own latest
- * configuration is a later one, which that voter has not caught up with. (A removed id does not come back: a node
- * joining again takes a new id.)
+ * Voter `from` says its committed configuration at `removedAt` leaves us out. We count the notice unless our own
+ * latest configuration is a later one, which that voter has not caught up with, and we believe it once a majority of
+ * the other voters of our configuration said so: one peer (or a forged message in its name) cannot remove a node.
+ * (A removed id does not come back: a node joining again takes a new id.)
  */
-export function learnRemoval(core: CoreState, removedAt: number): void {
+export function learnRemoval(core: CoreState, from: NodeId, removedAt: number): void {
   const asked = core.currentRole === 'preCandidate' || core.currentRole === 'candidate' || !isMember(core.membership, core.id);
-  if (!asked || !core.everMember) return;
-  if (removedAt > core.membershipIndex || (removedAt === core.membershipIndex && !isMember(core.membership, core.id))) {
-    if (core.currentRole !== 'follower') becomeFollower(core, core.currentTerm, null);
-    becomeRemoved(core);
-  }
+  const others = core.membership.voters.filter((id) => id !== core.id);
+  if (!asked || !core.everMember || !others.includes(from)) return;
+  if (removedAt < core.membershipIndex || (removedAt === core.membershipIndex && isMember(core.membership, core.id))) return;
+  core.removalNotices.add(from);
+  if (others.filter((id) => core.removalNotices.has(id)).length < majority(others.length)) return;
+  if (core.currentRole !== 'follower') becomeFollower(core, core.currentTerm, null);
+  becomeRemoved(core);
 }
 
 export function handleRequestVote(core: CoreState, from: NodeId, request: RequestVote): void {

@@ -72,6 +72,7 @@ function setMembership(core: CoreState, membership: Membership, index: number): 
   core.membershipIndex = index;
   if (isMember(membership, core.id)) core.everMember = true;
   if (!changed) return;
+  core.removalNotices.clear();
   core.effects.push({ type: 'membershipChanged', voters: membership.voters, learners: membership.learners });
   if (core.currentRole !== 'leader') return;
   // A leader replicates to exactly the members of the configuration in force.

@@ -359,7 +359,7 @@ export class RaftCore {
         break;
       case 'RequestVoteResponse':
         if (message.removedAt !== undefined) {
-          learnRemoval(state, message.removedAt);
+          learnRemoval(state, from, message.removedAt);
           return;
         }
         break;

@@ -17,19 +17,25 @@ import type { NodeId, Role } from './types.js';
 const allowedTransitions: Readonly<Record<Role, readonly Role[]>> = {
   follower: ['preCandidate', 'candidate', 'removed'],
   preCandidate: ['follower', 'candidate', 'removed'],
-  candidate: ['follower', 'leader', 'removed'],
+  // A candidate whose election times out starts over with a pre-vote (etcd-raft allows it too).
+  candidate: ['follower', 'preCandidate', 'leader', 'removed'],
   leader: ['follower', 'removed'],
   removed: [],
 };
 
-export function becomeFollower(core: CoreState, term: number, leader: NodeId | null): void {
+/**
+ * Follow `leader` (or nobody yet) in `term`. `cause` is the peer whose message made us step down: when a leader steps
+ * down for the very target it is handing leadership to, the transfer is happening, not aborted (the caller learns the
+ * outcome when the target leads).
+ */
+export function becomeFollower(core: CoreState, term: number, leader: NodeId | null, cause?: NodeId): void {
   const wasLeader = core.currentRole === 'leader';
   if (term > core.currentTerm) {
     core.currentTerm = term;
     core.votedFor = null;
     saveHardState(core);
   }
-  if (wasLeader) stopLeading(core, leader, 'the leader stepped down');
+  if (wasLeader) stopLeading(core, leader, cause !== undefined && cause === core.transferTarget ? null : 'the leader stepped down');
   core.votes.clear();
   core.selfVoteWriteId = 0;
   setRole(core, 'follower');
@@ -61,12 +67,16 @@ export function becomeLeader(core: CoreState): void {
   appendAsLeader(core, [{ index: core.log.lastIndex + 1, term: core.currentTerm, kind: 'noop', data: '' }]);
 }
 
-/** What a leader leaves behind when it stops leading: its heartbeats, followers' progress, reads and transfer. */
-function stopLeading(core: CoreState, leaderHint: NodeId | null, reason: string): void {
+/**
+ * What a leader leaves behind when it stops leading: its heartbeats, followers' progress, reads and transfer (aborted
+ * for `reason`, or, with null, handed over to its target).
+ */
+function stopLeading(core: CoreState, leaderHint: NodeId | null, reason: string | null): void {
   core.effects.push({ type: 'cancelHeartbeatTimer' });
   core.progress.clear();
   failLeaderReads(core, leaderHint);
-  abortTransfer(core, reason);
+  if (reason === null) core.transferTarget = null;
+  else abortTransfer(core, reason);
   core.promoteWhenCaughtUp.clear();
 }
 

@@ -115,6 +115,8 @@ export class CoreState {
   leaseRevoked = false;
   /** This node has been a member of a configuration it knew (a node joining a cluster is not, at first). */
   everMember: boolean;
+  /** Voters that said our removal is committed (`removedAt`), since our configuration last changed. */
+  readonly removalNotices = new Set<NodeId>();
   /** The latest heartbeat round heard from the current leader, echoed in snapshot answers (reads and leases). */
   leaderRound = 0;
   /** A received snapshot whose last chunk is stored (or being stored) and that is not restored yet: its chunk count. */

@@ -29,12 +29,12 @@ export function termAllowsStep(core: CoreState, from: NodeId, message: RaftMessa
         handleRequestVote(core, from, message);
         return false;
       }
-      becomeFollower(core, message.term, null);
+      becomeFollower(core, message.term, null, from);
     } else if (message.type === 'RequestVoteResponse' && message.preVote && message.granted) {
       // A granted pre-vote echoes the term we would campaign in; it is not a newer term.
     } else {
       const leader = message.type === 'AppendEntries' || message.type === 'InstallSnapshot' ? from : null;
-      becomeFollower(core, message.term, leader);
+      becomeFollower(core, message.term, leader, from);
     }
   } else if (message.term < core.currentTerm) {
     if (message.type === 'AppendEntries') {

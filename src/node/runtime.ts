@@ -149,7 +149,8 @@ export class NodeRuntime<Command, Result, AppError> {
 
   private undecodableCommand(entries: readonly Entry[]): string | null {
     for (const entry of entries) {
-      if (entry.kind !== 'command' || this.decodedOnArrival.has(entry)) continue;
+      // A session's registration (seq 0) carries no command: the state machine answers it without decoding.
+      if (entry.kind !== 'command' || entry.session?.seq === 0 || this.decodedOnArrival.has(entry)) continue;
       try {
         this.decodedOnArrival.set(entry, this.codec.decode(entry.data));
       } catch (error) {

@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { MembershipChangeError, NotLeaderError, TransferAbortedError } from '../../src/index.js';
-import { leaderCanServe, TestCluster, within, withoutTime } from '../support/cluster.js';
+import { leaderCanServe, TestCluster, testConfig, within, withoutTime } from '../support/cluster.js';
 
 let cluster: TestCluster;
 afterEach(async () => {
@@ -70,19 +70,22 @@ describe('learners and single-server changes', () => {
     expect(leader.node.members().voters).toEqual(['n1', 'n2', 'n3']);
   });
 
-  test('removing the leader: it steps down once the change commits, and the others go on without it', async () => {
+  test('removing the leader: it hands leadership over once the change commits, says it was removed, and the others go on without it', async () => {
     cluster = new TestCluster(['n1', 'n2', 'n3']);
     const leader = await cluster.electLeader();
     await within(cluster, leader.node.propose({ op: 'add', by: 1 }));
-    await within(cluster, leader.node.removeMember(leader.id));
-    expect(leader.node.status().role).toBe('follower');
     const rest = cluster.nodes.filter(({ id }) => id !== leader.id);
+    const before = rest[0]!.timer.time;
+    await within(cluster, leader.node.removeMember(leader.id));
+    expect(leader.node.status().role).toBe('removed');
     await cluster.until(() => rest.some(({ node }) => node.status().role === 'leader'), 5000, 'a new leader');
+    // Handed over with TimeoutNow: no election timeout had to pass.
+    expect(rest[0]!.timer.time - before).toBeLessThan(testConfig.electionTimeoutMs!);
     const next = rest.find(({ node }) => node.status().role === 'leader')!;
     expect(next.node.members().voters).not.toContain(leader.id);
     expect(await within(cluster, next.node.propose({ op: 'add', by: 1 }))).toBe(2);
     await cluster.advance(3000);
-    expect(leader.node.status().role).toBe('follower');
+    expect(leader.node.status().role).toBe('removed');
   });
 });
 

@@ -28,6 +28,16 @@ describe('a removed member', () => {
     expect(cluster.core('n1').term).toBe(cluster.core('n2').term);
   });
 
+  it('is not removed by one voter alone: a notice in the name of a single peer (perhaps forged) is not enough', () => {
+    const cluster = new CoreCluster(['n1', 'n2', 'n3']);
+    cluster.elect('n1');
+    cluster.input('n2', (core) => core.electionTimeout());
+    cluster.drop(() => true);
+    expect(cluster.core('n2').role).toBe('preCandidate');
+    cluster.input('n2', (core) => core.receive('n3', { type: 'RequestVoteResponse', term: cluster.core('n2').term, granted: false, preVote: true, removedAt: 1e9 }));
+    expect(cluster.core('n2').role).toBe('preCandidate');
+  });
+
   it('a leader removing itself hands leadership to an up-to-date voter at once, without an election timeout', () => {
     const cluster = new CoreCluster(['n1', 'n2', 'n3']);
     cluster.elect('n1');

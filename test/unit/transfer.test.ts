@@ -7,6 +7,18 @@ import { describe, expect, it } from 'vitest';
 import { CoreCluster, isType } from './coreCluster.js';
 
 describe('leadership transfer', () => {
+  it('hands over: the target campaigns at once, wins, and the old leader reports nothing aborted', () => {
+    const cluster = new CoreCluster(['n1', 'n2', 'n3']);
+    cluster.elect('n1');
+    const term = cluster.core('n1').term;
+    cluster.input('n1', (core) => core.transferLeadership('n2'));
+    cluster.deliver();
+    expect(cluster.core('n2').role).toBe('leader');
+    expect(cluster.core('n2').term).toBe(term + 1);
+    expect(cluster.core('n1').role).toBe('follower');
+    expect(cluster.effectsOf('n1', 'transferAborted')).toEqual([]);
+  });
+
   it('is reported aborted when the leader steps down before the target takes over', () => {
     const cluster = new CoreCluster(['n1', 'n2', 'n3']);
     cluster.elect('n1');

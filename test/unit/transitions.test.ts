@@ -33,3 +33,15 @@ describe('role transitions', () => {
     expect(() => setRole(cluster.core('n1'), 'follower')).toThrow('invalid transition [removed -> follower]');
   });
 });
+
+describe('an election that times out', () => {
+  it('starts over: candidate -> preCandidate is a transition Raft allows', () => {
+    const cluster = new CoreCluster(['n1', 'n2', 'n3']);
+    cluster.input('n1', (core) => core.electionTimeout());
+    cluster.deliver(({ message }) => message.type === 'RequestVote' || (message.type === 'RequestVoteResponse' && message.preVote));
+    expect(cluster.core('n1').role).toBe('candidate');
+    cluster.drop(() => true);
+    cluster.input('n1', (core) => core.electionTimeout());
+    expect(cluster.core('n1').role).toBe('preCandidate');
+  });
+});

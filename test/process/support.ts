@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { SecureClientSessionOptions } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { KvProcess, leaderOf } from '../examples/support.js';
 import { freePorts, RawClient, waitFor, type HttpAnswer } from '../network/support.js';
 import { listening, type StatusView } from '../support/processes.js';
 
@@ -270,5 +271,58 @@ export class Writer {
         target++;
       }
     }
+  }
+}
+
+/**
+ * Processes of the key-value example (examples/kv/main.ts) with a static membership, each with a raft port (HTTP/2,
+ * for peers) and an HTTP/1.1 client port: the example as a new user runs it, where xraft-node (`ProcessCluster`)
+ * serves peers and clients on one port.
+ */
+export class KvCluster {
+  readonly dir = mkdtempSync(join(tmpdir(), 'xraft-kv-proc-'));
+  readonly nodes: KvProcess[] = [];
+
+  private constructor() {}
+
+  /** Start every node (`flags` for all of them) and wait for each one's `listening` line. */
+  static async start(options: { readonly ids?: readonly string[]; readonly clusterId?: string; readonly flags?: readonly string[] } = {}): Promise<KvCluster> {
+    const cluster = new KvCluster();
+    const ids = options.ids ?? ['n1', 'n2', 'n3'];
+    const ports = await freePorts(2 * ids.length);
+    const raft = (i: number): string => `127.0.0.1:${ports[i]}`;
+    const peers = ids.map((id, i) => `${id}=${raft(i)}`).join(',');
+    for (const [i, id] of ids.entries()) {
+      const flags = ['--peers', peers, '--data', join(cluster.dir, id), '--cluster', options.clusterId ?? 'kv-proc-test', ...(options.flags ?? [])];
+      cluster.nodes.push(new KvProcess(id, raft(i), `127.0.0.1:${ports[ids.length + i]}`, flags));
+    }
+    try {
+      await Promise.all(cluster.nodes.map((node) => node.start()));
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  get(id: string): KvProcess {
+    const node = this.nodes.find((candidate) => candidate.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  /** Wait until one of `among` leads and every answering one of them follows it in the same term. */
+  leader(among: readonly KvProcess[] = this.nodes, timeoutMs = 15_000): Promise<KvProcess> {
+    return leaderOf(among, timeoutMs);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.stop()));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Every node's stderr, for failure messages. */
+  logs(): string {
+    return this.nodes.map((node) => `--- ${node.id}\n${node.log.split('\n').slice(-40).join('\n')}`).join('\n');
   }
 }

@@ -22,6 +22,14 @@ export class MemoryNetworkHub {
   /** Counts of messages handed to a live endpoint, for tests and benchmarks. */
   delivered = 0;
 
+  /**
+   * Messages sent and not yet delivered or dropped: tests wait for 0 to know the cluster is idle. Invariant: 0 exactly
+   * when no delivery is scheduled.
+   */
+  get inFlight(): number {
+    return this.queue.length;
+  }
+
   /** The network actor for node `id`. */
   endpoint(id: NodeId): MemoryNetwork {
     const endpoint = new MemoryNetwork(this, id);

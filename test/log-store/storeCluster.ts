@@ -13,7 +13,7 @@ import {
   type NodeId,
 } from '../../src/index.js';
 import { busyReasons, counterCommand, leaderCanServe, counterMachine, testConfig } from '../support/cluster.js';
-import { TestNetworkHub } from '../support/network.js';
+import { MemoryNetworkHub } from '../../actors/network/MemoryNetwork.js';
 import { ObservedLogStore } from '../support/ObservedLogStore.js';
 import { settledWithin, waitFor } from '../support/waitFor.js';
 
@@ -27,7 +27,7 @@ export interface StoreNode<Store extends LogStore> {
   readonly observedStore: ObservedLogStore<Store>;
 }
 
-function startNode(hub: TestNetworkHub, id: NodeId, members: readonly NodeId[], store: LogStore, timer: ManualTimer, seed: number, stateMachine: ReturnType<typeof counterMachine>) {
+function startNode(hub: MemoryNetworkHub, id: NodeId, members: readonly NodeId[], store: LogStore, timer: ManualTimer, seed: number, stateMachine: ReturnType<typeof counterMachine>) {
   return createRaftNode({
     id,
     members,
@@ -42,7 +42,7 @@ function startNode(hub: TestNetworkHub, id: NodeId, members: readonly NodeId[], 
 }
 
 export class StoreCluster<Store extends LogStore> {
-  readonly hub = new TestNetworkHub();
+  readonly hub = new MemoryNetworkHub();
   readonly nodes: StoreNode<Store>[] = [];
   private seed = 11;
 

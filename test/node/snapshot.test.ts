@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
 import { createRaftNode, ManualTimer } from '../../src/index.js';
 import { busyReasons, counterCommand, leaderCanServe, counterMachine, TestCluster, within } from '../support/cluster.js';
-import { TestNetworkHub } from '../support/network.js';
+import { MemoryNetworkHub } from '../../actors/network/MemoryNetwork.js';
 import { ObservedLogStore } from '../support/ObservedLogStore.js';
 import { waitFor } from '../support/waitFor.js';
 
@@ -121,7 +121,7 @@ describe('log compaction', () => {
 describe('on disk', () => {
   test('a node with an empty data directory joins a compacted cluster through InstallSnapshot and ends with the same state', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'xraft-snapshot-join-'));
-    const hub = new TestNetworkHub();
+    const hub = new MemoryNetworkHub();
     const timers = { n1: new ManualTimer(), n2: new ManualTimer() };
     const machines = { n1: counterMachine(), n2: counterMachine() };
     const stores = {

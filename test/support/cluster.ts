@@ -17,7 +17,7 @@ import {
   type RaftConfig,
   type RaftNode,
 } from '../../src/index.js';
-import { TestNetworkHub } from './network.js';
+import { MemoryNetworkHub } from '../../actors/network/MemoryNetwork.js';
 import { ObservedLogStore } from './ObservedLogStore.js';
 import { settledWithin, waitFor } from './waitFor.js';
 
@@ -83,7 +83,7 @@ export function pendingWork({ id, node, observedStore }: ObservedNode): string |
 }
 
 /** Why a cluster is busy: messages on the wire and each node's pending work; empty when idle. */
-export function busyReasons(hub: TestNetworkHub, nodes: readonly ObservedNode[]): string[] {
+export function busyReasons(hub: MemoryNetworkHub, nodes: readonly ObservedNode[]): string[] {
   const reasons = nodes.map(pendingWork).filter((reason): reason is string => reason !== null);
   if (hub.inFlight > 0) reasons.unshift(`${hub.inFlight} messages in flight`);
   return reasons;
@@ -96,7 +96,7 @@ export function leaderCanServe(node: Pick<RaftNode<never, unknown>, 'status'>): 
 }
 
 export class TestCluster {
-  readonly hub = new TestNetworkHub();
+  readonly hub = new MemoryNetworkHub();
   readonly nodes: TestNode[] = [];
   private readonly random = seededRandom(7);
 

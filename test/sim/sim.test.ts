@@ -12,14 +12,15 @@ import { describe, expect, it } from 'vitest';
 import { membershipSchedules, scheduleShape } from './membershipSchedule.js';
 import { replayCommand, replayCommandOf, runSeed, type SimOptions, type SimResult } from './simulation.js';
 
+// Measured at about 35 s of tests for a third of these sizes on two busy cores (2026-11-29).
 const STEPS = 3000;
-const SEEDS_PER_SIZE = 50;
+const SEEDS_PER_SIZE = 120;
 const MEMBERSHIP_STEPS = 5000;
-const MEMBERSHIP_SEEDS = 10;
-const WHOLE_LOG_SEEDS = 15;
-const LEASE_SEEDS = 15;
-const SCHEDULE_SEEDS = 15;
-const FIGURE8_SEEDS = 20;
+const MEMBERSHIP_SEEDS = 20;
+const WHOLE_LOG_SEEDS = 30;
+const LEASE_SEEDS = 30;
+const SCHEDULE_SEEDS = 40;
+const FIGURE8_SEEDS = 40;
 
 function failures(results: readonly SimResult[]): string[] {
   return results

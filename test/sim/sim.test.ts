@@ -12,15 +12,15 @@ import { describe, expect, it } from 'vitest';
 import { membershipSchedules, scheduleShape } from './membershipSchedule.js';
 import { replayCommand, replayCommandOf, runSeed, type SimOptions, type SimResult } from './simulation.js';
 
-// Measured at about 35 s of tests for a third of these sizes on two busy cores (2026-11-29).
+// About 45 s of tests for half of these sizes on two cores (2026-11-29); these sizes aim at about 90 s.
 const STEPS = 3000;
-const SEEDS_PER_SIZE = 120;
+const SEEDS_PER_SIZE = 250;
 const MEMBERSHIP_STEPS = 5000;
-const MEMBERSHIP_SEEDS = 20;
-const WHOLE_LOG_SEEDS = 30;
-const LEASE_SEEDS = 30;
-const SCHEDULE_SEEDS = 40;
-const FIGURE8_SEEDS = 40;
+const MEMBERSHIP_SEEDS = 30;
+const WHOLE_LOG_SEEDS = 50;
+const LEASE_SEEDS = 50;
+const SCHEDULE_SEEDS = 60;
+const FIGURE8_SEEDS = 50;
 
 function failures(results: readonly SimResult[]): string[] {
   return results
@@ -190,13 +190,15 @@ describe('seeds that found bugs stay fixed, and still build their scenario', () 
 
   // A transfer whose target crashed mid-way must still settle (TRANSFER_ABORTED), and a TimeoutNow delivered after
   // the transfer was aborted must not elect a leader inside the old leader's lease (lease reads stay linearizable).
-  it('seed 7 (transfers, lease reads, 3 nodes): targets crashed mid-transfer and a late TimeoutNow, every transfer settled', async () => {
-    const result = await runSeed(7, { nodes: 3, steps: STEPS, transfers: true, leaseReads: true });
+  // (The core changes under these seeds: when the assertions on the scenario fail, pick a seed that builds it again.)
+  it('seed 13 (transfers, lease reads, 3 nodes): a target crashed mid-transfer, a late TimeoutNow, lease reads right after, every transfer settled', async () => {
+    const result = await runSeed(13, { nodes: 3, steps: STEPS, transfers: true, leaseReads: true });
     expect(failures([result]).join('\n')).toBe('');
     expect(result.stats.transferTargetCrashes).toBeGreaterThan(0);
     expect(result.stats.lateTimeoutNows).toBeGreaterThan(0);
+    expect(result.stats.leaseReadsAfterTransfer).toBeGreaterThan(0);
     expect(result.stats.transfersAborted).toBeGreaterThan(0);
-    expect(result.stats.leaseReads).toBeGreaterThan(0);
+    expect(result.stats.transfersSucceeded).toBeGreaterThan(0);
   });
 
   // A learner caught up by InstallSnapshot on an idle log was never promoted: only an advancing append acknowledgement

@@ -94,7 +94,8 @@ const options: SimOptions = {
 
 function describeFailure(result: SimResult): string {
   const failure = result.failure!;
-  return `seed ${result.seed} FAILED at step ${failure.step} (t=${failure.timeMs.toFixed(0)}ms) ${failure.message.split('\n')[0]}\n  replay: ${replayCommandOf(result)}`;
+  const stacks = failure.invariant === 'Exception' && !result.flags.includes('--stacks') ? ' --stacks' : '';
+  return `seed ${result.seed} FAILED at step ${failure.step} (t=${failure.timeMs.toFixed(0)}ms) ${failure.message.split('\n')[0]}\n  replay: ${replayCommandOf(result)}${stacks}`;
 }
 
 if (values.seed !== undefined) {

@@ -29,6 +29,7 @@ export {
 export * from '../actors/timer/TimerActor.js';
 export { RealTimer } from '../actors/timer/RealTimer.js';
 export { ManualTimer } from '../actors/timer/ManualTimer.js';
+export { FixedTimeout, PhiAccrualDetector, type FailureDetector, type PhiAccrualOptions } from '../actors/timer/FailureDetector.js';
 export * from '../actors/network/NetworkActor.js';
 export { MemoryNetwork, MemoryNetworkHub } from '../actors/network/MemoryNetwork.js';
 export * from '../actors/log-store/LogStore.js';

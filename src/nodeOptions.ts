@@ -29,6 +29,7 @@ const raftConfigSchema = z
     forwardToLeader: z.boolean(),
     leaseReads: z.boolean(),
     leaseClockDrift: z.number().min(0).lt(1),
+    electionPriority: z.number().min(0.01).max(100),
   } satisfies { [Key in keyof RaftConfig]: z.ZodType<RaftConfig[Key]> })
   .partial();
 

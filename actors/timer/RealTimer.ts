@@ -1,8 +1,14 @@
-/** A timer on the process clock (setTimeout). */
-import { TimerActor, type TimerName } from './TimerActor.js';
+/** A timer on the process clock (setTimeout). By default its election timer learns the leader's rhythm (φ accrual). */
+import { PhiAccrualDetector } from './FailureDetector.js';
+import { TimerActor, type TimerName, type TimerOptions } from './TimerActor.js';
 
 export class RealTimer extends TimerActor {
   private readonly handles = new Map<TimerName, NodeJS.Timeout>();
+  private readonly pending = new Map<TimerName, NodeJS.Immediate>();
+
+  constructor(options: TimerOptions = {}) {
+    super({ failureDetector: options.failureDetector ?? new PhiAccrualDetector() });
+  }
 
   now(): number {
     return performance.now();
@@ -12,7 +18,16 @@ export class RealTimer extends TimerActor {
     this.disarm(timer);
     const handle = setTimeout(() => {
       this.handles.delete(timer);
-      this.fire(timer);
+      // A timer that fires late because this process was paused (a long GC, a slow synchronous step) may have
+      // messages waiting behind it that would have re-armed it: let pending I/O through first (an immediate runs
+      // after it), so that a local pause does not make this node campaign against a leader it can hear.
+      this.pending.set(
+        timer,
+        setImmediate(() => {
+          this.pending.delete(timer);
+          this.fire(timer);
+        }),
+      );
     }, afterMs);
     this.handles.set(timer, handle);
   }
@@ -21,5 +36,8 @@ export class RealTimer extends TimerActor {
     const handle = this.handles.get(timer);
     if (handle !== undefined) clearTimeout(handle);
     this.handles.delete(timer);
+    const immediate = this.pending.get(timer);
+    if (immediate !== undefined) clearImmediate(immediate);
+    this.pending.delete(timer);
   }
 }

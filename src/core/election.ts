@@ -51,6 +51,21 @@ export function startElection(core: CoreState, preVote: boolean, transfer = fals
   for (const peer of core.voterPeers()) reply(core, peer, request);
 }
 
+/**
+ * The transport lost its connection to `peer`. When that is our leader (its process died: the kernel reset the
+ * connection), do not wait a whole election timeout: forget the leader and campaign after a short random pause, under
+ * a heartbeat interval, so that the followers that noticed too do not all campaign at the same moment. Pre-vote keeps
+ * a leader that is in fact alive (only the connection broke) from being disturbed: the followers that still hear it
+ * refuse. Not without pre-vote, and not with lease reads, where a follower must not turn to another candidate while
+ * the lease it granted may hold.
+ */
+export function leaderUnreachable(core: CoreState, peer: NodeId): void {
+  if (core.currentRole !== 'follower' || core.leaderId !== peer || !core.isVoter) return;
+  if (!core.config.preVote || core.config.leaseReads) return;
+  setLeader(core, null);
+  core.effects.push({ type: 'resetElectionTimer', afterMs: 1 + Math.floor(core.random() * core.config.heartbeatIntervalMs) });
+}
+
 function tallyVotes(core: CoreState, preVote: boolean): void {
   const result = voteResult(core.voters, core.votes);
   if (result === 'won') {
@@ -102,17 +117,20 @@ export function answerRemovedCandidate(core: CoreState, from: NodeId, request: R
 
 /**
  * Voter `from` says its committed configuration at `removedAt` leaves us out. We count the notice unless our own
- * latest configuration is a later one, which that voter has not caught up with, and we believe it once a majority of
- * the other voters of our configuration said so: one peer (or a forged message in its name) cannot remove a node.
- * (A removed id does not come back: a node joining again takes a new id.)
+ * latest configuration is a later one, which that voter has not caught up with. A node whose own latest configuration
+ * already leaves it out only learns that it committed: one notice is enough. A node that still believes itself a
+ * member believes it once a majority of the other voters of its configuration said so, so that one peer (or a forged
+ * message in its name) cannot remove it. (A removed id does not come back: a node joining again takes a new id.)
  */
 export function learnRemoval(core: CoreState, from: NodeId, removedAt: number): void {
-  const asked = core.currentRole === 'preCandidate' || core.currentRole === 'candidate' || !isMember(core.membership, core.id);
+  const member = isMember(core.membership, core.id);
+  const asked = core.currentRole === 'preCandidate' || core.currentRole === 'candidate' || !member;
   const others = core.membership.voters.filter((id) => id !== core.id);
   if (!asked || !core.everMember || !others.includes(from)) return;
-  if (removedAt < core.membershipIndex || (removedAt === core.membershipIndex && isMember(core.membership, core.id))) return;
+  if (removedAt < core.membershipIndex || (removedAt === core.membershipIndex && member)) return;
   core.removalNotices.add(from);
-  if (others.filter((id) => core.removalNotices.has(id)).length < majority(others.length)) return;
+  const needed = member ? majority(others.length) : 1;
+  if (others.filter((id) => core.removalNotices.has(id)).length < needed) return;
   if (core.currentRole !== 'follower') becomeFollower(core, core.currentTerm, null);
   becomeRemoved(core);
 }

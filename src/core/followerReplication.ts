@@ -15,7 +15,7 @@ import type { AppendEntries, AppendEntriesResponse, NodeId } from './types.js';
 
 export function handleAppendEntries(core: CoreState, from: NodeId, request: AppendEntries): void {
   becomeFollower(core, core.currentTerm, from);
-  core.leaderRound = Math.max(core.leaderRound, request.round);
+  core.leaderRound = request.round;
   if (core.installing !== null) {
     // The write that makes a snapshot current is queued, or the state machine is being restored from it: the log
     // restarts after it. An append sent before the leader switched to the snapshot would land in the store behind

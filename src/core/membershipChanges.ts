@@ -21,6 +21,7 @@ export function proposeChange(core: CoreState, id: string, change: MembershipCha
   const next = applyChange(core.membership, change);
   if (promoteWhenCaughtUp && change.type === 'addLearner') core.promoteWhenCaughtUp.add(change.id);
   core.pendingProposals.add(id);
+  core.proposalsWentTo = core.id;
   appendAsLeader(core, [{ index: core.log.lastIndex + 1, term: core.currentTerm, kind: 'config', data: encodeMembership(next), id }]);
 }
 
@@ -34,7 +35,10 @@ function checkCanChangeMembership(core: CoreState): void {
   }
 }
 
-/** Recompute the configuration from the log: the last `config` entry, or the initial configuration. */
+/**
+ * Recompute the configuration from the log: the last `config` entry, or the one in force where the log starts (the
+ * initial configuration, or a snapshot's), dated at that point: it was committed there at the latest.
+ */
 export function membershipFromLog(core: CoreState): void {
   for (let index = core.log.lastIndex; index >= core.log.firstIndex; index--) {
     const entry = core.log.entryAt(index)!;
@@ -43,7 +47,7 @@ export function membershipFromLog(core: CoreState): void {
       return;
     }
   }
-  setMembership(core, core.baseMembership, 0);
+  setMembership(core, core.baseMembership, core.log.snapshotIndex);
 }
 
 /** The configuration in force at `index` (at or after the log's starting point). */

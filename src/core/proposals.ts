@@ -14,6 +14,7 @@ import type { ForwardProposals, ForwardProposalsResponse, NodeId, Proposal } fro
 export function propose(core: CoreState, proposals: readonly Proposal[]): void {
   if (core.currentRole !== 'leader' && core.config.forwardToLeader && core.leaderId !== null && core.currentRole === 'follower') {
     for (const proposal of proposals) core.pendingProposals.add(proposal.id);
+    core.proposalsWentTo = core.leaderId;
     core.send(core.leaderId, { type: 'ForwardProposals', term: core.currentTerm, proposals });
     return;
   }
@@ -22,6 +23,7 @@ export function propose(core: CoreState, proposals: readonly Proposal[]): void {
     return;
   }
   for (const proposal of proposals) core.pendingProposals.add(proposal.id);
+  core.proposalsWentTo = core.id;
   appendProposals(core, proposals);
 }
 

@@ -27,7 +27,7 @@ import { maybeApply, maybeCommit } from './commit.js';
 import { appliedThrough, compactThrough, startSnapshot } from './compaction.js';
 import { contradiction } from './contradictions.js';
 import { writesDurable } from './durability.js';
-import { answerRemovedCandidate, checkQuorum, handleRequestVote, handleVoteResponse, learnRemoval, ownVoteDurable, startElection, waitForLeader } from './election.js';
+import { answerRemovedCandidate, checkQuorum, handleRequestVote, handleVoteResponse, leaderUnreachable, learnRemoval, ownVoteDurable, startElection, waitForLeader } from './election.js';
 import { handleAppendEntries } from './followerReplication.js';
 import { handleAppendResponse } from './leaderReplication.js';
 import type { Membership, MembershipChange } from './membership.js';
@@ -38,39 +38,12 @@ import { broadcastHeartbeat, handleReadIndexRequest, handleReadIndexResponse, re
 import { setRole } from './roles.js';
 import { chunkWritten, handleInstallSnapshot, restored } from './snapshotReceive.js';
 import { chunkMissing, chunkRead, handleInstallSnapshotResponse } from './snapshotSend.js';
-import { CoreState } from './state.js';
+import { CoreState, type CoreStatus, type RaftCoreOptions } from './state.js';
 import { termAllowsStep } from './terms.js';
 import { abortTransfer, handleTimeoutNow, transferLeadership } from './transfer.js';
 import type { Effect, Entry, NodeId, Proposal, RaftConfig, RaftMessage, RandomSource, RecoveredState, Role, SnapshotMeta } from './types.js';
 
-export interface RaftCoreOptions {
-  readonly id: NodeId;
-  /**
-   * The configuration before any `config` entry in the log: every voting member of a bootstrapped cluster (this node
-   * included), or, for a node that will join an existing cluster, an empty list (it never campaigns until a
-   * configuration in its log makes it a voter).
-   */
-  readonly voters: readonly NodeId[];
-  readonly learners?: readonly NodeId[];
-  readonly config?: Partial<RaftConfig>;
-  readonly random: RandomSource;
-  /** Durable state read back from the log store; an empty log and term 0 when absent. */
-  readonly recovered?: RecoveredState;
-}
-
-/** A read-only summary of the core, for status APIs and invariant checks. */
-export interface CoreStatus {
-  readonly id: NodeId;
-  readonly role: Role;
-  readonly term: number;
-  readonly votedFor: NodeId | null;
-  readonly leader: NodeId | null;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-  readonly lastIndex: number;
-  readonly lastTerm: number;
-  readonly stableIndex: number;
-}
+export type { CoreStatus, RaftCoreOptions } from './state.js';
 
 export class RaftCore {
   readonly id: NodeId;
@@ -183,6 +156,15 @@ export class RaftCore {
       waitForLeader(state);
     }
     return state.flush();
+  }
+
+  /**
+   * The transport cannot reach `peer` now (its connection broke, or could not be made). A follower that loses its
+   * leader this way campaigns (pre-vote first) within a heartbeat interval instead of an election timeout.
+   */
+  peerUnreachable(peer: NodeId): Effect[] {
+    leaderUnreachable(this.state, peer);
+    return this.state.flush();
   }
 
   /**

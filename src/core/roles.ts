@@ -23,24 +23,23 @@ const allowedTransitions: Readonly<Record<Role, readonly Role[]>> = {
   removed: [],
 };
 
-/**
- * Follow `leader` (or nobody yet) in `term`. `cause` is the peer whose message made us step down: when a leader steps
- * down for the very target it is handing leadership to, the transfer is happening, not aborted (the caller learns the
- * outcome when the target leads).
- */
+/** Follow `leader` (or nobody yet) in `term`. `cause` is the peer whose message made us step down, if one did. */
 export function becomeFollower(core: CoreState, term: number, leader: NodeId | null, cause?: NodeId): void {
   const wasLeader = core.currentRole === 'leader';
+  // Once TimeoutNow went out, or when a newer term makes us step down, the transfer may be happening right now: who
+  // leads next decides (the node's runtime settles the caller then, or at its deadline), not this step-down.
+  const transferUndecided = core.leaseRevoked || term > core.currentTerm || (cause !== undefined && cause === core.transferTarget);
   if (term > core.currentTerm) {
     core.currentTerm = term;
     core.votedFor = null;
     saveHardState(core);
   }
-  if (wasLeader) stopLeading(core, leader, cause !== undefined && cause === core.transferTarget ? null : 'the leader stepped down');
+  if (wasLeader) stopLeading(core, leader, transferUndecided ? null : 'the leader stepped down');
   core.votes.clear();
   core.selfVoteWriteId = 0;
   setRole(core, 'follower');
   setLeader(core, leader);
-  core.resetElectionTimer();
+  core.resetElectionTimer(leader !== null);
 }
 
 /** A committed configuration leaves this node out: it never campaigns, votes or leads again. */
@@ -97,11 +96,15 @@ export function setLeader(core: CoreState, leader: NodeId | null): void {
   // A snapshot half received from the previous leader will not be finished; a new one starts at chunk 0.
   if (core.receiving !== null && !core.receiving.done) core.receiving = null;
   core.effects.push({ type: 'leaderChanged', leader, term: core.currentTerm });
-  // Whatever went to the previous leader may or may not commit; its callers must not wait on a leader that is gone.
-  for (const id of core.pendingProposals) {
-    core.effects.push({ type: 'proposalFailed', id, failure: { code: 'NOT_LEADER', leaderHint: leader, outcome: 'unknown' } });
+  // Whatever went to an earlier leader may or may not commit; its callers must not wait on a leader that is gone: this
+  // node, which stopped leading, or another one, once a third is known. A follower that merely lost track of the leader
+  // it forwarded to (a pre-vote after a silence, say) keeps waiting: the same leader may be heard again.
+  if (leader !== core.proposalsWentTo && (leader !== null || core.proposalsWentTo === core.id)) {
+    for (const id of core.pendingProposals) {
+      core.effects.push({ type: 'proposalFailed', id, failure: { code: 'NOT_LEADER', leaderHint: leader, outcome: 'unknown' } });
+    }
+    core.pendingProposals.clear();
   }
-  core.pendingProposals.clear();
   if (core.forwardedReads.size > 0) {
     core.effects.push({ type: 'readFailed', ids: [...core.forwardedReads], leaderHint: leader });
     core.forwardedReads.clear();

@@ -18,7 +18,7 @@ import type { Effect, InstallSnapshot, InstallSnapshotResponse, NodeId, Snapshot
 
 export function handleInstallSnapshot(core: CoreState, from: NodeId, request: InstallSnapshot): void {
   becomeFollower(core, core.currentTerm, from);
-  core.leaderRound = Math.max(core.leaderRound, request.round);
+  core.leaderRound = request.round;
   const { meta } = request;
   if (core.installing !== null) {
     // The last chunk of a snapshot is being written, and that write makes it current in the store: until it is

@@ -9,8 +9,7 @@
 import { RaftLog } from './log.js';
 import { decodeMembership, isMember, type Membership } from './membership.js';
 import type { Progress } from './progress.js';
-import type { RaftCoreOptions } from './raft.js';
-import { defaultRaftConfig, type Effect, type InstallSnapshot, type NodeId, type RaftConfig, type RaftMessage, type RandomSource, type Role, type SnapshotMeta } from './types.js';
+import { defaultRaftConfig, type Effect, type InstallSnapshot, type NodeId, type RaftConfig, type RaftMessage, type RandomSource, type RecoveredState, type Role, type SnapshotMeta } from './types.js';
 
 export interface PendingWrite {
   readonly writeId: number;
@@ -41,6 +40,36 @@ export interface ReceivingSnapshot {
   readonly early: Map<number, InstallSnapshot>;
 }
 
+export interface RaftCoreOptions {
+  readonly id: NodeId;
+  /**
+   * The configuration before any `config` entry in the log: every voting member of a bootstrapped cluster (this node
+   * included), or, for a node that will join an existing cluster, an empty list (it never campaigns until a
+   * configuration in its log makes it a voter).
+   */
+  readonly voters: readonly NodeId[];
+  readonly learners?: readonly NodeId[];
+  readonly config?: Partial<RaftConfig>;
+  readonly random: RandomSource;
+  /** Durable state read back from the log store; an empty log and term 0 when absent. */
+  readonly recovered?: RecoveredState;
+}
+
+/** A read-only summary of the core, for status APIs and invariant checks. */
+export interface CoreStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly votedFor: NodeId | null;
+  readonly leader: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly stableIndex: number;
+}
+
+
 export class CoreState {
   readonly id: NodeId;
   readonly config: RaftConfig;
@@ -53,7 +82,7 @@ export class CoreState {
   readonly initialMembership: Membership;
   /** The latest configuration in the log (committed or not); it is the one in force. */
   membership: Membership;
-  /** Index of the entry that set `membership`, 0 for the initial one. */
+  /** Index of the entry that set `membership`; where the log starts (0, or the snapshot's index) for the one in force there. */
   membershipIndex = 0;
   readonly random: RandomSource;
   readonly log: RaftLog;
@@ -83,9 +112,11 @@ export class CoreState {
   readonly progress = new Map<NodeId, Progress>();
   /**
    * Proposals made on this node (as leader, or forwarded to the leader) whose entries have not been applied yet.
-   * They fail with outcome 'unknown' when the leader they went to is no longer our leader.
+   * They fail with outcome 'unknown' once the leader they went to (`proposalsWentTo`) is known to be gone: this node
+   * stopped leading, or another leader is known. A follower that only lost track of its leader keeps them waiting.
    */
   readonly pendingProposals = new Set<string>();
+  proposalsWentTo: NodeId | null = null;
 
   /** Heartbeat round of this leader; every broadcast starts a new one. */
   round = 0;
@@ -117,7 +148,10 @@ export class CoreState {
   everMember: boolean;
   /** Voters that said our removal is committed (`removedAt`), since our configuration last changed. */
   readonly removalNotices = new Set<NodeId>();
-  /** The latest heartbeat round heard from the current leader, echoed in snapshot answers (reads and leases). */
+  /**
+   * The heartbeat round of the latest message from the current leader, echoed in answers that are not direct replies
+   * (a snapshot stored or restored later). The latest, not the highest: one forged round must not poison every answer.
+   */
   leaderRound = 0;
   /** A received snapshot whose last chunk is stored (or being stored) and that is not restored yet: its chunk count. */
   installing: { readonly meta: SnapshotMeta; readonly chunks: number } | null = null;
@@ -187,9 +221,15 @@ export class CoreState {
   }
 
   /** Arm the election timer at a random time in [T, 2T), so that candidates rarely collide (paper 5.2). */
-  resetElectionTimer(): void {
+  /**
+   * Arm the election timer for a random time in [T, T + T / priority). `leaderHeard`: we just heard from the current
+   * leader, so the timer's failure detector may fire sooner once it knows the leader's rhythm (not with lease reads).
+   */
+  resetElectionTimer(leaderHeard = false): void {
     const base = this.config.electionTimeoutMs;
-    this.effects.push({ type: 'resetElectionTimer', afterMs: base + Math.floor(this.random() * base) });
+    const afterMs = base + Math.floor((this.random() * base) / this.config.electionPriority);
+    if (leaderHeard && !this.config.leaseReads) this.effects.push({ type: 'resetElectionTimer', afterMs, leaderHeard });
+    else this.effects.push({ type: 'resetElectionTimer', afterMs });
   }
 
   /** The effects collected since the last flush, in order; collection starts over. */

@@ -251,7 +251,9 @@ export type ProposalFailure =
  * - `apply`: hand committed entries to the state machine, in index order, then report `applied(lastIndex)`.
  *   `proposals` maps an entry index to the id of the local proposal it carries.
  * - `resetElectionTimer` / `resetHeartbeatTimer` / `cancelHeartbeatTimer`: (re)arm or disarm the two timers; a fired
- *   timer is reported as `electionTimeout()` / `heartbeatDue()`.
+ *   timer is reported as `electionTimeout()` / `heartbeatDue()`. `leaderHeard`: the reset follows a valid message from
+ *   the current leader, so a failure detector may learn its rhythm and fire earlier than `afterMs` (never set with
+ *   lease reads, whose safety needs followers to wait a whole election timeout).
  * - `proposalFailed`: reject a pending proposal.
  * - `readReady`: the reads may be served from the state machine once it has applied `index` (linearizable).
  * - `readFailed`: the reads could not be confirmed (no leader, or leadership lost); they may be retried.
@@ -279,7 +281,7 @@ export type Effect =
     }
   | { readonly type: 'send'; readonly to: NodeId; readonly message: RaftMessage }
   | { readonly type: 'apply'; readonly entries: readonly Entry[]; readonly proposals: ReadonlyMap<number, string> }
-  | { readonly type: 'resetElectionTimer'; readonly afterMs: number }
+  | { readonly type: 'resetElectionTimer'; readonly afterMs: number; readonly leaderHeard?: true }
   | { readonly type: 'resetHeartbeatTimer'; readonly afterMs: number }
   | { readonly type: 'cancelHeartbeatTimer' }
   | { readonly type: 'proposalFailed'; readonly id: string; readonly failure: ProposalFailure }
@@ -335,6 +337,12 @@ export interface RaftConfig {
    */
   readonly leaseReads: boolean;
   readonly leaseClockDrift: number;
+  /**
+   * How eagerly this node campaigns when it hears from no leader (default 1). Its election timeout is drawn from
+   * [T, T + T / priority): a node of priority 4 times out within [T, 1.25 T) and usually leads; one of priority 0.5
+   * within [T, 3 T). Never shorter than T, so leases and check-quorum keep their guarantees.
+   */
+  readonly electionPriority: number;
 }
 
 export const defaultRaftConfig: RaftConfig = {
@@ -352,6 +360,7 @@ export const defaultRaftConfig: RaftConfig = {
   forwardToLeader: true,
   leaseReads: false,
   leaseClockDrift: 0.1,
+  electionPriority: 1,
 };
 
 /** What a node recovers from its log store before it starts. */

@@ -85,6 +85,8 @@ function feed<Command, Result, AppError>(runtime: NodeRuntime<Command, Result, A
       return runtime.snapshotReply(event);
     case 'Received':
       return runtime.received(event.from, event.message);
+    case 'PeerUnreachable':
+      return runtime.peerUnreachable(event.peer);
     case 'ElectionTimeout':
       return runtime.electionTimeout();
     case 'HeartbeatDue':
@@ -136,6 +138,7 @@ export function createNodeMachine<Command, Result, AppError>() {
   /** The events a node with a core feeds to it (running, or removed: a removed node still stores and applies). */
   const coreEvents = {
     Received: { actions: ['step', 'dispatch'] },
+    PeerUnreachable: { actions: ['step', 'dispatch'] },
     ElectionTimeout: { actions: ['step', 'dispatch'] },
     HeartbeatDue: { actions: ['step', 'dispatch'] },
     LogSaved: { actions: ['step', 'dispatch'] },
@@ -208,7 +211,7 @@ export function createNodeMachine<Command, Result, AppError>() {
               enqueue.sendTo('stateMachine', { type: 'Apply', entries: effect.entries, proposals: effect.proposals });
               break;
             case 'resetElectionTimer':
-              enqueue.sendTo('timer', { type: 'StartElectionTimer', afterMs: effect.afterMs });
+              enqueue.sendTo('timer', { type: 'StartElectionTimer', afterMs: effect.afterMs, baseMs: runtime.electionTimeoutMs, leaderHeard: effect.leaderHeard === true });
               break;
             case 'resetHeartbeatTimer':
               enqueue.sendTo('timer', { type: 'StartHeartbeatTimer', afterMs: effect.afterMs });

@@ -60,6 +60,8 @@ export class NodeRuntime<Command, Result, AppError> {
   private readonly waiters: Waiters<Command, Result, AppError>;
   private readonly transfers: TransferTracker;
   private readonly snapshots: SnapshotFlow<Result, AppError>;
+  /** The configured base election timeout T, which the timer's failure detector scales its own estimate by. */
+  readonly electionTimeoutMs: number;
   /** The last leader this node knew of (the core forgets it when the node is removed; callers still get the hint). */
   private lastLeader: NodeId | null = null;
   /** Effects produced by the last event, drained by the statechart's dispatch action. */
@@ -73,12 +75,13 @@ export class NodeRuntime<Command, Result, AppError> {
     this.actors = input.actors;
     this.codec = input.codec;
     this.config = input.config ?? {};
+    this.electionTimeoutMs = this.config.electionTimeoutMs ?? defaultRaftConfig.electionTimeoutMs;
     this.maxPending = input.maxPending ?? 10_000;
     this.snapshotChunkBytes = input.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES;
     this.random = input.random ?? seededRandom(hashSeed(`${input.id}:${Date.now()}:${Math.random()}`));
     this.waiters = new Waiters(this.maxPending, () => this.now());
     // The core aborts a transfer after an election timeout; the caller's backstop is twice that.
-    this.transfers = new TransferTracker(input.id, 2 * (this.config.electionTimeoutMs ?? defaultRaftConfig.electionTimeoutMs));
+    this.transfers = new TransferTracker(input.id, 2 * this.electionTimeoutMs);
     this.snapshots = new SnapshotFlow<Result, AppError>({ core: () => this.raft, startCore: (state) => this.startCore(state) }, this.snapshotChunkBytes);
     input.actors.stateMachine.useDecoder(this.decodeForApply);
   }
@@ -166,6 +169,11 @@ export class NodeRuntime<Command, Result, AppError> {
     this.decodedOnArrival.delete(entry);
     return command;
   };
+
+  /** The network lost `peer` (a reset connection, a peer that stopped answering): the core may campaign at once. */
+  peerUnreachable(peer: NodeId): void {
+    this.run((core) => core.peerUnreachable(peer));
+  }
 
   electionTimeout(): void {
     this.run((core) => core.electionTimeout());

@@ -1,8 +1,8 @@
 /**
  * The caller of `transferLeadership()` waiting for its outcome. Every transfer settles: it succeeds when a leader
- * other than this node is known (the target, when one was named), and fails when the core reports
- * `transferAborted`, when the node stops, or at the latest at its deadline on the timer's clock (a backstop: the core
- * aborts a transfer after an election timeout, the tracker gives up after two).
+ * other than this node is known (the target, when one was named), and fails when this node or another than the
+ * target leads, when the core reports `transferAborted`, when the node stops, or at the latest at its deadline on the
+ * timer's clock (a backstop: the core aborts a transfer after an election timeout, the tracker gives up after two).
  *
  * Invariant: at most one transfer is tracked; `transfer` is null once it has settled.
  */
@@ -39,11 +39,15 @@ export class TransferTracker {
     this.transfer = { target, deadline: now + this.deadlineMs, resolve, reject };
   }
 
-  /** A leader is known: the transfer succeeded if it is another node (and the target, when one was named). */
+  /**
+   * A leader is known: the transfer succeeded if it is another node (and the target, when one was named); it failed
+   * if this node leads again, or another node than the target leads.
+   */
   leaderChanged(leader: NodeId | null): void {
     const transfer = this.transfer;
-    if (transfer === null || leader === null || leader === this.self) return;
-    if (transfer.target !== null && leader !== transfer.target) return;
+    if (transfer === null || leader === null) return;
+    if (leader === this.self) return this.aborted('this node leads again');
+    if (transfer.target !== null && leader !== transfer.target) return this.aborted(`${leader} leads, not ${transfer.target}`);
     this.transfer = null;
     transfer.resolve();
   }

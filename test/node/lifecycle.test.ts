@@ -144,22 +144,31 @@ describe('leadership transfer settles', () => {
     expect(tracker.active).toBe(false);
   });
 
-  test('the tracker: success only when another node leads, and the target when one was named', () => {
+  test('the tracker: success only when another node leads (the target, when one was named); this node or another leading again is a failure', () => {
     const tracker = new TransferTracker('n1', 200);
     let outcome: unknown = null;
-    tracker.track(null, 0, () => (outcome = 'resolved'), (error) => (outcome = error));
-    tracker.leaderChanged('n1'); // the old leader won again: no success
-    tracker.leaderChanged(null);
+    const track = (target: string | null) => {
+      outcome = null;
+      tracker.track(target, 0, () => (outcome = 'resolved'), (error) => (outcome = error));
+    };
+    track(null);
+    tracker.leaderChanged(null); // nobody leads yet: undecided
     expect(outcome).toBeNull();
     tracker.leaderChanged('n2');
     expect(outcome).toBe('resolved');
 
-    outcome = null;
-    tracker.track('n3', 0, () => (outcome = 'resolved'), (error) => (outcome = error));
-    tracker.leaderChanged('n2'); // not the target
-    expect(outcome).toBeNull();
+    track(null);
+    tracker.leaderChanged('n1'); // the old leader won again
+    expect(outcome).toBeInstanceOf(TransferAbortedError);
+
+    track('n3');
     tracker.leaderChanged('n3');
     expect(outcome).toBe('resolved');
+
+    track('n3');
+    tracker.leaderChanged('n2'); // not the target
+    expect(outcome).toBeInstanceOf(TransferAbortedError);
+    expect((outcome as Error).message).toMatch(/n2 leads, not n3/);
   });
 });
 

@@ -70,4 +70,24 @@ describe("a read's heartbeat round", () => {
     const rounds = answer.flatMap((effect) => (effect.type === 'send' && 'round' in effect.message ? [effect.message.round] : []));
     expect(rounds).toEqual([4]);
   });
+
+  it("echoes the round of the leader's latest message, so that one forged round does not poison every later answer", () => {
+    const voters = ['n1', 'n2', 'n3'];
+    const follower = new RaftCore({ id: 'n2', voters, random: seededRandom(1) });
+    follower.start();
+    const meta: SnapshotMeta = { index: 10, term: 1, voters, learners: [] };
+    const chunk = (number: number, round: number, done: boolean) =>
+      follower.receive('n1', { type: 'InstallSnapshot', term: 1, round, meta, chunk: number, data: new Uint8Array([number]), done });
+    chunk(0, 1e6, false); // forged in the leader's name
+    chunk(1, 5, true);
+    const answers = follower.snapshotChunkWritten(meta, 1, true);
+    // The chunk is stored and the restore begins; a heartbeat meanwhile is answered with its own round.
+    expect(answers.some((effect) => effect.type === 'restoreSnapshot')).toBe(true);
+    const busy = follower.receive('n1', { type: 'AppendEntries', term: 1, prevLogIndex: 10, prevLogTerm: 1, entries: [], leaderCommit: 10, round: 6 });
+    expect(busy.flatMap((effect) => (effect.type === 'send' && 'round' in effect.message ? [effect.message.round] : []))).toEqual([6]);
+    const writes = answers.flatMap((effect) => (effect.type === 'persist' ? [effect.writeId] : []));
+    for (const writeId of writes) follower.persisted(writeId);
+    const installed = follower.snapshotRestored(meta);
+    expect(installed.flatMap((effect) => (effect.type === 'send' && 'round' in effect.message ? [effect.message.round] : []))).toEqual([6]);
+  });
 });

@@ -78,15 +78,23 @@ describe('the election timer', () => {
 });
 
 describe('a follower whose connection to the leader is reset', () => {
-  it('forgets the leader and campaigns within a heartbeat interval; the others, which still hear it, are not disturbed', () => {
+  it('forgets the leader and campaigns within a heartbeat interval, the survivors taking turns so as not to split the vote', () => {
     const cluster = new CoreCluster(['n1', 'n2', 'n3']);
     cluster.elect('n1');
     cluster.clearSeen();
     cluster.input('n2', (core) => core.peerUnreachable('n1'));
-    const timer = cluster.effectsOf('n2', 'resetElectionTimer').at(-1)!;
-    expect(timer.afterMs).toBeLessThanOrEqual(100);
+    cluster.input('n3', (core) => core.peerUnreachable('n1'));
     expect(cluster.core('n2').leader).toBeNull();
-    // The leader was alive after all: n2's pre-vote is refused by n3, which follows n1, and nobody's term moves.
+    // Half a heartbeat interval (100 ms) apart, in the order of their ids, plus a little jitter.
+    expect(cluster.effectsOf('n2', 'resetElectionTimer').at(-1)!.afterMs).toBeLessThanOrEqual(26);
+    expect(cluster.effectsOf('n3', 'resetElectionTimer').at(-1)!.afterMs).toBeGreaterThanOrEqual(51);
+    expect(cluster.effectsOf('n3', 'resetElectionTimer').at(-1)!.afterMs).toBeLessThanOrEqual(76);
+  });
+
+  it('does not disturb a leader that is alive after all: the followers that still hear it refuse the pre-vote', () => {
+    const cluster = new CoreCluster(['n1', 'n2', 'n3']);
+    cluster.elect('n1');
+    cluster.input('n2', (core) => core.peerUnreachable('n1'));
     cluster.input('n2', (core) => core.electionTimeout());
     cluster.deliver((message) => message.to !== 'n1');
     expect(cluster.core('n3').term).toBe(cluster.core('n1').term);

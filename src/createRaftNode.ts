@@ -87,6 +87,13 @@ export interface RaftNode<Command, Result, SM = StateMachine<Command, Result, un
    */
   propose(command: Command, options?: ProposeOptions): Promise<Result>;
   /**
+   * Propose a command that arrives already encoded with the node's codec (its superjson text), optionally as a request
+   * of a client session: for servers that relay commands, such as the client API (src/clientApi.ts). The text is
+   * decoded and checked against the command schema first (InvalidCommandError, nothing proposed), then proposed as
+   * is. A session registration (`seq` 0) carries no command. Rejects like `propose`, and with SessionExpiredError.
+   */
+  proposeEncoded(data: string, options?: ProposeOptions & { readonly session?: SessionTag }): Promise<Result>;
+  /**
    * Run `query` against the state machine at a point that is linearizable by default (see ReadOptions).
    *
    * @example
@@ -256,6 +263,18 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
         return Promise.reject(error);
       }
       return proposeData(data, undefined, proposeOptions.timeoutMs ?? defaultTimeoutMs);
+    },
+    proposeEncoded(data: string, encodedOptions: ProposeOptions & { readonly session?: SessionTag } = {}): Promise<Result> {
+      const { session } = encodedOptions;
+      const registration = session !== undefined && session.seq === 0;
+      if (!registration) {
+        try {
+          codec.decode(data);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+      return proposeData(registration ? '' : data, session, encodedOptions.timeoutMs ?? defaultTimeoutMs);
     },
     read<T>(query: (stateMachine: SM) => T, readOptions: ReadOptions = {}): Promise<T> {
       if (!active()) return Promise.reject(new StoppedError(stoppedReason()));

@@ -48,7 +48,7 @@
  * await store.close(); // release the directory's lock before reopening it
  */
 import { join } from 'node:path';
-import { ClassicLevel } from 'classic-level';
+import { Level } from 'level'; // the Level ecosystem's entry point: classic-level on Node
 import type { NodeId, RecoveredState } from '../../src/core/index.js';
 import {
   LogStore,
@@ -148,7 +148,7 @@ export class LevelLogStore extends LogStore {
       this.ownsDb = false;
       this.location = undefined;
     } else {
-      this.db = new ClassicLevel<string, string>(options.location);
+      this.db = new Level<string, string>(options.location);
       this.ownsDb = true;
       this.location = options.location;
     }

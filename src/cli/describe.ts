@@ -10,7 +10,7 @@
 import { copyFileSync, existsSync, linkSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ClassicLevel } from 'classic-level';
+import { Level } from 'level';
 import { LevelLogStore, type LevelDatabase } from '../../actors/log-store/LevelLogStore.js';
 import { decodeRecord } from '../../actors/log-store/levelCodec.js';
 import type { Entry, NodeId, RecoveredState } from '../core/index.js';
@@ -46,7 +46,7 @@ export async function readDataDirectory(dir: string): Promise<DataDirectory> {
       }
       copyFileSync(join(dir, name), join(copy, name));
     }
-    const db = new ClassicLevel<string, string>(copy) as unknown as LevelDatabase;
+    const db = new Level<string, string>(copy) as unknown as LevelDatabase;
     await db.open();
     try {
       const meta = db.sublevel<Buffer, Buffer>('meta', { keyEncoding: 'buffer', valueEncoding: 'buffer' });

@@ -21,7 +21,8 @@ export function handleAppendEntries(core: CoreState, from: NodeId, request: Appe
     // restarts after it. An append sent before the leader switched to the snapshot would land in the store behind
     // that write, out of place; drop its entries (the leader sends again once the snapshot is installed), but
     // answer its round, so that reads, leases and check-quorum still count this follower.
-    core.send(from, snapshotResponse(core, core.installing.meta.index, core.installing.chunks, false));
+    const { meta, chunks, stored } = core.installing;
+    core.send(from, snapshotResponse(core, meta.index, stored ? chunks : chunks - 1, false));
     return;
   }
   if (request.prevLogIndex < core.commit) {

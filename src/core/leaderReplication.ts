@@ -11,7 +11,7 @@ import { persist } from './durability.js';
 import { adoptConfigEntries, maybePromote } from './membershipChanges.js';
 import type { Progress } from './progress.js';
 import { roundAnswered } from './readIndex.js';
-import { heartbeatDuringTransfer, startSnapshotTransfer } from './snapshotSend.js';
+import { heartbeatDuringTransfer, requestChunks, startSnapshotTransfer } from './snapshotSend.js';
 import type { CoreState } from './state.js';
 import { sendTimeoutNow } from './transfer.js';
 import type { AppendEntriesResponse, Entry, NodeId, Proposal } from './types.js';
@@ -122,10 +122,11 @@ export function handleAppendResponse(core: CoreState, from: NodeId, response: Ap
   if (response.success) {
     const inflightBefore = progress.inflight.length;
     const advanced = progress.acknowledge(response.index);
-    if (progress.mode === 'snapshot' && core.log.termAt(progress.matchIndex) !== undefined) {
-      // Appends sent before the transfer began brought the follower within reach of the log again (etcd does the
-      // same): replicate instead. Staying in snapshot mode would ignore the transfer's `installed` answer, whose
-      // index is now at or below matchIndex, and ask for chunks forever.
+    if (progress.mode === 'snapshot' && (core.log.termAt(progress.matchIndex) !== undefined || progress.matchIndex >= progress.snapshot!.meta.index)) {
+      // Appends sent before the transfer began (or a heartbeat answered once the snapshot was installed) brought the
+      // follower within reach of the log again, or past the snapshot being sent (etcd does the same): replicate
+      // instead. Staying in snapshot mode would ignore the transfer's `installed` answer, whose index is now at or
+      // below matchIndex, and wait for it forever.
       progress.becomeProbe();
     }
     if (advanced) {
@@ -140,6 +141,22 @@ export function handleAppendResponse(core: CoreState, from: NodeId, response: Ap
       progress.inflight.shift();
     }
     sendAppendWhileAllowed(core, from, progress);
+    return;
+  }
+  if (progress.mode === 'snapshot') {
+    const transfer = progress.snapshot!;
+    // Every chunk was taken but no `installed` came: if the follower's log ends before the snapshot, it lost it (a
+    // crash before the last chunk was durable): send the snapshot again. Otherwise the answer was lost: send the last
+    // chunk again, which a follower that installed the snapshot answers with `installed`.
+    if (transfer.lastChunk !== null && transfer.acked > transfer.lastChunk) {
+      if (response.hintIndex < transfer.meta.index) {
+        startSnapshotTransfer(core, from, progress);
+      } else {
+        transfer.acked = transfer.lastChunk;
+        transfer.requested = transfer.lastChunk;
+        requestChunks(core, from, progress);
+      }
+    }
     return;
   }
   // Fast backtracking: jump to the end of the last term the follower's hint and our log have in common.

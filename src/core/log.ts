@@ -63,10 +63,13 @@ export class RaftLog {
 
   /**
    * The largest index at or below `index` whose term is at most `term` (etcd's findConflictByTerm). Used on both
-   * sides of fast backtracking.
+   * sides of fast backtracking. Term 0 when `index` lies before the log's start, where terms are not known.
    */
   lastIndexWithTermAtMost(index: number, term: number): { index: number; term: number } {
     let i = Math.min(index, this.lastIndex);
+    // Below the compacted prefix nothing is known: answer `index` itself (a leader then sends from there, which
+    // takes its snapshot), never the start of the log, which would make the leader probe the same place forever.
+    if (i < this.prevIndex) return { index: i, term: 0 };
     while (i > this.prevIndex) {
       const t = this.entries[i - this.prevIndex - 1]!.term;
       if (t <= term) return { index: i, term: t };

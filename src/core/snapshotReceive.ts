@@ -68,7 +68,7 @@ function storeChunk(core: CoreState, request: InstallSnapshot): void {
   receiving.done = request.done;
   if (request.done) {
     receiving.early.clear();
-    core.installing = { meta, chunks: receiving.nextChunk };
+    core.installing = { meta, chunks: receiving.nextChunk, stored: false };
   }
   if (request.done && core.log.termAt(meta.index) !== meta.term && core.log.lastIndex > meta.index) {
     // Our entries after the snapshot conflict with it (they are not in the leader's log, so not committed). Drop
@@ -92,6 +92,7 @@ export function chunkWritten(core: CoreState, meta: SnapshotMeta, chunk: number,
   }
   // The snapshot is current in the store now: install it even if the leader is gone meanwhile (no one else will).
   core.receiving = null;
+  if (core.installing !== null) core.installing.stored = true;
   installSnapshot(core, meta);
   return core.flush();
 }

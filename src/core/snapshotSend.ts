@@ -21,7 +21,7 @@ export function startSnapshotTransfer(core: CoreState, peer: NodeId, progress: P
 }
 
 /** Read chunks from the store until `snapshotWindow` of them are unacknowledged (or the last one is out). */
-function requestChunks(core: CoreState, peer: NodeId, progress: Progress): void {
+export function requestChunks(core: CoreState, peer: NodeId, progress: Progress): void {
   const transfer = progress.snapshot!;
   while (transfer.requested < transfer.acked + core.config.snapshotWindow && (transfer.lastChunk === null || transfer.requested <= transfer.lastChunk)) {
     core.effects.push({ type: 'readSnapshotChunk', to: peer, meta: transfer.meta, chunk: transfer.requested++ });

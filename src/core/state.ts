@@ -153,8 +153,11 @@ export class CoreState {
    * (a snapshot stored or restored later). The latest, not the highest: one forged round must not poison every answer.
    */
   leaderRound = 0;
-  /** A received snapshot whose last chunk is stored (or being stored) and that is not restored yet: its chunk count. */
-  installing: { readonly meta: SnapshotMeta; readonly chunks: number } | null = null;
+  /**
+   * A received snapshot whose last chunk is being stored (`stored` false) or is stored and being restored, with its
+   * chunk count. Until `stored`, a crash loses it: answers say the last chunk is still to be taken.
+   */
+  installing: { readonly meta: SnapshotMeta; readonly chunks: number; stored: boolean } | null = null;
 
   /** The configuration in force at the log's starting point (before its first retained entry). */
   baseMembership: Membership;

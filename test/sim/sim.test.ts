@@ -209,4 +209,17 @@ describe('seeds that found bugs stay fixed, and still build their scenario', () 
     expect(result.stats.membershipGoals).toBe(6);
     expect(result.stats.snapshotInstalls).toBeGreaterThan(0);
   });
+
+  // Followers in snapshot mode got heartbeats (issue 13) and a heartbeat's answer could leave the leader waiting
+  // forever: seed 615, the follower's `installed` answer came after a heartbeat had already acknowledged the snapshot's
+  // index; seed 1609 (5 nodes), the `installed` answer was lost once every chunk was acknowledged; seed 548 (5 nodes), the
+  // follower crashed before its last chunk was durable after saying it had it. Each must install a snapshot and stay live.
+  for (const [seed, nodes] of [[615, 3], [1609, 5], [548, 5]] as const) {
+    it(`seed ${seed} (${nodes} nodes, snapshots): a follower behind the leader's snapshot is caught up after the heal`, async () => {
+      const result = await runSeed(seed, { nodes, steps: 2000 });
+      expect(failures([result]).join('\n')).toBe('');
+      expect(result.stats.snapshotInstalls).toBeGreaterThan(0);
+      expect(result.stats.recoveryMs).toBeGreaterThanOrEqual(0);
+    });
+  }
 });

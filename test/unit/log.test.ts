@@ -49,6 +49,14 @@ describe('RaftLog', () => {
     expect(log.lastIndexWithTermAtMost(6, 0)).toEqual({ index: 0, term: 0 });
   });
 
+  it('answers an index before a compacted log starts with that index, so a leader sends its snapshot there', () => {
+    const log = new RaftLog(entries(1, 1, 2, 2, 4, 4));
+    log.compact(4);
+    expect(log.lastIndexWithTermAtMost(2, 4)).toEqual({ index: 2, term: 0 });
+    expect(log.lastIndexWithTermAtMost(4, 4)).toEqual({ index: 4, term: 2 });
+    expect(log.lastIndexWithTermAtMost(6, 3)).toEqual({ index: 4, term: 2 });
+  });
+
   it('drops a suffix on truncation and appends after it again', () => {
     const log = new RaftLog(entries(1, 1, 2, 2));
     log.truncateFrom(3);

@@ -1,10 +1,11 @@
 /**
  * Committed proposals per second and latency of a three-process cluster on loopback: three `xraft-node` processes
  * (HTTP/2 between them, LevelDB logs with synced writes in a temp dir), and `concurrency` clients in this process,
- * each keeping one `POST /client/propose` (a 100-byte value) outstanding against the leader over one HTTP/2 session.
+ * each keeping one `POST /xraft/v1/client/propose` (a 100-byte value) outstanding against the leader over one HTTP/2 session.
  * A proposal counts once its 200 arrives: committed by a majority and applied on the leader.
  * The three nodes and the load generator share the machine's cores.
  */
+import superjson from 'superjson';
 import { ProcessCluster } from '../test/process/support.js';
 
 export interface NetworkBenchResult {
@@ -29,8 +30,8 @@ export async function benchNetwork(concurrencies: readonly number[], seconds: nu
     let sequence = 0;
     for (const concurrency of concurrencies) {
       const client = leader.rawClient();
-      const body = (): string => JSON.stringify({ op: 'set', key: `k${sequence++ % 10_000}`, value });
-      const post = () => client.request('POST', '/client/propose', body(), { 'content-type': 'application/json' }, 10_000);
+      const body = (): string => JSON.stringify({ command: superjson.stringify({ op: 'set', key: `k${sequence++ % 10_000}`, value }) });
+      const post = () => client.request('POST', '/xraft/v1/client/propose', body(), { 'content-type': 'application/json' }, 10_000);
       // Warm up (JIT, sessions, LevelDB) for half a second, then measure.
       const warmUntil = performance.now() + 500;
       await Promise.all(Array.from({ length: concurrency }, async () => {

@@ -14,6 +14,7 @@ import http2 from 'node:http2';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
 import { Http2Network } from '../../actors/network/Http2Network.js';
 import { createRaftNode, MembershipChangeError, NotLeaderError, type RaftNode } from '../../src/index.js';
+import { serveClientApi } from '../../src/clientApi.js';
 import { errorResponse } from '../../src/process/index.js';
 import { KvStore, kvCommand, type KvCommand, type NodeAddress } from './store.js';
 
@@ -52,6 +53,9 @@ export async function startKvNode(options: KvNodeOptions) {
     id, members: id in peers ? Object.keys(peers) : [], commandSchema: kvCommand, stateMachine: store, network, logStore,
     config: { electionTimeoutMs, heartbeatIntervalMs: Math.ceil(electionTimeoutMs / 8), ...(options.snapshotEvery === undefined ? {} : { snapshotThreshold: options.snapshotEvery, snapshotTrailingEntries: Math.floor(options.snapshotEvery / 10) }) },
   });
+
+  // xraft/client's API on the raft port: proposals (commands as superjson text), sessions, status, membership.
+  serveClientApi(network, node, { address: raft });
 
   /** Retry what was refused unlogged (no leader yet, or the one we knew is gone: an election is under way), 5 s at most. */
   async function withLeader<T>(operation: () => Promise<T>, deadline = Date.now() + 5000): Promise<T> {

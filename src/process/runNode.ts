@@ -1,11 +1,9 @@
 /**
  * Run one Raft node as a process: a LevelLogStore in the data directory, an Http2Network on the listen address
- * (TLS when configured), and a small client API on the same HTTP/2 server:
+ * (TLS when configured), and on the same HTTP/2 server:
  *
- * - `POST /client/propose` with a JSON command: 200 `{ result }` once committed and applied; on failure a JSON
- *   `{ error: { code, message, leaderHint? } }` with 400 (INVALID_COMMAND), 422 (REJECTED), 429 (OVERLOADED),
- *   503 (NOT_LEADER, STOPPED) or 504 (TIMEOUT). A follower forwards the proposal to its leader.
- * - `GET /client/status`: the node's `status()` and its cluster id.
+ * - the client API of `xraft/client` under `/xraft/v1/client/` (src/clientApi.ts): proposals, sessions, status,
+ *   membership changes, leadership transfers;
  * - whatever routes the app adds (the built-in key-value app: `GET /client/kv[?key=K][&consistency=stale|lease]`).
  *
  * `stop()` is the graceful shutdown: the node stops (waiting callers get STOPPED), the log store finishes and syncs
@@ -21,7 +19,7 @@ import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
 import { Http2Network, NetworkListenError, type RouteHandler, type RouteResponse } from '../../actors/network/Http2Network.js';
 import type { StateMachine } from '../../actors/state-machine/StateMachine.js';
 import { createRaftNode, type RaftNode, type ResultOf } from '../createRaftNode.js';
-import { NotLeaderError, XraftError } from '../errors.js';
+import { clientErrorResponse, serveClientApi } from '../clientApi.js';
 import { DEFAULT_SNAPSHOT_CHUNK_BYTES } from '../node/runtime.js';
 import { NodeProcessError, splitAddress, type NodeProcessConfig } from './config.js';
 import { KeyValueStateMachine, keyValueCommandSchema, type KeyValueCommand } from './KeyValueStateMachine.js';
@@ -130,20 +128,8 @@ export async function startNodeProcess<Command, SM extends StateMachine<Command,
     ...(config.network.maxBodyBytes === undefined ? {} : { snapshotChunkBytes: Math.min(DEFAULT_SNAPSHOT_CHUNK_BYTES, Math.floor(config.network.maxBodyBytes / 2)) }),
   });
 
-  network.route('POST', '/client/propose', async ({ body }) => {
-    let command: unknown;
-    try {
-      command = JSON.parse(body.toString('utf8'));
-    } catch {
-      return { status: 400, body: { error: { code: 'INVALID_COMMAND', message: 'the body is not JSON' } } };
-    }
-    try {
-      return { status: 200, body: { result: await node.propose(command as Command) } };
-    } catch (error) {
-      return errorResponse(error);
-    }
-  });
-  network.route('GET', '/client/status', () => ({ status: 200, body: { ...node.status(), clusterId: config.clusterId } }));
+  // The client API (xraft/client): proposals, sessions, status with the members' addresses, membership changes.
+  serveClientApi(network, node, { address: advertisedAddress(config.listen, port) });
   app.routes?.((method, path, handler) => network.route(method, path, handler), node, stateMachine);
 
   let stopping: Promise<void> | null = null;
@@ -163,14 +149,16 @@ export async function startNodeProcess<Command, SM extends StateMachine<Command,
   };
 }
 
-/** A proposal's or read's failure as an HTTP answer. */
+/** The address clients reach this node at: the listen address, with the port taken when it was 0. */
+function advertisedAddress(listen: string, port: number): string | undefined {
+  const { host } = splitAddress(listen);
+  if (host === '0.0.0.0' || host === '::') return undefined; // every interface: no one address to give out
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** A proposal's or read's failure as an HTTP answer: the client API's error format (src/clientApi.ts). */
 export function errorResponse(error: unknown): RouteResponse {
-  if (error instanceof XraftError) {
-    const status = { INVALID_COMMAND: 400, REJECTED: 422, OVERLOADED: 429, TIMEOUT: 504, NOT_LEADER: 503, STOPPED: 503 }[error.code as string] ?? 500;
-    const leaderHint = error instanceof NotLeaderError ? { leaderHint: error.leaderHint, outcome: error.outcome } : {};
-    return { status, body: { error: { code: error.code, message: error.message, ...leaderHint } } };
-  }
-  return { status: 500, body: { error: { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) } } };
+  return clientErrorResponse(error);
 }
 
 /** Create the data directory when missing and make sure it is a readable, writable directory. */

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../network/support.js';
-import { ProcessCluster, Writer, type NodeProcess } from './support.js';
+import { proposal, ProcessCluster, Writer, type NodeProcess } from './support.js';
 
 let cluster: ProcessCluster;
 let writer: Writer;
@@ -39,7 +39,7 @@ describe('a cluster of three processes', () => {
   it('elects a leader and replicates proposals to every node', { timeout: 30_000 }, async () => {
     const leader = await cluster.leader();
     const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => leader.request('POST', '/client/propose', { op: 'set', key: `first${i}`, value: `${i}` })),
+      Array.from({ length: 20 }, (_, i) => leader.request('POST', '/xraft/v1/client/propose', proposal({ op: 'set', key: `first${i}`, value: `${i}` }))),
     );
     expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
     const { commitIndex } = (await leader.status())!;

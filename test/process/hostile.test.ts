@@ -12,7 +12,7 @@ import { seededRandom } from '../../src/index.js';
 import { decodeBatch, decodeSnapshotChunkRequest, encodeBatch, encodeSnapshotChunkRequest, type SnapshotChunkEnvelope } from '../../src/wire.js';
 import { MESSAGES_PATH, SNAPSHOT_CHUNK_PATH } from '../../actors/network/Http2Network.js';
 import { RawClient, waitFor } from '../network/support.js';
-import { ProcessCluster, type Status } from './support.js';
+import { proposal, ProcessCluster, type Status } from './support.js';
 
 const MAX_BODY = 64 * 1024;
 const random = seededRandom(20_240_607);
@@ -183,7 +183,7 @@ async function fingerprint(): Promise<{ statuses: Status[]; entries: Record<stri
 it('answers 10,000 hostile requests with 4xx, never crashes, and keeps its log', { timeout: 60_000 }, async () => {
   const leader = await cluster.leader();
   for (let i = 0; i < 5; i++) {
-    const answer = await leader.request('POST', '/client/propose', { op: 'set', key: `k${i}`, value: `${i}` });
+    const answer = await leader.request('POST', '/xraft/v1/client/propose', proposal({ op: 'set', key: `k${i}`, value: `${i}` }));
     expect(answer.status).toBe(200);
   }
   const { commitIndex } = (await leader.status())!;
@@ -229,7 +229,7 @@ it('answers 10,000 hostile requests with 4xx, never crashes, and keeps its log',
   expect(cluster.nodes.every((node) => node.alive)).toBe(true);
   expect(await fingerprint()).toEqual(before);
   // And the cluster still works.
-  const answer = await (await cluster.leader()).request('POST', '/client/propose', { op: 'set', key: 'after', value: 'flood' });
+  const answer = await (await cluster.leader()).request('POST', '/xraft/v1/client/propose', proposal({ op: 'set', key: 'after', value: 'flood' }));
   expect(answer.status, answer.body).toBe(200);
   await waitFor(async () => (await cluster.statuses()).every((status) => status.appliedIndex === commitIndex + 1), 'the write after the flood applied everywhere');
 });

@@ -10,10 +10,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KvProcess, leaderOf } from '../examples/support.js';
 import { freePorts, RawClient, waitFor, type HttpAnswer } from '../network/support.js';
+import superjson from 'superjson';
 import { listening, type StatusView } from '../support/processes.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const cli = join(repoRoot, 'src/process/cli.ts');
+
+/** A client API propose request (src/clientApi.ts): the command as its superjson text. */
+export const proposal = (command: unknown): { command: string } => ({ command: superjson.stringify(command) });
 
 export interface Status extends StatusView {
   readonly lastIndex: number;
@@ -123,7 +127,7 @@ export class NodeProcess {
   /** The node's status, or null when it does not answer in time. */
   async status(timeoutMs = 1000): Promise<Status | null> {
     try {
-      const answer = await this.request('GET', '/client/status', undefined, timeoutMs);
+      const answer = await this.request('GET', '/xraft/v1/client/status', undefined, timeoutMs);
       return answer.status === 200 ? (JSON.parse(answer.body) as Status) : null;
     } catch {
       return null;
@@ -258,7 +262,7 @@ export class Writer {
       }
       const key = `${this.prefix}${this.sequence++}`;
       try {
-        const answer = await node.request('POST', '/client/propose', { op: 'set', key, value: key }, 2000);
+        const answer = await node.request('POST', '/xraft/v1/client/propose', proposal({ op: 'set', key, value: key }), 2000);
         if (answer.status === 200) {
           this.acked.push(key);
           continue;

@@ -9,7 +9,7 @@ import { MESSAGES_PATH } from '../../actors/network/Http2Network.js';
 import { encodeBatch } from '../../src/wire.js';
 import { RawClient } from '../network/support.js';
 import { makeCertificates, type CertificateFiles } from './certs.js';
-import { ProcessCluster } from './support.js';
+import { ProcessCluster, proposal } from './support.js';
 
 let certs: CertificateFiles;
 let strangers: CertificateFiles;
@@ -36,7 +36,7 @@ afterAll(async () => {
 /** Whether a request through `client` gets any HTTP answer at all. */
 async function answered(client: RawClient): Promise<number | string> {
   try {
-    return (await client.request('GET', '/client/status', undefined, {}, 3000)).status;
+    return (await client.request('GET', '/xraft/v1/client/status', undefined, {}, 3000)).status;
   } catch (error) {
     return `refused: ${(error as Error).message}`;
   } finally {
@@ -47,7 +47,7 @@ async function answered(client: RawClient): Promise<number | string> {
 it('runs a cluster over mutual TLS and refuses clients without a valid certificate', { timeout: 40_000 }, async () => {
   const leader = await cluster.leader();
   for (let i = 0; i < 10; i++) {
-    const answer = await leader.request('POST', '/client/propose', { op: 'set', key: `k${i}`, value: `${i}` });
+    const answer = await leader.request('POST', '/xraft/v1/client/propose', proposal({ op: 'set', key: `k${i}`, value: `${i}` }));
     expect(answer.status, answer.body).toBe(200);
   }
   const { commitIndex } = (await leader.status())!;

@@ -1,20 +1,25 @@
 #!/usr/bin/env node
 /**
- * `xraft`: look into a node's data directory and drive a running key-value cluster (examples/kv).
+ * `xraft`: look into a node's data directory and drive a running cluster through `xraft/client`.
  *
  *   xraft describe logs DIR [--from N] [--limit N] [--width N]   the log entries of a (stopped) node, as a table
  *   xraft describe metadata DIR                                  identity, hard state, snapshot, configuration
- *   xraft status URL...                                          each node's role, term, leader and indexes
- *   xraft members list [--url URL]
- *   xraft members add ID --raft HOST:PORT --http HOST:PORT [--url URL]
- *   xraft members remove ID [--url URL]
- *   xraft transfer-leader [ID] [--url URL]
+ *   xraft status NODE...                                         each node's role, term, leader and indexes
+ *   xraft members list [--nodes LIST]
+ *   xraft members add ID --address HOST:PORT [--no-promote] [--nodes LIST]
+ *   xraft members remove ID [--nodes LIST]
+ *   xraft transfer-leader [ID] [--nodes LIST]
+ *   xraft propose JSON [--nodes LIST]                             propose a command (JSON) and print the result
  *
- * `describe` never changes the directory (it reads a throwaway copy; see describe.ts). The cluster commands talk to
- * any node's HTTP API (`--url`, default `$XRAFT_URL` or http://127.0.0.1:8001); membership changes reach the leader.
+ * `describe` never changes the directory (it reads a throwaway copy; see describe.ts). The cluster commands speak the
+ * client API that every xraft process (the KV example, `xraft-node`) serves on its raft port: NODE and `--nodes`
+ * (comma-separated; default `$XRAFT_NODES` or 127.0.0.1:7001) are raft addresses, and the client finds the leader
+ * from any of them. `--tls-ca`, `--tls-cert` and `--tls-key` (or `$XRAFT_TLS_CA`, ...) reach nodes that serve TLS.
  * Exit status: 0 on success, 1 when the cluster or the directory refused, 2 on bad usage.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { createClient, RemoteError, XraftError, type ClientTlsOptions, type XraftClient } from '../client/index.js';
 import { describeEntryData, DescribeError, lastConfiguration, readDataDirectory } from './describe.js';
 import { formatPairs, formatTable, truncate } from './table.js';
 
@@ -27,28 +32,51 @@ const count = (value: string): number => {
   return parsed;
 };
 const print = (text: string): void => void process.stdout.write(`${text}\n`);
-const defaultUrl = process.env.XRAFT_URL ?? 'http://127.0.0.1:8001';
+const defaultNodes = process.env.XRAFT_NODES ?? '127.0.0.1:7001';
 
-/** One request to a node's HTTP API; a JSON error body becomes a CliError with its code. */
-async function call(url: string, method: string, path: string, body?: unknown): Promise<unknown> {
-  let response: Response;
+interface ClusterFlags {
+  nodes: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** A client of the cluster the flags name; closed once `use` settles. Refusals become one line on stderr. */
+async function withClient<T>(flags: ClusterFlags, use: (client: XraftClient<unknown, unknown>) => Promise<T>): Promise<T> {
+  const file = (path: string | undefined): Buffer | undefined => (path === undefined ? undefined : readFileSync(path));
+  const ca = flags.tlsCa ?? process.env.XRAFT_TLS_CA;
+  const cert = flags.tlsCert ?? process.env.XRAFT_TLS_CERT;
+  const key = flags.tlsKey ?? process.env.XRAFT_TLS_KEY;
+  const tls: ClientTlsOptions | undefined = ca === undefined && cert === undefined ? undefined : { ca: file(ca), cert: file(cert), key: file(key) };
+  const nodes = flags.nodes.split(',').map((node) => node.trim()).filter((node) => node !== '');
+  const client = createClient<unknown, unknown>({ nodes, tls, timeoutMs: 15_000 });
   try {
-    response = await fetch(new URL(path, url.endsWith('/') ? url : `${url}/`), {
-      method,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      signal: AbortSignal.timeout(15_000),
-    });
+    return await use(client);
   } catch (error) {
-    throw new CliError(`cannot reach ${url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
+    throw refusal(error, nodes);
+  } finally {
+    client.close();
   }
-  const text = await response.text();
-  const parsed: unknown = text === '' ? null : (() => { try { return JSON.parse(text); } catch { return text; } })();
-  if (!response.ok) {
-    const error = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
-    throw new CliError(`${url} answered ${response.status}${error === undefined ? `: ${text}` : ` ${error.code}: ${error.message}`}`);
+}
+
+/** What the cluster said, in one line: the error's code (and membership reason) and message. */
+function refusal(error: unknown, nodes: readonly string[]): unknown {
+  if (error instanceof XraftError) {
+    const reason = 'reason' in error ? ` ${String(error.reason)}` : '';
+    const unreachable = error.code === 'TIMEOUT' && error.cause instanceof Error ? ` (${error.cause.message})` : '';
+    return new CliError(`${nodes.join(',')}: ${error.code}${reason}: ${error.message}${unreachable}`);
   }
-  return parsed;
+  if (error instanceof RemoteError) return new CliError(`${nodes.join(',')}: ${error.code}: ${error.message}`);
+  return error;
+}
+
+/** The cluster flags of a command. */
+function clusterCommand(command: Command): Command {
+  return command
+    .option('--nodes <list>', 'raft addresses of some nodes, host:port,...', defaultNodes)
+    .option('--tls-ca <file>', 'CA of the nodes\' certificates (PEM)')
+    .option('--tls-cert <file>', 'client certificate (PEM), for mutual TLS')
+    .option('--tls-key <file>', 'client key (PEM)');
 }
 
 const program = new Command('xraft').description('Inspect xraft data directories and drive a running key-value cluster').showHelpAfterError();
@@ -97,67 +125,64 @@ describe
     ]));
   });
 
-interface NodeStatusAnswer {
-  id: string;
-  role: string;
-  term: number;
-  leader: string | null;
-  commitIndex: number;
-  appliedIndex: number;
-  members: string[];
-  learners: string[];
-}
-
-program
-  .command('status <urls...>')
-  .description("each node's role, term, leader, commit and applied index and members (GET /status)")
-  .action(async (urls: string[]) => {
-    const answers = await Promise.all(urls.map((url) => call(url, 'GET', 'status').then((status) => status as NodeStatusAnswer, (error: Error) => error)));
-    const rows = answers.map((answer, at) =>
-      answer instanceof Error
-        ? ['?', 'unreachable', '', '', '', '', '', '', urls[at]!]
-        : [answer.id, answer.role, String(answer.term), answer.leader ?? '-', String(answer.commitIndex), String(answer.appliedIndex),
-          answer.members.join(','), answer.learners.join(',') || '-', urls[at]!],
-    );
-    print(formatTable(['NODE', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'VOTERS', 'LEARNERS', 'URL'], rows));
-    if (answers.some((answer) => answer instanceof Error)) process.exitCode = 1;
-  });
+clusterCommand(
+  program
+    .command('status <nodes...>')
+    .description("each node's role, term, leader, commit and applied index and members (raft addresses)"),
+).action(async (addresses: string[], flags: ClusterFlags) => {
+  const answers = await withClient({ ...flags, nodes: addresses.join(',') }, (client) =>
+    Promise.all(addresses.map((node) => client.status({ node, timeoutMs: 3000 }).catch((error: Error) => error))),
+  );
+  const rows = answers.map((answer, at) =>
+    answer instanceof Error
+      ? ['?', 'unreachable', '', '', '', '', '', '', addresses[at]!]
+      : [answer.id, answer.role, String(answer.term), answer.leader ?? '-', String(answer.commitIndex), String(answer.appliedIndex),
+        answer.members.join(','), answer.learners.join(',') || '-', addresses[at]!],
+  );
+  print(formatTable(['NODE', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'VOTERS', 'LEARNERS', 'ADDRESS'], rows));
+  if (answers.some((answer) => answer instanceof Error)) process.exitCode = 1;
+});
 
 const members = program.command('members').description('list, add or remove members (changes are made by the leader)');
-members
-  .command('list')
-  .option('--url <url>', 'any node', defaultUrl)
-  .action(async ({ url }: { url: string }) => {
-    const answer = (await call(url, 'GET', 'admin/members')) as { voters: string[]; learners: string[]; addresses: Record<string, { raft: string; http: string }> };
-    const row = (id: string, role: string): string[] => [id, role, answer.addresses[id]?.raft ?? '?', answer.addresses[id]?.http ?? '?'];
-    print(formatTable(['ID', 'ROLE', 'RAFT', 'HTTP'], [...answer.voters.map((id) => row(id, 'voter')), ...answer.learners.map((id) => row(id, 'learner'))]));
-  });
-members
-  .command('add <id>')
-  .description('add a learner, promoted to voter once it has caught up; start it with --peers naming the members')
-  .requiredOption('--raft <host:port>', "the new node's raft address")
-  .requiredOption('--http <host:port>', "the new node's HTTP address")
-  .option('--url <url>', 'any node', defaultUrl)
-  .action(async (id: string, { raft, http, url }: { raft: string; http: string; url: string }) => {
-    const answer = (await call(url, 'POST', 'admin/members', { id, raft, http })) as { voters: string[]; learners: string[] };
-    print(`added ${id} as a learner; voters ${answer.voters.join(',')}, learners ${answer.learners.join(',')}`);
-  });
-members
-  .command('remove <id>')
-  .option('--url <url>', 'any node', defaultUrl)
-  .action(async (id: string, { url }: { url: string }) => {
-    await call(url, 'DELETE', `admin/members/${encodeURIComponent(id)}`);
-    print(`removed ${id}`);
-  });
+clusterCommand(members.command('list')).action(async (flags: ClusterFlags) => {
+  const answer = await withClient(flags, (client) => client.members());
+  const row = (id: string, role: string): string[] => [id, role, answer.addresses[id] ?? '?'];
+  print(formatTable(['ID', 'ROLE', 'ADDRESS'], [...answer.voters.map((id) => row(id, 'voter')), ...answer.learners.map((id) => row(id, 'learner'))]));
+});
+clusterCommand(
+  members
+    .command('add <id>')
+    .description('add a learner, promoted to voter once it has caught up (unless --no-promote)')
+    .requiredOption('--address <host:port>', "the new node's raft address")
+    .option('--no-promote', 'leave it a learner'),
+).action(async (id: string, flags: ClusterFlags & { address: string; promote: boolean }) => {
+  const answer = await withClient(flags, (client) => client.addLearner(id, { address: flags.address, promote: flags.promote }));
+  print(`added ${id} as a learner; voters ${answer.voters.join(',')}, learners ${answer.learners.join(',') || '-'}`);
+});
+clusterCommand(members.command('remove <id>')).action(async (id: string, flags: ClusterFlags) => {
+  await withClient(flags, (client) => client.removeMember(id));
+  print(`removed ${id}`);
+});
 
-program
-  .command('transfer-leader [id]')
-  .description('hand leadership to ID (default: the most up-to-date voter)')
-  .option('--url <url>', 'any node', defaultUrl)
-  .action(async (id: string | undefined, { url }: { url: string }) => {
-    const answer = (await call(url, 'POST', 'admin/transfer-leader', id === undefined ? {} : { to: id })) as { leader: string };
-    print(`leader: ${answer.leader}`);
-  });
+clusterCommand(program.command('transfer-leader [id]').description('hand leadership to ID (default: the most up-to-date voter)')).action(
+  async (id: string | undefined, flags: ClusterFlags) => {
+    const leader = await withClient(flags, (client) => client.transferLeadership(id));
+    print(`leader: ${leader ?? '-'}`);
+  },
+);
+
+clusterCommand(program.command('propose <json>').description("propose a command, given as JSON, and print the state machine's result as JSON")).action(
+  async (json: string, flags: ClusterFlags) => {
+    let command: unknown;
+    try {
+      command = JSON.parse(json);
+    } catch (error) {
+      throw new CliError(`the command is not JSON: ${(error as Error).message}`);
+    }
+    const result = await withClient(flags, (client) => client.propose(command));
+    print(JSON.stringify(result ?? null));
+  },
+);
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof CliError || error instanceof DescribeError) {

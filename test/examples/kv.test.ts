@@ -80,9 +80,9 @@ describe('the key-value example across processes', () => {
     expect(conflict.status).toBe(409);
     expect(JSON.parse(conflict.body).error.code).toBe('ADDRESS_CONFLICT');
 
-    const listed = await xraft(['members', 'list', '--url', n4.url]);
-    expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(new RegExp(`^n4\\s+voter\\s+${n4.raft}\\s+${n4.http}$`, 'm'));
+    const listed = await xraft(['members', 'list', '--nodes', n4.raft]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`^n4\\s+voter\\s+${n4.raft}$`, 'm'));
     expect(listed.stdout.match(/\svoter\s/g)).toHaveLength(4);
   });
 
@@ -103,20 +103,20 @@ describe('the key-value example across processes', () => {
   it('moves leadership and removes a member with the xraft command', { timeout: 30_000 }, async () => {
     const leader = await leaderOf(nodes);
     const target = nodes.find((node) => node !== leader)!;
-    const moved = await xraft(['transfer-leader', target.id, '--url', nodes.find((node) => node !== leader && node !== target)!.url]);
+    const moved = await xraft(['transfer-leader', target.id, '--nodes', nodes.find((node) => node !== leader && node !== target)!.raft]);
     expect(moved, moved.stderr).toMatchObject({ code: 0, stdout: `leader: ${target.id}\n` });
     expect((await leaderOf(nodes)).id).toBe(target.id);
 
-    const removed = await xraft(['members', 'remove', 'n4'], { XRAFT_URL: nodes[0]!.url });
+    const removed = await xraft(['members', 'remove', 'n4'], { XRAFT_NODES: nodes[0]!.raft });
     expect(removed, removed.stderr).toMatchObject({ code: 0, stdout: 'removed n4\n' });
     await waitFor(async () => !(await nodes[0]!.status())?.members.includes('n4'), 'n4 out of the configuration');
-    const refused = await xraft(['members', 'remove', 'n4', '--url', nodes[1]!.url]);
+    const refused = await xraft(['members', 'remove', 'n4', '--nodes', nodes[1]!.raft]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/answered 409 NOT_A_MEMBER/);
+    expect(refused.stderr).toMatch(/: MEMBERSHIP NOT_A_MEMBER: /);
 
-    const status = await xraft(['status', ...nodes.slice(0, 3).map((node) => node.url)]);
+    const status = await xraft(['status', ...nodes.slice(0, 3).map((node) => node.raft)]);
     expect(status.code).toBe(0);
-    expect(status.stdout.split('\n')[0]).toMatch(/^NODE\s+ROLE\s+TERM\s+LEADER\s+COMMIT\s+APPLIED\s+VOTERS\s+LEARNERS\s+URL$/);
+    expect(status.stdout.split('\n')[0]).toMatch(/^NODE\s+ROLE\s+TERM\s+LEADER\s+COMMIT\s+APPLIED\s+VOTERS\s+LEARNERS\s+ADDRESS$/);
     expect(status.stdout).toMatch(new RegExp(`^${target.id}\\s+leader\\s`, 'm'));
   });
 

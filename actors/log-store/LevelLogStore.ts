@@ -84,6 +84,8 @@ export type LevelLogStoreOptions = {
    * with the same setting: chunks kept one way are not found the other way.
    */
   readonly snapshotDirectory?: string | null;
+  /** Told about each durable batch (metrics: fsync latency, batch sizes); never on the write's critical path. */
+  readonly observer?: LevelLogStoreObserver;
 } & (
   | {
       /** Directory of a classic-level (LevelDB) database, created when missing. The store opens and closes it. */
@@ -109,6 +111,25 @@ export interface LevelLogStoreStats {
   readonly snapshotChunks: number;
   /** Entries deleted by `CompactLog`. */
   readonly compacted: number;
+}
+
+/** One durable batch, as the store wrote it (see `LevelLogStoreOptions.observer`). */
+export interface LevelBatchWritten {
+  /** Entries appended by the batch's `SaveLog`s. */
+  readonly entries: number;
+  /** `SaveLog` messages in the batch (group commit: many writes, one batch). */
+  readonly writes: number;
+  readonly snapshotChunks: number;
+  /** Bytes of snapshot chunks in the batch. */
+  readonly snapshotBytes: number;
+  /** Whether the batch was synced (an fsync). */
+  readonly synced: boolean;
+  /** Time `batch.write` took, in ms: with `synced`, the fsync latency. */
+  readonly durationMs: number;
+}
+
+export interface LevelLogStoreObserver {
+  batchWritten(batch: LevelBatchWritten): void;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -139,10 +160,12 @@ export class LevelLogStore extends LogStore {
   /** Set on the first failure: the store acknowledges nothing after it. */
   private failure: StoreFailureCause | null = null;
   private counters = { writes: 0, batches: 0, entries: 0, snapshotChunks: 0, compacted: 0 };
+  private readonly observer: LevelLogStoreObserver | undefined;
 
   constructor(options: LevelLogStoreOptions) {
     super();
     this.identity = options.identity;
+    this.observer = options.observer;
     if (options.db !== undefined) {
       this.db = options.db;
       this.ownsDb = false;
@@ -286,8 +309,10 @@ export class LevelLogStore extends LogStore {
   private async writeGroup(group: readonly Write[]): Promise<void> {
     const { batch, next, needsSync, swaps, counts } = await prepareGroup(this.db, this.sublevels, this.chunks, this.position, group);
     if (swaps) this.swapsStarted++;
+    const started = this.observer === undefined ? 0 : performance.now();
     try {
       await batch.write(needsSync ? syncWrite : unsyncedWrite);
+      if (this.observer !== undefined) this.batchWritten(group, counts, needsSync, performance.now() - started);
       this.position = next;
       // Only now drop what the batch replaced: a read that finds the old generation gone, and asks again, must find
       // the new one current, not the old one still named.
@@ -300,6 +325,16 @@ export class LevelLogStore extends LogStore {
     this.counters.entries += counts.entries;
     this.counters.snapshotChunks += counts.snapshotChunks;
     this.counters.compacted += counts.compacted;
+  }
+
+  private batchWritten(group: readonly Write[], counts: { writes: number; entries: number; snapshotChunks: number }, synced: boolean, durationMs: number): void {
+    let snapshotBytes = 0;
+    if (counts.snapshotChunks > 0) for (const write of group) if (write.type === 'WriteSnapshotChunk') snapshotBytes += write.data.byteLength;
+    try {
+      this.observer!.batchWritten({ entries: counts.entries, writes: counts.writes, snapshotChunks: counts.snapshotChunks, snapshotBytes, synced, durationMs });
+    } catch {
+      // An observer's failure is its own; the store goes on.
+    }
   }
 
   private ensureOpen(): Promise<void> {

@@ -7,6 +7,7 @@
  * Prints `{"event":"listening",...}` once serving; SIGINT or SIGTERM stops it gracefully.
  */
 import { Command } from 'commander';
+import { startKvDashboard } from './dashboard.js';
 import { startKvNode } from './node.js';
 
 const flags = new Command('kv')
@@ -19,13 +20,16 @@ const flags = new Command('kv')
   .option('--cluster <id>', 'cluster id, the same on every node', 'xraft-kv')
   .option('--election-timeout-ms <ms>', 'base election timeout', Number)
   .option('--snapshot-every <entries>', 'entries between snapshots (default 8192)', Number)
+  .option('--dashboard-feed', 'serve inspection events and status at GET /dashboard/feed for a dashboard')
+  .option('--dashboard <host:port>', 'serve a dashboard of the cluster here (loopback), following every node that has a feed')
   .parse()
-  .opts<{ id: string; raft: string; http: string; peers?: string; join?: string; data?: string; cluster: string; electionTimeoutMs?: number; snapshotEvery?: number }>();
+  .opts<{ id: string; raft: string; http: string; peers?: string; join?: string; data?: string; cluster: string; electionTimeoutMs?: number; snapshotEvery?: number; dashboardFeed?: boolean; dashboard?: string }>();
 
 const peers = flags.peers === undefined ? undefined : Object.fromEntries(flags.peers.split(',').map((peer) => peer.split('=') as [string, string]));
 const log = (line: string): void => void process.stderr.write(`[${flags.id}] ${line}\n`);
 try {
-  const kv = await startKvNode({ ...flags, peers, clusterId: flags.cluster, data: flags.data ?? `data/${flags.id}`, log });
+  const kv = await startKvNode({ ...flags, peers, clusterId: flags.cluster, data: flags.data ?? `data/${flags.id}`, log, dashboardFeed: flags.dashboardFeed === true || flags.dashboard !== undefined });
+  if (flags.dashboard !== undefined) log(`dashboard ${(await startKvDashboard(kv, flags.dashboard)).url}`);
   kv.node.on('roleChanged', ({ role, term }) => log(`${role} in term ${term}`));
   kv.node.on('membershipChanged', ({ voters, learners }) => log(`voters ${voters.join(',')} learners ${learners.join(',') || '-'}`));
   kv.node.on('snapshot', ({ how, index }) => how !== 'taken' && log(`snapshot ${how} at index ${index}`));

@@ -12,11 +12,13 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import http2 from 'node:http2';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
-import { Http2Network } from '../../actors/network/Http2Network.js';
 import { createRaftNode, MembershipChangeError, NotLeaderError, type RaftNode } from '../../src/index.js';
 import { serveClientApi } from '../../src/clientApi.js';
 import { errorResponse } from '../../src/process/index.js';
 import { KvStore, kvCommand, type KvCommand, type NodeAddress } from './store.js';
+import { createNodeFeed, fromLoopback, serveFeed } from '../../src/dashboard/index.js';
+import { createNodeMetrics } from '../../src/metrics.js';
+import { CuttableNetwork } from './cuttableNetwork.js';
 
 export interface KvNodeOptions {
   readonly id: string;
@@ -30,6 +32,8 @@ export interface KvNodeOptions {
   readonly electionTimeoutMs?: number;
   readonly snapshotEvery?: number; // entries between snapshots (default 8192), keeping a tenth of them behind
   readonly log?: (line: string) => void; // refusals (of ours by peers, of theirs by us) and connection problems
+  /** Serve the node's inspection events and status at `GET /dashboard/feed` (SSE) for a dashboard to follow. */
+  readonly dashboardFeed?: boolean;
 }
 export type KvNode = Awaited<ReturnType<typeof startKvNode>>;
 /** A response: JSON `body`, or `text` (with its content type when proxied). */
@@ -42,15 +46,17 @@ const pause = (ms: number): Promise<void> => new Promise((resume) => setTimeout(
 export async function startKvNode(options: KvNodeOptions) {
   const { id, raft, http, clusterId = 'xraft-kv', electionTimeoutMs = 1000 } = options;
   const store = new KvStore();
-  const logStore = new LevelLogStore({ location: options.data, identity: { clusterId, nodeId: id } });
+  const metrics = createNodeMetrics({ labels: { node: id } });
+  const feed = options.dashboardFeed === true ? createNodeFeed() : null;
+  const logStore = new LevelLogStore({ location: options.data, identity: { clusterId, nodeId: id }, observer: metrics.logStoreObserver });
   const recovered = await logStore.open();
   const joined = recovered.entries.length > 0 || recovered.hardState.term > 0 || (recovered.snapshot ?? null) !== null;
   const peers = options.peers ?? (options.join === undefined ? { [id]: raft } : {});
-  const network = new Http2Network({ id, clusterId, peers, listen: split(raft), log: options.log });
+  const network = new CuttableNetwork({ id, clusterId, peers, listen: split(raft), log: options.log });
   store.onAddress = (peer, address) => network.setPeer(peer, address.raft);
   await network.listen();
   const node: RaftNode<KvCommand, string | null, KvStore> = createRaftNode({
-    id, members: id in peers ? Object.keys(peers) : [], commandSchema: kvCommand, stateMachine: store, network, logStore,
+    id, members: id in peers ? Object.keys(peers) : [], commandSchema: kvCommand, stateMachine: store, network, logStore, inspect: feed?.inspect,
     config: { electionTimeoutMs, heartbeatIntervalMs: Math.ceil(electionTimeoutMs / 8), ...(options.snapshotEvery === undefined ? {} : { snapshotThreshold: options.snapshotEvery, snapshotTrailingEntries: Math.floor(options.snapshotEvery / 10) }) },
   });
 
@@ -68,7 +74,9 @@ export async function startKvNode(options: KvNodeOptions) {
       }
     }
   }
-  const propose = (command: KvCommand) => withLeader(() => node.propose(command));
+  metrics.observe(node);
+  feed?.attach(node);
+  const propose = (command: KvCommand) => metrics.timeProposal(withLeader(() => node.propose(command)));
 
   /** Run `handle` on the leader: here when this node leads, else proxied once to the leader's HTTP address. */
   async function onLeader(request: IncomingMessage | null, body: string, path: string, handle: () => Promise<Answer>): Promise<Answer> {
@@ -120,6 +128,15 @@ export async function startKvNode(options: KvNodeOptions) {
       }
       case 'GET /status':
         return { status: 200, body: { ...node.status(), clusterId, raft, http, addresses } };
+      case 'GET /metrics':
+        return { status: 200, text: await metrics.render(), type: metrics.contentType };
+      case 'POST /admin/test/link': {
+        // A test and demo control (the dashboard's cut and heal): loopback only.
+        if (!fromLoopback(request)) throw new HttpError(403, 'FORBIDDEN', 'link controls answer loopback requests only');
+        const peer = url.searchParams.get('peer') ?? '';
+        network.setLinkCut(peer, url.searchParams.get('cut') === '1');
+        return { status: 200, body: { cut: network.cutLinks() } };
+      }
       case 'GET /admin/members':
         return { status: 200, body: { ...node.members(), addresses } };
       case 'POST /admin/members':
@@ -136,6 +153,7 @@ export async function startKvNode(options: KvNodeOptions) {
     }
   }
   const server = createServer((request, response) => {
+    if (feed !== null && request.method === 'GET' && request.url === '/dashboard/feed') return serveFeed(feed, request, response);
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -151,6 +169,7 @@ export async function startKvNode(options: KvNodeOptions) {
   const stop = async (): Promise<void> => {
     stopped = true;
     server.closeAllConnections();
+    feed?.close();
     await Promise.all([node.stop().then(() => logStore.close()), network.close(), new Promise((resolve) => server.close(resolve))]);
   };
 
@@ -172,7 +191,7 @@ export async function startKvNode(options: KvNodeOptions) {
     }
     for (const [peer, address] of Object.entries(parsed.addresses ?? {})) network.setPeer(peer, address.raft);
   }
-  return { node, store, network, http, stop };
+  return { node, store, network, http, metrics, stop };
 }
 
 /** A handler's answer, or its failure as a JSON error. */

@@ -17,12 +17,15 @@
  *   --forge           a misbehaving peer injects messages that pass the schema but break an invariant
  *   --figure8-script  the scripted Figure 8 schedule (partitions and crashes that build the figure's logs)
  *   --sabotage S      break something on purpose: stale-reads | no-sessions | old-term-commit (the Figure 8 rule)
+ *   --record FILE     (with --seed) write a recording for the dashboard's replay: every step's time, event, node
+ *                     views and messages in flight; open it with `npm run dashboard -- --replay FILE`
  *   --stacks          keep errors' stack traces (off by default for speed; the trace hash does not change)
  *
  * Exits non-zero when any seed fails. The closing line of a batch is always `N passed, N failed`.
  */
 import { parseArgs } from 'node:util';
 import { membershipSchedules, type MembershipScheduleName } from './membershipSchedule.js';
+import { SimRecorder } from './recorder.js';
 import { sabotages, type Sabotage } from './simOptions.js';
 import { defaultClients, replayCommandOf, runSeed, type SimOptions, type SimResult } from './simulation.js';
 
@@ -45,6 +48,7 @@ const { values } = parseArgs({
     'figure8-script': { type: 'boolean', default: false },
     sabotage: { type: 'string' },
     stacks: { type: 'boolean', default: false },
+    record: { type: 'string' },
   },
   strict: true,
 });
@@ -100,8 +104,13 @@ function describeFailure(result: SimResult): string {
 
 if (values.seed !== undefined) {
   const seed = integer('seed', values.seed);
-  const result = await runSeed(seed, { ...options, trace: values.trace });
-  if (result.trace !== undefined) for (const line of result.trace) console.log(line);
+  const recorder = values.record === undefined ? null : new SimRecorder(seed, options);
+  const result = await runSeed(seed, { ...options, trace: values.trace || recorder !== null, ...(recorder === null ? {} : { onStep: recorder.onStep }) });
+  if (result.trace !== undefined && values.trace) for (const line of result.trace) console.log(line);
+  if (recorder !== null) {
+    recorder.write(values.record!);
+    console.log(`recorded ${recorder.recording.steps.length} steps to ${values.record} (replay: npm run dashboard -- --replay ${values.record})`);
+  }
   console.log(`seed ${seed} nodes ${nodes} steps ${steps}: ${result.ok ? 'ok' : 'FAILED'}`);
   console.log(`trace hash ${result.traceHash}`);
   console.log(`stats ${JSON.stringify(result.stats)}`);

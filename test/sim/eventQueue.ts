@@ -24,6 +24,11 @@ export class EventQueue<E> {
     return this.heap.length;
   }
 
+  /** Every scheduled event, in no particular order (for recorders; do not modify). */
+  pending(): readonly Scheduled<E>[] {
+    return this.heap;
+  }
+
   /** Schedule `event` at `time` (clamped to now: the past cannot be scheduled). */
   push(time: number, event: E): void {
     const item: Scheduled<E> = { time: Math.max(time, this.currentTime), seq: this.nextSeq++, event };

@@ -1,4 +1,5 @@
 /** The options of a simulated run, its core configuration, and the command line that replays it. */
+import type { SimWorld } from './world.js';
 import type { NodeId, RaftConfig } from '../../src/core/types.js';
 import type { MembershipScheduleName } from './membershipSchedule.js';
 
@@ -18,6 +19,8 @@ export interface SimOptions {
   readonly steps?: number;
   /** Keep a readable log of every event. */
   readonly trace?: boolean;
+  /** Called after every step (recorder.ts, `--record`); with `trace`, the trace so far. Off the hot path when absent. */
+  readonly onStep?: (world: SimWorld, step: number, trace: readonly string[] | undefined) => void;
   /** Keep stack traces of errors (off by default: the nodes' refusals are errors, and stacks cost a third of a run). */
   readonly stacks?: boolean;
   readonly config?: Partial<RaftConfig>;

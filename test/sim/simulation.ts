@@ -257,6 +257,7 @@ class Simulation extends RunWorld {
         break;
     }
     this.throwViolation();
+    if (this.options.onStep !== undefined) this.options.onStep(this, this.step, this.trace.lines);
   }
 
   private deliver(from: NodeId, fromIncarnation: number, to: NodeId, message: RaftMessage): void {

@@ -20,6 +20,9 @@
  *   --record FILE     (with --seed) write a recording for the dashboard's replay: every step's time, event, node
  *                     views and messages in flight; open it with `npm run dashboard -- --replay FILE`
  *   --stacks          keep errors' stack traces (off by default for speed; the trace hash does not change)
+ *   --detector D      the election timer's failure detector: fixed (the core's timeout, default) | phi (φ accrual)
+ *   --jitter          a calm run: no crashes, partitions, loss or clock skew, only jittered delays and slow disks;
+ *                     prints the elections begun after the first leader (each one spurious)
  *
  * Exits non-zero when any seed fails. The closing line of a batch is always `N passed, N failed`.
  */
@@ -49,6 +52,8 @@ const { values } = parseArgs({
     sabotage: { type: 'string' },
     stacks: { type: 'boolean', default: false },
     record: { type: 'string' },
+    detector: { type: 'string', default: 'fixed' },
+    jitter: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -79,6 +84,10 @@ if (sabotage !== undefined && !sabotages.includes(sabotage)) {
   console.error(`--sabotage must be one of ${sabotages.join(', ')}`);
   process.exit(2);
 }
+if (values.detector !== 'fixed' && values.detector !== 'phi') {
+  console.error('--detector must be fixed or phi');
+  process.exit(2);
+}
 // Only the options given: the replay command of a failure names exactly these.
 const options: SimOptions = {
   nodes,
@@ -94,6 +103,8 @@ const options: SimOptions = {
   ...(values['figure8-script'] ? { figure8Script: true } : {}),
   ...(sabotage === undefined ? {} : { sabotage }),
   ...(values.stacks ? { stacks: true } : {}),
+  ...(values.detector === 'phi' ? { detector: 'phi' as const } : {}),
+  ...(values.jitter ? { jitter: true } : {}),
 };
 
 function describeFailure(result: SimResult): string {
@@ -133,6 +144,8 @@ let checkMs = 0;
 let installs = 0;
 let installCrashes = 0;
 let leaseReads = 0;
+let spurious = 0;
+let seedsWithSpurious = 0;
 const failuresByInvariant = new Map<string, number>();
 const began = performance.now();
 for (let seed = start; seed < start + count; seed++) {
@@ -141,6 +154,8 @@ for (let seed = start; seed < start + count; seed++) {
   installs += result.stats.snapshotInstalls;
   installCrashes += result.stats.installCrashesLeader + result.stats.installCrashesFollower;
   leaseReads += result.stats.leaseReads;
+  spurious += result.stats.termsAfterFirstLeader;
+  if (result.stats.termsAfterFirstLeader > 0) seedsWithSpurious++;
   clientOperations += result.stats.clientOperations;
   checkMs += result.linearizabilityCheckMs;
   if (result.ok) passed++;
@@ -161,6 +176,7 @@ if (options.snapshots !== false) {
   console.log(`snapshots: ${(installs / count).toFixed(1)} installs and ${(installCrashes / count).toFixed(1)} crashes during a transfer per seed`);
 }
 if (options.leaseReads === true) console.log(`lease reads: ${(leaseReads / count).toFixed(1)} answered from a lease per seed`);
+if (options.jitter === true) console.log(`spurious elections (terms begun after the first leader): ${spurious} in ${seedsWithSpurious} of ${count} seeds (${values.detector} detector)`);
 if (failed > 0) console.log(`failures by invariant: ${[...failuresByInvariant].map(([name, n]) => `${name} ${n}`).join(', ')}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -37,6 +37,8 @@ export class Nemesis {
   private readonly removals: Removals | null;
   private readonly forgery: Forgery | null;
   private readonly figure8Script: Figure8Script | null;
+  /** A calm run (`SimOptions.jitter`): only jittered delays and slow disks, nothing that justifies an election. */
+  private readonly jitterOnly: boolean;
 
   constructor(
     private readonly world: SimWorld,
@@ -49,6 +51,7 @@ export class Nemesis {
     scheduleRandom: RandomStream,
   ) {
     const calmer = options.membership !== undefined && options.membership !== 'none';
+    this.jitterOnly = options.jitter === true;
     this.figure8Faults = options.figure8Faults ?? true;
     // With a membership schedule leaders must live long enough, now and then, to commit a change under the faults.
     this.shortLivedLeaderChance = random.pick(calmer ? [0.05, 0.15, 0.3] : [0.1, 0.4, 0.7]);
@@ -59,7 +62,7 @@ export class Nemesis {
     this.forgery = options.forge === true ? new Forgery(world, scheduleRandom) : null;
     this.figure8Script = options.figure8Script === true ? new Figure8Script(world, scheduleRandom) : null;
     // Some seeds start on a bad network; the fault generator changes it later either way.
-    if (random.chance(0.3)) world.network.conditions = this.randomConditions();
+    if (random.chance(0.3)) world.network.conditions = this.jitterOnly ? this.jitteryConditions() : this.randomConditions();
   }
 
   /** Whether the run's membership changes (liveness then looks at the committed configuration). */
@@ -120,6 +123,7 @@ export class Nemesis {
     const r = this.random;
     const world = this.world;
     const network = world.network;
+    if (this.jitterOnly) return this.injectJitter();
     const roll = r.next();
     const ids = network.ids;
     if (roll < 0.18) {
@@ -171,6 +175,35 @@ export class Nemesis {
       world.setDiskDelay(host, delay);
       world.record(`fault disk ${host.id} up to ${delay.toFixed(0)}ms`);
     }
+  }
+
+  /** The calm run's faults: the network's delays change, or a disk turns slow (or fast again). */
+  private injectJitter(): void {
+    const r = this.random;
+    if (r.chance(0.6)) {
+      const c = (this.world.network.conditions = this.jitteryConditions());
+      this.world.record(`fault jitter delay=${c.minDelayMs.toFixed(0)}..${c.maxDelayMs.toFixed(0)} long=${c.longDelayChance.toFixed(3)}@${c.longDelayMs.toFixed(0)}`);
+    } else {
+      const host = r.pick(this.world.hosts);
+      const delay = r.chance(0.5) ? r.between(50, 400) : r.between(1, 20);
+      this.world.setDiskDelay(host, delay);
+      this.world.record(`fault disk ${host.id} up to ${delay.toFixed(0)}ms`);
+    }
+  }
+
+  /** Delays from a few ms to half a heartbeat interval, and now and then (up to 10%) one of up to 3 heartbeat intervals. */
+  private jitteryConditions(): NetworkConditions {
+    const r = this.random;
+    const heartbeat = this.world.config.heartbeatIntervalMs;
+    const maxDelayMs = r.between(5, heartbeat / 2);
+    return {
+      lossRate: 0,
+      duplicateRate: 0,
+      minDelayMs: r.between(0.5, 5),
+      maxDelayMs,
+      longDelayChance: r.between(0, 0.1),
+      longDelayMs: r.between(maxDelayMs, 3 * heartbeat),
+    };
   }
 
   private randomConditions(): NetworkConditions {
@@ -226,7 +259,7 @@ export class Nemesis {
     this.transfers?.roleChanged(host, role);
     this.figure8Script?.roleChanged(host, role);
     // Leaders that die young, before their first entry commits, leave the divergent logs of Figure 8 behind.
-    if (role === 'leader' && this.world.phase === 'faults' && this.figure8Script === null && this.random.chance(this.shortLivedLeaderChance)) {
+    if (role === 'leader' && this.world.phase === 'faults' && this.figure8Script === null && !this.jitterOnly && this.random.chance(this.shortLivedLeaderChance)) {
       // Half of them take their last messages with them when Figure 8 faults are on: their entries then stay on
       // their own disk only, the conflicting newer-term entries of Figure 8 (b).
       const silence = this.figure8Faults && this.random.chance(0.5);
@@ -242,14 +275,14 @@ export class Nemesis {
   stepped(host: SimHost): void {
     // Crashes tied to activity land at interesting moments (right after an ack, a vote, a commit), which timed
     // crashes rarely hit; leaders are hit three times as often.
-    if (this.world.phase !== 'faults' || this.activityCrashChance === 0 || this.figure8Script !== null) return;
+    if (this.world.phase !== 'faults' || this.activityCrashChance === 0 || this.figure8Script !== null || this.jitterOnly) return;
     const chance = host.core?.role === 'leader' ? 3 * this.activityCrashChance : this.activityCrashChance;
     if (this.random.chance(chance)) this.world.queue.push(this.world.queue.now, { kind: 'crash', host, incarnation: host.incarnation });
   }
 
   /** A node's own snapshot starts to be stored, durable at `done`: a crash just before loses it. */
   snapshotStoring(host: SimHost, done: number): void {
-    if (this.world.phase === 'faults' && this.figure8Script === null && this.random.chance(this.snapshotCrashChance)) {
+    if (this.world.phase === 'faults' && this.figure8Script === null && !this.jitterOnly && this.random.chance(this.snapshotCrashChance)) {
       this.world.queue.push(done - this.random.between(0, 0.2), { kind: 'crash', host, incarnation: host.incarnation });
     }
   }
@@ -261,7 +294,7 @@ export class Nemesis {
    * holding a conflicting entry of a newer term can still be elected to overwrite.
    */
   private maybeFigure8Crash(leader: SimHost, index: number): void {
-    if (!this.figure8Faults || this.world.phase !== 'faults' || this.figure8Script !== null) return;
+    if (!this.figure8Faults || this.world.phase !== 'faults' || this.figure8Script !== null || this.jitterOnly) return;
     const core = leader.core;
     if (core === null || core.role !== 'leader') return;
     const term = core.termAt(index);
@@ -281,7 +314,7 @@ export class Nemesis {
    * the leader that sent it, mid-transfer.
    */
   private maybeCrashDuringInstall(follower: SimHost, leaderId: NodeId, leaderIncarnation: number): void {
-    if (this.world.phase !== 'faults' || this.figure8Script !== null || !this.random.chance(this.snapshotCrashChance)) return;
+    if (this.world.phase !== 'faults' || this.figure8Script !== null || this.jitterOnly || !this.random.chance(this.snapshotCrashChance)) return;
     const leader = this.world.host(leaderId);
     const victim = this.random.chance(0.5) || leader.incarnation !== leaderIncarnation ? follower : leader;
     this.world.queue.push(this.world.queue.now + this.random.between(0, 20), { kind: 'crash', host: victim, incarnation: victim.incarnation });

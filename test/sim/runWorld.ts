@@ -33,6 +33,8 @@ export abstract class RunWorld implements HostDriver, SimWorld {
   readonly stats: SimStats = emptyStats();
   config!: RaftConfig;
   phase: Phase = 'faults';
+  /** The term of the first leader elected in this run (spurious elections are counted after it). */
+  protected firstLeaderTerm: number | null = null;
   protected trace!: TraceRecorder;
   protected diskRandom!: RandomStream;
   protected disks!: DiskTiming;
@@ -182,6 +184,7 @@ export abstract class RunWorld implements HostDriver, SimWorld {
     switch (event.type) {
       case 'roleChanged':
         this.record(`  ${host.id} becomes ${event.role} t${event.term}`);
+        if (event.role === 'leader' && this.firstLeaderTerm === null) this.firstLeaderTerm = event.term;
         if (event.role !== 'leader') host.sendingSnapshotTo.clear();
         this.nemesis.roleChanged(host, event.role);
         break;

@@ -160,6 +160,26 @@ describe('the schedules of issue 13 (transfers, removals of running voters, a mi
   });
 });
 
+describe('the φ accrual failure detector (issue 15)', () => {
+  it(`${SCHEDULE_SEEDS} seeds on 3 and on 5 nodes under every fault keep every check with the φ detector`, async () => {
+    const results = [
+      ...(await runSeeds(1, SCHEDULE_SEEDS, { nodes: 3, steps: STEPS, detector: 'phi' })),
+      ...(await runSeeds(1, SCHEDULE_SEEDS, { nodes: 5, steps: STEPS, detector: 'phi', transfers: true, removals: true })),
+    ];
+    expect(failures(results).join('\n')).toBe('');
+    expect(total(results, 'crashes')).toBeGreaterThan(SCHEDULE_SEEDS);
+  });
+
+  it('100 seeds of jittered delays and slow disks, without crashes or partitions: no spurious election with φ', async () => {
+    const results = await runSeeds(1, 100, { nodes: 3, steps: 2000, jitter: true, detector: 'phi' });
+    expect(failures(results).join('\n')).toBe('');
+    expect(total(results, 'crashes')).toBe(0);
+    expect(total(results, 'termsAfterFirstLeader')).toBe(0);
+    // The clients worked meanwhile: the leader was busy, its followers' disks slow, its messages late.
+    expect(total(results, 'clientCompleted')).toBeGreaterThan(100 * 20);
+  });
+});
+
 describe('the scripted Figure 8 (the commit rule, broken on purpose, is caught)', () => {
   it(`${FIGURE8_SEEDS} seeds of the script with the rule intact keep every check`, async () => {
     const results = await runSeeds(1, FIGURE8_SEEDS, { nodes: 3, steps: STEPS, figure8Script: true });

@@ -14,6 +14,7 @@
  */
 import { createActor, type Actor } from 'xstate';
 import type { TimerName } from '../../actors/timer/TimerActor.js';
+import { FixedTimeout, type FailureDetector } from '../../actors/timer/FailureDetector.js';
 import type { CommandCodec } from '../../src/codec.js';
 import type { MembershipChange } from '../../src/core/membership.js';
 import type { RaftCore } from '../../src/core/raft.js';
@@ -100,6 +101,8 @@ export class SimHost {
     private readonly driver: HostDriver,
     /** A fresh random source for each incarnation, so a restart does not replay the previous life's timeouts. */
     private readonly randomFor: (incarnation: number) => RandomSource,
+    /** Each incarnation's election-timer failure detector (a fresh one: a restart forgets the leader's rhythm). */
+    private readonly failureDetector: () => FailureDetector = () => new FixedTimeout(),
   ) {
     this.kv = new KvStateMachine(id);
   }
@@ -145,13 +148,16 @@ export class SimHost {
     this.answeredData.clear();
     this.sendingSnapshotTo.clear();
     const host = this;
-    this.timer = new SimTimer({
-      get virtualNow() {
-        return driver.now;
+    this.timer = new SimTimer(
+      {
+        get virtualNow() {
+          return driver.now;
+        },
+        clock: this.clock,
+        timerArmed: (timer, afterMs, generation) => driver.timerArmed(this, timer, afterMs, generation),
       },
-      clock: this.clock,
-      timerArmed: (timer, afterMs, generation) => driver.timerArmed(this, timer, afterMs, generation),
-    });
+      this.failureDetector(),
+    );
     this.network = new SimNetworkEndpoint((to, message) => driver.send(host, to, message));
     this.store = new SimLogStore({
       disk: this.disk,

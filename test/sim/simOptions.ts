@@ -64,6 +64,13 @@ export interface SimOptions {
   readonly removals?: boolean;
   /** A misbehaving peer injects messages that pass the schema but break an invariant. Default off. */
   readonly forge?: boolean;
+  /** The election timer's failure detector: the core's fixed timeout, or φ accrual (RealTimer's default). Default fixed. */
+  readonly detector?: 'fixed' | 'phi';
+  /**
+   * A calm run for counting spurious elections: no crashes, partitions, loss, duplication or clock skew; only the
+   * network's delays jitter (now and then far beyond a heartbeat interval) and disks turn slow. Default off.
+   */
+  readonly jitter?: boolean;
 }
 
 /** The core configuration of simulated runs: short enough timeouts for several elections per run. */
@@ -90,6 +97,8 @@ export function optionFlags(options: SimOptions): string {
   if (options.transfers === true) flags.push('--transfers');
   if (options.removals === true) flags.push('--removals');
   if (options.forge === true) flags.push('--forge');
+  if (options.detector === 'phi') flags.push('--detector phi');
+  if (options.jitter === true) flags.push('--jitter');
   if (options.sabotage !== undefined) flags.push(`--sabotage ${options.sabotage}`);
   return flags.join(' ');
 }

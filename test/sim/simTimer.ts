@@ -4,6 +4,7 @@
  * `now()` is the node's own clock, which may run slower or faster than virtual time (clock skew).
  */
 import { TimerActor, type TimerName } from '../../actors/timer/TimerActor.js';
+import type { FailureDetector } from '../../actors/timer/FailureDetector.js';
 
 /**
  * A node's local clock: continuous, running at `rate` of virtual time's pace inverted (a rate above 1 is a slow clock:
@@ -42,8 +43,11 @@ export class SimTimer extends TimerActor {
   /** The current arming of each timer; an expiry carrying an older one is void. */
   private readonly generation: Record<TimerName, number> = { election: 0, heartbeat: 0 };
 
-  constructor(private readonly host: TimerHost) {
-    super();
+  constructor(
+    private readonly host: TimerHost,
+    failureDetector?: FailureDetector,
+  ) {
+    super(failureDetector === undefined ? {} : { failureDetector });
   }
 
   now(): number {

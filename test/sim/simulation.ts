@@ -15,6 +15,7 @@
  * liveness: within `livenessBoundMs` of virtual time a fresh proposal must be applied on every member. Safety is
  * checked after every step of both (safetyChecker.ts), on what the real nodes hold.
  */
+import { FixedTimeout, PhiAccrualDetector } from '../../actors/timer/FailureDetector.js';
 import { defaultRaftConfig, type NodeId, type RaftMessage } from '../../src/core/types.js';
 import { checkLinearizable } from '../support/linearizability.js';
 import { describeMessage } from './describe.js';
@@ -103,12 +104,17 @@ class Simulation extends RunWorld {
     this.diskRandom = stream(StreamPurpose.Disk);
     this.disks = new DiskTiming(this.queue, this.diskRandom);
     const bound = 1 + this.config.leaseClockDrift / 2;
-    const clockRates = options.clockRates ?? (options.leaseReads === true ? [1 / bound, bound] as const : [0.8, 1.25] as const);
+    const clockRates = options.clockRates ?? (options.jitter === true ? [1, 1] as const : options.leaseReads === true ? [1 / bound, bound] as const : [0.8, 1.25] as const);
     this.hosts = shape.ids.map((id, number) => {
       // Nodes that join later start outside any configuration and wait to hear from a leader.
       const voters = shape.initialVoters.includes(id) ? shape.initialVoters : [];
-      const host = new SimHost(id, voters, this.config, this, (incarnation) =>
-        new RandomStream(deriveSeed(seed, StreamPurpose.NodeCore + number * 1000 + incarnation)).next,
+      const host = new SimHost(
+        id,
+        voters,
+        this.config,
+        this,
+        (incarnation) => new RandomStream(deriveSeed(seed, StreamPurpose.NodeCore + number * 1000 + incarnation)).next,
+        () => (options.detector === 'phi' ? new PhiAccrualDetector() : new FixedTimeout()),
       );
       host.clock.setRate(clocks.between(...clockRates), 0);
       // Small chunks: the key-value state (a few hundred bytes to a few KiB) spans several of them.
@@ -328,6 +334,7 @@ class Simulation extends RunWorld {
     stats.recoveryMs = this.probe.recoveryMs;
     stats.leaderTerms = this.checker.leaderTermCount;
     stats.highestTerm = Math.max(0, ...this.hosts.map((host) => host.core?.term ?? host.disk.hardState.term));
+    stats.termsAfterFirstLeader = this.firstLeaderTerm === null ? 0 : stats.highestTerm - this.firstLeaderTerm;
     stats.committedIndex = this.checker.committedIndex;
     stats.acknowledged = this.ledger.count('acknowledged');
     stats.failedNotAppended = this.ledger.count('failed-not-appended');

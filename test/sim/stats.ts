@@ -61,6 +61,8 @@ export interface SimStats {
   removedRunning: number;
   /** Session requests that reached the log again after their client moved on, answered without being applied. */
   staleRetriesRefused: number;
+  /** Terms begun after the first leader was elected (in a calm run, `--jitter`, each is a spurious election). */
+  termsAfterFirstLeader: number;
 }
 
 export function emptyStats(): SimStats {
@@ -72,7 +74,7 @@ export function emptyStats(): SimStats {
     snapshotsTaken: 0, snapshotInstalls: 0, snapshotRecoveries: 0, snapshotChunksDelivered: 0, installCrashesLeader: 0,
     installCrashesFollower: 0, takeCrashes: 0, transfers: 0, transfersUntargeted: 0, transfersSucceeded: 0, transfersAborted: 0,
     transferTargetCrashes: 0, lateTimeoutNows: 0, leaseReadsAfterTransfer: 0, forgedMessages: 0, removedRunning: 0,
-    staleRetriesRefused: 0,
+    staleRetriesRefused: 0, termsAfterFirstLeader: 0,
   };
 }
 

@@ -25,6 +25,8 @@ export interface FailoverOptions {
   readonly modes: readonly FailureMode[];
   /** Leave xraft out (with compareEtcd: etcd alone). */
   readonly skipXraft?: boolean;
+  /** The KV nodes' failure detector (`--failure-detector`): φ accrual by default, or the fixed timeout. */
+  readonly detector?: 'phi' | 'fixed';
   readonly log: (line: string) => void;
 }
 
@@ -74,7 +76,7 @@ export async function benchFailover(options: FailoverOptions): Promise<FailoverR
   const trials: Trial[] = [];
   const aborted: string[] = [];
   let etcdInfo: FailoverReport['etcd'] = null;
-  const systems: Array<() => Promise<BenchCluster>> = options.skipXraft === true ? [] : [() => KvCluster.start({ build: options.build })];
+  const systems: Array<() => Promise<BenchCluster>> = options.skipXraft === true ? [] : [() => KvCluster.start({ build: options.build, flags: ['--failure-detector', options.detector ?? 'phi'] })];
   if (options.compareEtcd) {
     const etcd = findEtcd();
     if ('missing' in etcd) {

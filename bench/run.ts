@@ -4,7 +4,7 @@
  *
  * Process benchmarks of the KV example from the build, named first (see bench/kvLoad.ts and bench/failover.ts):
  *   `npm run bench -- kv-load [--compare etcd] [--seconds S] [--sustained [--sustained-seconds S]] [--scenarios 1,16,64,256,mix,sustained] [--cpu-prof DIR] [--json FILE] [--no-build]`
- *   `npm run bench -- failover [--compare etcd] [--kills N] [--modes SIGKILL,SIGSTOP] [--json FILE] [--no-build]`
+ *   `npm run bench -- failover [--compare etcd] [--kills N] [--modes SIGKILL,SIGSTOP] [--detector phi|fixed] [--json FILE] [--no-build]`
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -33,6 +33,7 @@ const { values, positionals } = parseArgs({
     'cpu-prof': { type: 'string' },
     kills: { type: 'string', default: '20' },
     modes: { type: 'string', default: 'SIGKILL,SIGSTOP' },
+    detector: { type: 'string', default: 'phi' },
     'no-build': { type: 'boolean', default: false },
     'skip-xraft': { type: 'boolean', default: false },
   },
@@ -79,7 +80,7 @@ if (command === 'kv-load') {
 if (command === 'failover') {
   const modes = values.modes.split(',') as FailureMode[];
   if (!modes.every((mode) => mode === 'SIGKILL' || mode === 'SIGSTOP')) throw new Error(`--modes ${values.modes}: SIGKILL and/or SIGSTOP`);
-  const report = await benchFailover({ kills: Number(values.kills), compareEtcd: values.compare === 'etcd', build: !values['no-build'], modes, skipXraft: values['skip-xraft'], log });
+  const report = await benchFailover({ kills: Number(values.kills), compareEtcd: values.compare === 'etcd', build: !values['no-build'], modes, skipXraft: values['skip-xraft'], detector: values.detector === 'fixed' ? 'fixed' : 'phi', log });
   console.log('## Failover: leader signalled, open-loop writes every 10 ms (500 ms deadline) to the survivors');
   console.log(failoverMarkdown(report));
   console.log(`\nload average at the end: ${loadAverage()}`);

@@ -19,16 +19,17 @@ const flags = new Command('kv')
   .option('--data <dir>', 'data directory (default data/<id>)')
   .option('--cluster <id>', 'cluster id, the same on every node', 'xraft-kv')
   .option('--election-timeout-ms <ms>', 'base election timeout', Number)
+  .option('--failure-detector <phi|fixed>', 'how a follower suspects a silent leader (default phi: learns its rhythm)')
   .option('--snapshot-every <entries>', 'entries between snapshots (default 8192)', Number)
   .option('--dashboard-feed', 'serve inspection events and status at GET /dashboard/feed for a dashboard')
   .option('--dashboard <host:port>', 'serve a dashboard of the cluster here (loopback), following every node that has a feed')
   .parse()
-  .opts<{ id: string; raft: string; http: string; peers?: string; join?: string; data?: string; cluster: string; electionTimeoutMs?: number; snapshotEvery?: number; dashboardFeed?: boolean; dashboard?: string }>();
+  .opts<{ id: string; raft: string; http: string; peers?: string; join?: string; data?: string; cluster: string; electionTimeoutMs?: number; failureDetector?: string; snapshotEvery?: number; dashboardFeed?: boolean; dashboard?: string }>();
 
 const peers = flags.peers === undefined ? undefined : Object.fromEntries(flags.peers.split(',').map((peer) => peer.split('=') as [string, string]));
 const log = (line: string): void => void process.stderr.write(`[${flags.id}] ${line}\n`);
 try {
-  const kv = await startKvNode({ ...flags, peers, clusterId: flags.cluster, data: flags.data ?? `data/${flags.id}`, log, dashboardFeed: flags.dashboardFeed === true || flags.dashboard !== undefined });
+  const kv = await startKvNode({ ...flags, failureDetector: detectorOf(flags.failureDetector), peers, clusterId: flags.cluster, data: flags.data ?? `data/${flags.id}`, log, dashboardFeed: flags.dashboardFeed === true || flags.dashboard !== undefined });
   if (flags.dashboard !== undefined) log(`dashboard ${(await startKvDashboard(kv, flags.dashboard)).url}`);
   kv.node.on('roleChanged', ({ role, term }) => log(`${role} in term ${term}`));
   kv.node.on('membershipChanged', ({ voters, learners }) => log(`voters ${voters.join(',')} learners ${learners.join(',') || '-'}`));
@@ -49,4 +50,9 @@ try {
 } catch (error) {
   log(`cannot start: ${(error as Error).message}`);
   process.exit(2);
+}
+
+function detectorOf(name: string | undefined): 'phi' | 'fixed' | undefined {
+  if (name === undefined || name === 'phi' || name === 'fixed') return name;
+  throw new Error(`--failure-detector is phi or fixed, not ${JSON.stringify(name)}`);
 }

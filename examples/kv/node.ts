@@ -12,7 +12,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import http2 from 'node:http2';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
-import { createRaftNode, MembershipChangeError, NotLeaderError, type RaftNode } from '../../src/index.js';
+import { createRaftNode, FixedTimeout, MembershipChangeError, NotLeaderError, RealTimer, type RaftNode } from '../../src/index.js';
 import { serveClientApi } from '../../src/clientApi.js';
 import { errorResponse } from '../../src/process/index.js';
 import { KvStore, kvCommand, type KvCommand, type NodeAddress } from './store.js';
@@ -30,6 +30,8 @@ export interface KvNodeOptions {
   readonly data: string;
   readonly clusterId?: string;
   readonly electionTimeoutMs?: number;
+  /** How a follower suspects a silent leader: φ accrual (the default, adaptive) or the core's fixed timeout. */
+  readonly failureDetector?: 'phi' | 'fixed';
   readonly snapshotEvery?: number; // entries between snapshots (default 8192), keeping a tenth of them behind
   readonly log?: (line: string) => void; // refusals (of ours by peers, of theirs by us) and connection problems
   /** Serve the node's inspection events and status at `GET /dashboard/feed` (SSE) for a dashboard to follow. */
@@ -57,6 +59,7 @@ export async function startKvNode(options: KvNodeOptions) {
   await network.listen();
   const node: RaftNode<KvCommand, string | null, KvStore> = createRaftNode({
     id, members: id in peers ? Object.keys(peers) : [], commandSchema: kvCommand, stateMachine: store, network, logStore, inspect: feed?.inspect,
+    timer: new RealTimer(options.failureDetector === 'fixed' ? { failureDetector: new FixedTimeout() } : {}),
     config: { electionTimeoutMs, heartbeatIntervalMs: Math.ceil(electionTimeoutMs / 8), ...(options.snapshotEvery === undefined ? {} : { snapshotThreshold: options.snapshotEvery, snapshotTrailingEntries: Math.floor(options.snapshotEvery / 10) }) },
   });
 

@@ -38,9 +38,9 @@ describe('inspection', () => {
     expect(root.actorRef.sessionId).toBe(root.rootId);
     const children = records.filter((record) => record.type === '@xstate.actor' && record.actorRef.sessionId !== record.rootId).map((record) => (record.actorRef as { id?: string }).id);
     expect(children).toEqual(expect.arrayContaining(['timer', 'network', 'logStore', 'stateMachine']));
-    const states = records.filter((record) => record.type === '@xstate.snapshot' && record.actorRef.sessionId === record.rootId).map((record) => JSON.stringify((record as { snapshot: { value: unknown } }).snapshot.value));
+    const states = records.filter((record) => record.type === '@xstate.snapshot' && record.actorRef.sessionId === record.rootId).map((record) => JSON.stringify((record as unknown as { snapshot: { value: unknown } }).snapshot.value));
     expect(states).toContain('{"running":"leader"}');
-    const events = records.filter((record) => record.type === '@xstate.event').map((record) => (record as { event: { type: string } }).event.type);
+    const events = records.filter((record) => record.type === '@xstate.event').map((record) => (record as unknown as { event: { type: string } }).event.type);
     expect(events).toEqual(expect.arrayContaining(['xraft.campaign', 'xraft.propose', 'SaveLog', 'LogSaved', 'Applied']));
 
     const batch = await waitFor(() => batches.find((each) => each.view.role === 'leader' && each.view.commitIndex >= 2), 'a batch showing n1 leading');

@@ -31,7 +31,7 @@ export async function benchCluster(concurrency: number, seconds: number): Promis
       config: { electionTimeoutMs: 300, heartbeatIntervalMs: 50 },
     }),
   );
-  nodes[0]!.campaign();
+  await nodes[0]!.campaign();
   const leader = await waitForLeader(nodes);
   const payload = 'x'.repeat(100);
   const latencies: number[] = [];

@@ -16,6 +16,7 @@ import { OverloadedError, StoppedError, type XraftError } from './errors.js';
 import { createNodeMachine, type NodeEmitted, type NodeScalars } from './node/machine.js';
 import type { ReadConsistency } from './node/types.js';
 import { checkNodeOptions } from './nodeOptions.js';
+import { whenCampaignDecided, whenLeader, whenSnapshotCovers, type WaitableNode } from './nodeWaits.js';
 import { ClientSession, type SessionOptions } from './session.js';
 
 /** The result type of a state machine class. */
@@ -45,6 +46,11 @@ export interface RaftNodeOptions<Command, SM extends StateMachine<Command, unkno
   readonly maxPending?: number;
   /** Default deadline of `propose` and `read`, in ms of the timer's clock. Default 10,000. */
   readonly operationTimeoutMs?: number;
+  /**
+   * Fail `propose` and `read` at once with NotLeaderError while no leader is known (an election is under way),
+   * instead of waiting for one within their deadline. Default false (wait); each call may override it.
+   */
+  readonly failFast?: boolean;
   /** Largest snapshot chunk stored or sent, in bytes. Default 128 KiB (measured in BENCHMARKS.md: larger is faster but holds more memory, smaller is slower). */
   readonly snapshotChunkBytes?: number;
   /** xstate inspection observer, e.g. `createBrowserInspector().inspect` from @statelyai/inspect. */
@@ -63,6 +69,8 @@ export type RaftNodeEvent = NodeEmitted;
 export interface ProposeOptions {
   /** Give up after this long (ms of the node's timer) with TimeoutError; the command may still commit later. */
   readonly timeoutMs?: number;
+  /** Fail at once with NotLeaderError while no leader is known, instead of waiting for one (see RaftNodeOptions). */
+  readonly failFast?: boolean;
 }
 
 export interface ReadOptions {
@@ -74,6 +82,8 @@ export interface ReadOptions {
    */
   readonly consistency?: ReadConsistency;
   readonly timeoutMs?: number;
+  /** Fail at once with NotLeaderError while no leader is known, instead of waiting for one (see RaftNodeOptions). */
+  readonly failFast?: boolean;
 }
 
 export interface RaftNode<Command, Result, SM = StateMachine<Command, Result, unknown>> {
@@ -132,10 +142,24 @@ export interface RaftNode<Command, Result, SM = StateMachine<Command, Result, un
    * `stopReason` then says why (null for `stop()`); `'removed'` once a committed configuration no longer holds it.
    */
   status(): NodeStatus;
-  /** Campaign at once instead of waiting for the election timeout (for example right after a bootstrap). */
-  campaign(): void;
-  /** Snapshot the state machine and compact the log now; `status().snapshotIndex` shows when it is stored. */
-  takeSnapshot(): void;
+  /**
+   * The leader's id once one is known: at once if one is, or after the election under way. Rejects with TimeoutError
+   * after `timeoutMs` (default `operationTimeoutMs`), StoppedError if the node stops first.
+   *
+   * @example
+   * const leaderId = await node.whenLeader();
+   */
+  whenLeader(options?: { readonly timeoutMs?: number }): Promise<NodeId>;
+  /**
+   * Campaign at once instead of waiting for the election timeout (for example right after a bootstrap). Resolves
+   * once this node leads; rejects with NotLeaderError when another node wins, TimeoutError after the deadline.
+   */
+  campaign(options?: { readonly timeoutMs?: number }): Promise<void>;
+  /**
+   * Snapshot the state machine and compact the log now. Resolves with the snapshot's index once it is stored (at
+   * once when the current snapshot covers everything applied); rejects with SnapshotFailedError when it fails.
+   */
+  takeSnapshot(options?: { readonly timeoutMs?: number }): Promise<{ readonly index: number }>;
   /**
    * Stop the node: waiting operations reject with `StoppedError`, the actors are stopped, and the promise resolves
    * once each has closed (the log store flushed and closed, the network's server shut down). Rejects with
@@ -221,18 +245,20 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
     if (proposals.length === 0 && reads.length === 0) queueMicrotask(flush);
   };
 
-  const proposeData = (data: string, session: SessionTag | undefined, timeoutMs: number): Promise<Result> => {
+  const waitsForLeader = (perCall: boolean | undefined): boolean => !(perCall ?? options.failFast ?? false);
+  const proposeData = (data: string, session: SessionTag | undefined, timeoutMs: number, failFast?: boolean): Promise<Result> => {
     if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
     const id = nanoid();
+    const proposal: Proposal = session === undefined ? { id, data } : { id, data, session };
     return new Promise<Result>((resolve, reject) => {
       try {
-        runtime.trackProposal(id, timeoutMs, resolve, (error: XraftError) => reject(error));
+        runtime.trackProposal(id, timeoutMs, resolve, (error: XraftError) => reject(error), waitsForLeader(failFast) ? proposal : undefined);
       } catch (error) {
         reject(error as OverloadedError);
         return;
       }
       schedule();
-      proposals.push(session === undefined ? { id, data } : { id, data, session });
+      proposals.push(proposal);
     });
   };
 
@@ -252,6 +278,13 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
 
   actor.start();
 
+  // What the waits of whenLeader, campaign and takeSnapshot look at: the handle itself (defined just below).
+  const waitable: WaitableNode = {
+    id: options.id,
+    status: () => node.status(),
+    on: (type, listener) => node.on(type, listener),
+    sleep: (ms) => runtime.sleep(ms),
+  };
   const node: RaftNode<Command, Result, SM> = {
     id: options.id,
     actor: actor as unknown as RaftNode<Command, Result, SM>['actor'],
@@ -262,7 +295,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
       } catch (error) {
         return Promise.reject(error);
       }
-      return proposeData(data, undefined, proposeOptions.timeoutMs ?? defaultTimeoutMs);
+      return proposeData(data, undefined, proposeOptions.timeoutMs ?? defaultTimeoutMs, proposeOptions.failFast);
     },
     proposeEncoded(data: string, encodedOptions: ProposeOptions & { readonly session?: SessionTag } = {}): Promise<Result> {
       const { session } = encodedOptions;
@@ -274,7 +307,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
           return Promise.reject(error);
         }
       }
-      return proposeData(registration ? '' : data, session, encodedOptions.timeoutMs ?? defaultTimeoutMs);
+      return proposeData(registration ? '' : data, session, encodedOptions.timeoutMs ?? defaultTimeoutMs, encodedOptions.failFast);
     },
     read<T>(query: (stateMachine: SM) => T, readOptions: ReadOptions = {}): Promise<T> {
       if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
@@ -295,6 +328,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
             () => query(options.stateMachine),
             (value) => resolve(value as T),
             (error: XraftError) => reject(error),
+            waitsForLeader(readOptions.failFast) ? { lease: consistency === 'lease' } : undefined,
           );
         } catch (error) {
           reject(error as OverloadedError);
@@ -359,11 +393,20 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
         learners: members.learners,
       };
     },
-    campaign(): void {
-      if (active()) actor.send({ type: 'xraft.campaign' });
+    whenLeader(waitOptions = {}) {
+      return whenLeader(waitable, waitOptions.timeoutMs ?? defaultTimeoutMs);
     },
-    takeSnapshot(): void {
-      if (active()) actor.send({ type: 'xraft.snapshot' });
+    campaign(waitOptions = {}) {
+      if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
+      const decided = whenCampaignDecided(waitable, waitOptions.timeoutMs ?? defaultTimeoutMs);
+      actor.send({ type: 'xraft.campaign' });
+      return decided;
+    },
+    takeSnapshot(waitOptions = {}) {
+      if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
+      const taken = whenSnapshotCovers(waitable, actor.getSnapshot().context.appliedIndex, waitOptions.timeoutMs ?? defaultTimeoutMs);
+      actor.send({ type: 'xraft.snapshot' });
+      return taken;
     },
     async stop(): Promise<void> {
       if (active()) actor.send({ type: 'xraft.stop' });

@@ -15,7 +15,8 @@ export type XraftErrorCode =
   | 'MEMBERSHIP'
   | 'TRANSFER_ABORTED'
   | 'INVALID_CONFIG'
-  | 'CLOSE_FAILED';
+  | 'CLOSE_FAILED'
+  | 'SNAPSHOT_FAILED';
 
 export abstract class XraftError extends Error {
   abstract readonly code: XraftErrorCode;
@@ -118,6 +119,19 @@ export class TransferAbortedError extends XraftError {
   constructor(reason: string) {
     super(`leadership transfer aborted: ${reason}`);
     this.name = 'TransferAbortedError';
+  }
+}
+
+/** Taking a snapshot failed (`unsupported`: the state machine implements no snapshots). The node goes on. */
+export class SnapshotFailedError extends XraftError {
+  readonly code = 'SNAPSHOT_FAILED';
+  constructor(
+    readonly index: number,
+    reason: string,
+    readonly unsupported: boolean,
+  ) {
+    super(`snapshot at ${index} failed: ${reason}`);
+    this.name = 'SnapshotFailedError';
   }
 }
 

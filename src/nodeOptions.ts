@@ -40,6 +40,7 @@ const nodeOptionsSchema = z.object({
   maxPending: positive.optional(),
   operationTimeoutMs: positive.optional(),
   snapshotChunkBytes: positive.optional(),
+  failFast: z.boolean().optional(),
 });
 
 /** The options `createRaftNode` checks; the actors and the schema are checked by their types. */

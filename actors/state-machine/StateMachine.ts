@@ -70,6 +70,8 @@ export interface SnapshotFailed {
   readonly type: 'SnapshotFailed';
   readonly meta: SnapshotMeta;
   readonly message: string;
+  /** The state machine implements no snapshots at all (SnapshotsUnsupportedError): trying again will not help. */
+  readonly unsupported?: boolean;
 }
 /** A restore took chunk `chunk`: send the next one. */
 export interface SnapshotChunkConsumed {
@@ -315,7 +317,8 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
         chunk++;
       }
     } catch (error) {
-      this.reply({ type: 'SnapshotFailed', meta, message: error instanceof Error ? error.message : String(error) });
+      const unsupported = error instanceof SnapshotsUnsupportedError;
+      this.reply({ type: 'SnapshotFailed', meta, message: error instanceof Error ? error.message : String(error), ...(unsupported ? { unsupported } : {}) });
     } finally {
       this.#nextChunk = null;
     }

@@ -14,7 +14,8 @@ export function appliedThrough(core: CoreState, index: number): void {
   if (index > core.handedToApply) throw new Error(`applied ${index} but only ${core.handedToApply} was handed out`);
   core.applied = Math.max(core.applied, index);
   const { snapshotThreshold, snapshotThresholdBytes } = core.config;
-  const entriesDue = snapshotThreshold > 0 && core.handedToApply - (core.snapshotMeta?.index ?? 0) >= snapshotThreshold;
+  const entriesDue =
+    snapshotThreshold > 0 && core.handedToApply - (core.snapshotMeta?.index ?? 0) >= snapshotThreshold && core.handedToApply >= core.snapshotRetryAt;
   const bytesDue = snapshotThresholdBytes > 0 && core.bytesSinceSnapshot >= snapshotThresholdBytes;
   if (entriesDue || bytesDue) startSnapshot(core);
 }
@@ -31,6 +32,16 @@ export function startSnapshot(core: CoreState): void {
     type: 'takeSnapshot',
     meta: { index, term: core.log.termAt(index)!, voters: membership.voters, learners: membership.learners },
   });
+}
+
+/**
+ * Taking or storing a snapshot failed: try again once another threshold's worth of entries (or of bytes: the count
+ * started over with the attempt) has been applied, not on every apply (a state machine that cannot snapshot at all
+ * would otherwise be asked again for each entry).
+ */
+export function snapshotFailed(core: CoreState): void {
+  core.snapshotting = false;
+  core.snapshotRetryAt = core.handedToApply + core.config.snapshotThreshold;
 }
 
 export function compactThrough(core: CoreState, through: number): void {

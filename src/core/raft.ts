@@ -24,7 +24,7 @@
  * counts itself in the commit quorum only up to its durable index.
  */
 import { maybeApply, maybeCommit } from './commit.js';
-import { appliedThrough, compactThrough, startSnapshot } from './compaction.js';
+import { appliedThrough, compactThrough, snapshotFailed, startSnapshot } from './compaction.js';
 import { contradiction } from './contradictions.js';
 import { writesDurable } from './durability.js';
 import { answerRemovedCandidate, checkQuorum, handleRequestVote, handleVoteResponse, leaderUnreachable, learnRemoval, ownVoteDurable, startElection, waitForLeader } from './election.js';
@@ -252,10 +252,10 @@ export class RaftCore {
     return state.flush();
   }
 
-  /** Taking or storing the snapshot failed; a later threshold crossing tries again. */
+  /** Taking or storing the snapshot failed; another threshold's worth of applied entries later, it is tried again. */
   snapshotFailed(): Effect[] {
-    this.state.snapshotting = false;
-    return [];
+    snapshotFailed(this.state);
+    return this.state.flush();
   }
 
   /** Leader: a chunk of the stored snapshot, read for follower `to` (answering `readSnapshotChunk`). */

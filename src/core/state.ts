@@ -163,6 +163,8 @@ export class CoreState {
   baseMembership: Membership;
   /** The latest snapshot stored on this node (taken here or installed from a leader). */
   snapshotMeta: SnapshotMeta | null;
+  /** After a failed snapshot: the handed-to-apply index from which an automatic one may be tried again. */
+  snapshotRetryAt = 0;
   /** A `takeSnapshot` is under way. */
   snapshotting = false;
   /** A snapshot arriving from the leader, until its last chunk is stored. */

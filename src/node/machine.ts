@@ -47,6 +47,8 @@ export type NodeEvent<Result, AppError> =
   | { readonly type: 'xraft.transferLeadership'; readonly target: NodeId | undefined }
   | { readonly type: 'xraft.campaign' }
   | { readonly type: 'xraft.snapshot' }
+  /** A leader became known: what waited for one is proposed or read again. */
+  | { readonly type: 'xraft.leaderKnown' }
   | { readonly type: 'xraft.stop' }
   | { readonly type: 'xraft.fail'; readonly reason: string }
   | TimerReply
@@ -64,7 +66,12 @@ export type NodeEmitted =
   /** The core refused a message from `from` that broke a protocol invariant; nothing changed. Log it with its sender. */
   | { readonly type: 'refused'; readonly from: NodeId; readonly messageType: RaftMessage['type']; readonly reason: string }
   /** A snapshot became this node's current one: taken here, installed from the leader, or restored on start. */
-  | { readonly type: 'snapshot'; readonly how: SnapshotOrigin; readonly index: number; readonly term: number };
+  | { readonly type: 'snapshot'; readonly how: SnapshotOrigin; readonly index: number; readonly term: number }
+  /**
+   * Taking a snapshot at `index` failed (tried again after another threshold's worth of entries). `unsupported`: the
+   * state machine implements no snapshots, so the log is never compacted and grows in memory (a warning is issued once).
+   */
+  | { readonly type: 'snapshotFailed'; readonly index: number; readonly message: string; readonly unsupported: boolean };
 
 type AnyNodeEvent = NodeEvent<unknown, unknown>;
 
@@ -107,6 +114,8 @@ function feed<Command, Result, AppError>(runtime: NodeRuntime<Command, Result, A
       return runtime.campaign();
     case 'xraft.snapshot':
       return runtime.snapshotNow();
+    case 'xraft.leaderKnown':
+      return runtime.leaderKnown();
     default:
       return runtime.idle();
   }
@@ -149,6 +158,7 @@ export function createNodeMachine<Command, Result, AppError>() {
     'xraft.transferLeadership': { actions: ['step', 'dispatch'] },
     'xraft.campaign': { actions: ['step', 'dispatch'] },
     'xraft.snapshot': { actions: ['step', 'dispatch'] },
+    'xraft.leaderKnown': { actions: ['step', 'dispatch'] },
   } as const;
 
   /** A failed child actor stops the node with a reason, instead of failing the node's actor silently. */
@@ -237,6 +247,12 @@ export function createNodeMachine<Command, Result, AppError>() {
             case 'leaderChanged':
               enqueue(() => runtime.leaderChanged(effect.leader));
               enqueue.emit({ type: 'leaderChanged', leader: effect.leader, term: effect.term });
+              // Operations that failed for want of a leader (after this event's own failures are recorded) go again.
+              if (effect.leader !== null) enqueue.raise({ type: 'xraft.leaderKnown' });
+              break;
+            case 'snapshotFailed':
+              enqueue(() => runtime.snapshotFailed(effect.unsupported, effect.message));
+              enqueue.emit({ type: 'snapshotFailed', index: effect.meta.index, message: effect.message, unsupported: effect.unsupported });
               break;
             case 'membershipChanged':
               enqueue.emit({ type: 'membershipChanged', voters: effect.voters, learners: effect.learners });

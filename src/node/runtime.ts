@@ -66,6 +66,7 @@ export class NodeRuntime<Command, Result, AppError> {
   private lastLeader: NodeId | null = null;
   /** Effects produced by the last event, drained by the statechart's dispatch action. */
   outbox: NodeEffect<Result, AppError>[] = [];
+  private warnedNoSnapshots = false;
   /** Commands decoded when their entries arrived from the leader, handed to the state machine when applied. */
   private readonly decodedOnArrival = new WeakMap<Entry, Command>();
 
@@ -286,8 +287,9 @@ export class NodeRuntime<Command, Result, AppError> {
   // ---------------------------------------------------------------------------------------------------------------
   // Callers
 
-  trackProposal(id: string, timeoutMs: number, resolve: (result: Result) => void, reject: (error: XraftError) => void): void {
-    this.waiters.trackProposal(id, timeoutMs, resolve, reject);
+  /** `retry`: the proposal, to propose again once a leader is known if it fails for want of one (absent: fail fast). */
+  trackProposal(id: string, timeoutMs: number, resolve: (result: Result) => void, reject: (error: XraftError) => void, retry?: Proposal): void {
+    this.waiters.trackProposal(id, timeoutMs, resolve, reject, retry);
   }
 
   trackRead(
@@ -296,8 +298,29 @@ export class NodeRuntime<Command, Result, AppError> {
     query: (stateMachine: StateMachine<Command, Result, AppError>) => unknown,
     resolve: (value: unknown) => void,
     reject: (error: XraftError) => void,
+    retry?: { readonly lease: boolean },
   ): void {
-    this.waiters.trackRead(id, timeoutMs, query, resolve, reject);
+    this.waiters.trackRead(id, timeoutMs, query, resolve, reject, retry);
+  }
+
+  /** A snapshot failed; one the state machine cannot take at all is worth a warning, once per node. */
+  snapshotFailed(unsupported: boolean, message: string): void {
+    if (!unsupported || this.warnedNoSnapshots) return;
+    this.warnedNoSnapshots = true;
+    process.emitWarning(`node ${this.id}: ${message}; its log is never compacted and grows in memory`, { type: 'XraftWarning', code: 'XRAFT_NO_SNAPSHOTS' });
+  }
+
+  /** A leader is known: propose and read again what waited for one (an election was under way when it was asked). */
+  leaderKnown(): void {
+    if (!this.waiters.anyParked || this.refusal() !== null) {
+      this.outbox = [];
+      return;
+    }
+    const { proposals, reads } = this.waiters.unpark();
+    this.run((core) => [
+      ...(proposals.length > 0 ? core.propose(proposals) : []),
+      ...reads.flatMap(({ ids, lease }) => core.readIndex(ids, { lease, now: this.now() })),
+    ]);
   }
 
   settle(results: readonly ProposalResult<Result, AppError>[]): void {

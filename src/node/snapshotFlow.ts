@@ -70,7 +70,7 @@ export class SnapshotFlow<Result, AppError> {
         return [{ type: 'toLogStore', message: { type: 'WriteSnapshotChunk', ref: 'take', meta: reply.meta, chunk: reply.chunk, data: reply.data, done: reply.done } }];
       case 'SnapshotFailed':
         if (reply.message.startsWith('restore failed')) return [{ type: 'fail', reason: `snapshot ${reply.meta.index}: ${reply.message}` }];
-        return core === null ? [] : core.snapshotFailed();
+        return core === null ? [] : [...core.snapshotFailed(), { type: 'snapshotFailed', meta: reply.meta, message: reply.message, unsupported: reply.unsupported === true }];
       case 'SnapshotChunkStored':
         if (reply.ref === 'take') {
           if (!reply.done) return [{ type: 'toStateMachine', message: { type: 'NextSnapshotChunk', meta: reply.meta } }];

@@ -59,4 +59,5 @@ export type NodeEffect<Result, AppError> =
   | { readonly type: 'toStateMachine'; readonly message: StateMachineMessage }
   /** Stop the node with `reason` (a failed restore, a core that threw). */
   | { readonly type: 'fail'; readonly reason: string }
-  | { readonly type: 'snapshot'; readonly how: SnapshotOrigin; readonly meta: SnapshotMeta };
+  | { readonly type: 'snapshot'; readonly how: SnapshotOrigin; readonly meta: SnapshotMeta }
+  | { readonly type: 'snapshotFailed'; readonly meta: SnapshotMeta; readonly message: string; readonly unsupported: boolean };

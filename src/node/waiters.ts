@@ -6,7 +6,7 @@
  * Invariants: every waiter is in `waiters` until it is settled, exactly once; `readsAwaitingApply` holds only ids of
  * read waiters whose index is known; `earliestDeadline` is at most the smallest deadline in `waiters`.
  */
-import type { NodeId } from '../core/index.js';
+import type { NodeId, Proposal } from '../core/index.js';
 import {
   NotLeaderError,
   OverloadedError,
@@ -28,6 +28,8 @@ interface Waiter {
 interface ProposalWaiter<Result> extends Waiter {
   readonly kind: 'proposal';
   readonly resolve: (result: Result) => void;
+  /** Proposed again once a leader is known when it failed for want of one (absent: fail fast). */
+  readonly retry: Proposal | undefined;
 }
 
 interface ReadWaiter<Command, Result, AppError> extends Waiter {
@@ -36,6 +38,8 @@ interface ReadWaiter<Command, Result, AppError> extends Waiter {
   readonly resolve: (value: unknown) => void;
   /** The read index once confirmed; the read is served when the state machine has applied it. */
   index: number | null;
+  /** Asked again once a leader is known when it failed for want of one (absent: fail fast). */
+  readonly retry: { readonly lease: boolean } | undefined;
 }
 
 type AnyWaiter<Command, Result, AppError> = ProposalWaiter<Result> | ReadWaiter<Command, Result, AppError>;
@@ -48,6 +52,8 @@ export class Waiters<Command, Result, AppError> {
   private earliestDeadline = Number.POSITIVE_INFINITY;
   /** Pauses on the timer's clock (retry backoff), woken by `sweep` once due. */
   private sleepers: { readonly until: number; readonly wake: () => void }[] = [];
+  /** Proposals and reads that failed because no leader was known, waiting (until their deadline) for one. */
+  private parked: string[] = [];
 
   constructor(
     /** Most proposals and reads waiting at once; beyond it callers get OverloadedError. */
@@ -60,8 +66,8 @@ export class Waiters<Command, Result, AppError> {
     return this.waiters.size;
   }
 
-  trackProposal(id: string, timeoutMs: number, resolve: (result: Result) => void, reject: (error: XraftError) => void): void {
-    this.admit(id, { kind: 'proposal', resolve, reject, deadline: this.now() + timeoutMs, timeoutMs });
+  trackProposal(id: string, timeoutMs: number, resolve: (result: Result) => void, reject: (error: XraftError) => void, retry?: Proposal): void {
+    this.admit(id, { kind: 'proposal', resolve, reject, deadline: this.now() + timeoutMs, timeoutMs, retry });
   }
 
   trackRead(
@@ -70,8 +76,30 @@ export class Waiters<Command, Result, AppError> {
     query: (stateMachine: StateMachine<Command, Result, AppError>) => unknown,
     resolve: (value: unknown) => void,
     reject: (error: XraftError) => void,
+    retry?: { readonly lease: boolean },
   ): void {
-    this.admit(id, { kind: 'read', query, resolve, reject, deadline: this.now() + timeoutMs, timeoutMs, index: null });
+    this.admit(id, { kind: 'read', query, resolve, reject, deadline: this.now() + timeoutMs, timeoutMs, index: null, retry });
+  }
+
+  /** Whether operations wait for a leader to be known. */
+  get anyParked(): boolean {
+    return this.parked.length > 0;
+  }
+
+  /** The waiting operations to try again now that a leader is known (those still waiting: not timed out). */
+  unpark(): { readonly proposals: Proposal[]; readonly reads: { readonly ids: string[]; readonly lease: boolean }[] } {
+    const proposals: Proposal[] = [];
+    const reads = [
+      { ids: [] as string[], lease: false },
+      { ids: [] as string[], lease: true },
+    ];
+    for (const id of this.parked) {
+      const waiter = this.waiters.get(id);
+      if (waiter?.kind === 'proposal' && waiter.retry !== undefined) proposals.push(waiter.retry);
+      else if (waiter?.kind === 'read' && waiter.retry !== undefined) reads[waiter.retry.lease ? 1 : 0]!.ids.push(id);
+    }
+    this.parked = [];
+    return { proposals, reads: reads.filter((batch) => batch.ids.length > 0) };
   }
 
   /** Answer the proposals the state machine applied. */
@@ -90,7 +118,16 @@ export class Waiters<Command, Result, AppError> {
     this.take(id, 'proposal')?.reject(error);
   }
 
+  /**
+   * A proposal failed as NOT_LEADER. Certainly not appended, with no leader known (an election is under way), one that
+   * may wait is parked until a leader is known (`unpark`) or its deadline passes; any other is rejected.
+   */
   failProposal(id: string, leaderHint: NodeId | null, outcome: 'not-appended' | 'unknown'): void {
+    const waiter = this.waiters.get(id);
+    if (waiter?.kind === 'proposal' && waiter.retry !== undefined && outcome === 'not-appended' && leaderHint === null) {
+      this.parked.push(id);
+      return;
+    }
     this.rejectProposal(id, new NotLeaderError(leaderHint, outcome));
   }
 
@@ -105,8 +142,13 @@ export class Waiters<Command, Result, AppError> {
     this.serveReads(appliedIndex, stateMachine);
   }
 
+  /** Reads that could not be confirmed: parked until a leader is known when none is and they may wait (see failProposal). */
   failReads(ids: readonly string[], leaderHint: NodeId | null): void {
-    for (const id of ids) this.take(id, 'read')?.reject(new NotLeaderError(leaderHint, 'not-appended'));
+    for (const id of ids) {
+      const waiter = this.waiters.get(id);
+      if (waiter?.kind === 'read' && waiter.retry !== undefined && leaderHint === null) this.parked.push(id);
+      else this.take(id, 'read')?.reject(new NotLeaderError(leaderHint, 'not-appended'));
+    }
   }
 
   /** Run the queries of reads whose index the state machine has applied. */
@@ -160,6 +202,7 @@ export class Waiters<Command, Result, AppError> {
     for (const waiter of this.waiters.values()) waiter.reject(new StoppedError(reason));
     this.waiters.clear();
     this.readsAwaitingApply.clear();
+    this.parked = [];
     for (const sleeper of this.sleepers.splice(0)) sleeper.wake();
   }
 

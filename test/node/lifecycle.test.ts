@@ -64,7 +64,7 @@ async function threeNodes(): Promise<{ hub: MemoryNetworkHub; nodes: LiveNode[] 
   const ids = ['n1', 'n2', 'n3'];
   const nodes = ids.map((id) => start(hub, id, ids));
   await waitFor(() => nodes.every(({ node }) => node.status().role === 'follower'), { what: 'every node to recover' });
-  nodes[0]!.node.campaign();
+  await settledWithin(nodes[0]!.node.campaign(), { what: 'n1 to win the election it started' });
   await waitFor(() => nodes.every(({ node }) => node.status().leader === 'n1'), { what: 'every node to know n1 leads' });
   return { hub, nodes };
 }
@@ -221,8 +221,9 @@ describe('stops are explained', () => {
     const n1 = start(hub, 'n1', ids, { network: new BrokenNetwork(hub, 'n1') });
     start(hub, 'n2', ids);
     await waitFor(() => n1.node.status().role === 'follower', { what: 'n1 to recover' });
-    n1.node.campaign();
+    const campaign = n1.node.campaign().catch((error: unknown) => error);
     await waitFor(() => n1.node.status().role === 'stopped', { what: 'n1 to stop' });
+    expect(await campaign).toBeInstanceOf(StoppedError);
     expect(n1.node.status().stopReason).toMatch(/the network actor failed: socket exploded/);
   });
 

@@ -134,8 +134,9 @@ describe('elections on demand', () => {
     cluster = new TestCluster(['n1', 'n2', 'n3']);
     const chosen = cluster.get('n2');
     await cluster.waitFor(() => cluster.nodes.every(({ node }) => node.status().role === 'follower'), 'every node to recover as a follower');
-    chosen.node.campaign();
+    const campaign = chosen.node.campaign();
     await cluster.waitFor(() => chosen.node.status().role === 'leader', 'n2 to win the election it started');
+    await campaign;
     expect(chosen.timer.time).toBe(0);
   });
 });

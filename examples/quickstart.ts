@@ -21,9 +21,8 @@ export async function quickstart(): Promise<number> {
   const nodes = members.map((id) =>
     createRaftNode({ id, members, commandSchema: command, stateMachine: new KeyValueStore(), network: hub.endpoint(id) }),
   );
-  const leader = await new Promise<RaftNode<Command, number>>((resolve) => {
-    for (const node of nodes) node.on('roleChanged', ({ role }) => role === 'leader' && resolve(node));
-  });
+  const leaderId = await nodes[0]!.whenLeader(); // once the first election is won
+  const leader: RaftNode<Command, number, KeyValueStore> = nodes.find((node) => node.id === leaderId)!;
   const size = await leader.propose({ key: 'a', value: '1' }); // resolves once committed and applied
   await Promise.all(nodes.map((node) => node.stop()));
   return size;

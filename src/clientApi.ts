@@ -142,9 +142,8 @@ export function serveClientApi<Command, Result, SM>(network: Http2Network, node:
   route('GET', clientApiPaths.status, null, () => ({ status: 200, body: { ...node.status(), addresses: addresses() } satisfies ClientStatus }));
   route('GET', clientApiPaths.members, null, () => ({ status: 200, body: members() }));
   route('POST', clientApiPaths.addLearner, addLearnerSchema, async ({ id, promote, address }) => {
-    // Until addresses travel in the configuration, the node that adds the learner is told where it is.
-    if (address !== undefined) network.setPeer(id, address);
-    await node.addLearner(id, { promote });
+    // The address travels in the configuration: every node's network learns it from the log.
+    await node.addLearner(id, address === undefined ? { promote } : { promote, address });
     return { status: 200, body: members() };
   });
   route('POST', clientApiPaths.promote, memberSchema, async ({ id }) => (await node.promote(id), { status: 200, body: members() }));

@@ -27,8 +27,13 @@ export type AppErrorOf<SM> = SM extends StateMachine<infer _Command, infer _Resu
 export interface RaftNodeOptions<Command, SM extends StateMachine<Command, unknown, unknown>> {
   /** This node's id; unique in the cluster. */
   readonly id: NodeId;
-  /** Every voting member of the cluster, this node included. */
+  /** Every voting member of the cluster, this node included (or none, for a node that joins a running cluster). */
   readonly members: readonly NodeId[];
+  /**
+   * Where the members are reached (this node included), when the network needs addresses: recorded in the cluster's
+   * configuration at its first change, so that nodes joining later learn every address from the log.
+   */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
   /** The schema every command must satisfy: checked on every proposal and on every entry decoded from the log. */
   readonly commandSchema: z.ZodType<Command>;
   /** The application's replicated state: an instance of your `StateMachine` subclass. */
@@ -117,15 +122,17 @@ export interface RaftNode<Command, Result, SM = StateMachine<Command, Result, un
   openSession(options?: SessionOptions): Promise<ClientSession<Command, Result>>;
   /**
    * Add a non-voting member that receives the log. With `promote`, it becomes a voter once it has caught up
-   * (`config.promoteWithinEntries`). Resolves once the change is applied here. Call on the leader.
+   * (`config.promoteWithinEntries`). With `address`, the configuration records where it is reached, so that every
+   * node's network learns it from the log (an address another member has is refused). Resolves once the change is
+   * applied here. Call on the leader.
    */
-  addLearner(id: NodeId, options?: { readonly promote?: boolean }): Promise<void>;
+  addLearner(id: NodeId, options?: { readonly promote?: boolean; readonly address?: string }): Promise<void>;
   /** Make a learner a voter. */
   promote(id: NodeId): Promise<void>;
   /** Remove a voter or learner; removing the leader makes it step down once the change commits. */
   removeMember(id: NodeId): Promise<void>;
   /** The configuration in force on this node. */
-  members(): { readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] };
+  members(): { readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[]; readonly addresses?: Readonly<Record<NodeId, string>> };
   /**
    * Hand leadership to `target` (default: the most up-to-date voter) and resolve once another node (the target, when
    * given) is known to lead. Every transfer settles: it rejects with TransferAbortedError when the core aborts it (no
@@ -199,6 +206,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
     input: {
       id: options.id,
       members: options.members,
+      ...(options.addresses === undefined ? {} : { addresses: options.addresses }),
       codec,
       config: options.config,
       random: options.random,
@@ -352,8 +360,9 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
         { timeoutMs: defaultTimeoutMs, ...sessionOptions },
       );
     },
-    addLearner(id: NodeId, learnerOptions: { readonly promote?: boolean } = {}): Promise<void> {
-      return changeMembership({ type: 'addLearner', id }, learnerOptions.promote === true);
+    addLearner(id: NodeId, learnerOptions: { readonly promote?: boolean; readonly address?: string } = {}): Promise<void> {
+      const { address } = learnerOptions;
+      return changeMembership(address === undefined ? { type: 'addLearner', id } : { type: 'addLearner', id, address }, learnerOptions.promote === true);
     },
     promote(id: NodeId): Promise<void> {
       return changeMembership({ type: 'promote', id }, false);

@@ -41,6 +41,7 @@ const nodeOptionsSchema = z.object({
   operationTimeoutMs: positive.optional(),
   snapshotChunkBytes: positive.optional(),
   failFast: z.boolean().optional(),
+  addresses: z.record(z.string().min(1), z.string().min(1)).optional(),
 });
 
 /** The options `createRaftNode` checks; the actors and the schema are checked by their types. */

@@ -51,7 +51,15 @@ export const entrySchema = z.object({
 const proposalSchema = z.object({ id, data: z.string(), session: sessionTagSchema.optional() });
 
 const members = z.array(id).max(MAX_MESSAGES_PER_BATCH);
-export const snapshotMetaSchema = z.object({ index: count, term: count, voters: members, learners: members }) satisfies z.ZodType<SnapshotMeta>;
+/** A member's address (host:port, or whatever the transport understands), as a configuration carries it. */
+const address = z.string().min(1).max(MAX_ID_LENGTH);
+export const snapshotMetaSchema = z.object({
+  index: count,
+  term: count,
+  voters: members,
+  learners: members,
+  addresses: z.record(id, address).optional(),
+}) satisfies z.ZodType<SnapshotMeta>;
 
 /** Snapshot chunks are bytes; inside a JSON batch they travel as base64 (see encodeBatch). */
 const bytes = z.base64().transform((text) => new Uint8Array(Buffer.from(text, 'base64')));

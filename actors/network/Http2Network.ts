@@ -40,7 +40,7 @@
 import type { ClientHttp2Stream } from 'node:http2';
 import type { NodeId } from '../../src/core/index.js';
 import { decodeBatch, decodeSnapshotChunkRequest, MAX_ID_LENGTH, type DecodeResult } from '../../src/wire.js';
-import { NetworkActor, type Send } from './NetworkActor.js';
+import { NetworkActor, type Send, type SetPeerAddresses } from './NetworkActor.js';
 import { PeerLinks } from './http2PeerLinks.js';
 import { JSON_HEADERS, MESSAGES_PATH, OCTET_STREAM_HEADERS, SNAPSHOT_CHUNK_PATH } from './http2Paths.js';
 import {
@@ -207,6 +207,12 @@ export class Http2Network extends NetworkActor {
   setPeer(peer: NodeId, address: string): void {
     if (peer === this.id) return;
     this.links.set(peer, address);
+  }
+
+  /** The configuration says where its members are: add the new ones, follow changed addresses. */
+  protected override onSetPeerAddresses({ addresses }: SetPeerAddresses): void {
+    const known = this.peers();
+    for (const [peer, address] of Object.entries(addresses)) if (known[peer] !== address) this.setPeer(peer, address);
   }
 
   /** Every peer this node knows: id -> `host:port`. */

@@ -30,9 +30,11 @@ export class MemoryNetworkHub {
     return this.queue.length;
   }
 
-  /** The network actor for node `id`. */
-  endpoint(id: NodeId): MemoryNetwork {
-    const endpoint = new MemoryNetwork(this, id);
+  /** The network actor for node `id` (made by `make`, for a subclass of MemoryNetwork). */
+  endpoint(id: NodeId): MemoryNetwork;
+  endpoint<Endpoint extends MemoryNetwork>(id: NodeId, make: (hub: MemoryNetworkHub, id: NodeId) => Endpoint): Endpoint;
+  endpoint(id: NodeId, make?: (hub: MemoryNetworkHub, id: NodeId) => MemoryNetwork): MemoryNetwork {
+    const endpoint = make === undefined ? new MemoryNetwork(this, id) : make(this, id);
     this.endpoints.set(id, endpoint);
     return endpoint;
   }

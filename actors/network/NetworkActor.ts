@@ -10,7 +10,15 @@ export interface Send {
   readonly to: NodeId;
   readonly message: RaftMessage;
 }
-export type NetworkMessage = Send;
+/**
+ * Where the members of the configuration in force can be reached, as the log says (a configuration entry or a
+ * snapshot carries its members' addresses): a transport that dials its peers learns new ones from it.
+ */
+export interface SetPeerAddresses {
+  readonly type: 'SetPeerAddresses';
+  readonly addresses: Readonly<Record<NodeId, string>>;
+}
+export type NetworkMessage = Send | SetPeerAddresses;
 
 export interface Received {
   readonly type: 'Received';
@@ -25,8 +33,12 @@ export type NetworkReply = Received | PeerUnreachable;
 
 export abstract class NetworkActor extends Actor<NetworkMessage, NetworkReply> {
   receive(message: NetworkMessage): void {
-    this.onSend(message);
+    if (message.type === 'Send') this.onSend(message);
+    else this.onSetPeerAddresses(message);
   }
+
+  /** Learn peers' addresses from the configuration. The default ignores them (a transport that needs none). */
+  protected onSetPeerAddresses(_message: SetPeerAddresses): void {}
 
   /** Deliver `message.message` to `message.to`. Must not throw for an unreachable peer: report it instead. */
   protected abstract onSend(message: Send): void;

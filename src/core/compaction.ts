@@ -30,7 +30,13 @@ export function startSnapshot(core: CoreState): void {
   core.bytesSinceSnapshot = 0;
   core.effects.push({
     type: 'takeSnapshot',
-    meta: { index, term: core.log.termAt(index)!, voters: membership.voters, learners: membership.learners },
+    meta: {
+      index,
+      term: core.log.termAt(index)!,
+      voters: membership.voters,
+      learners: membership.learners,
+      ...(membership.addresses === undefined ? {} : { addresses: membership.addresses }),
+    },
   });
 }
 

@@ -7,4 +7,4 @@ export { RaftLog } from './log.js';
 export { Progress, type ProgressMode } from './progress.js';
 export { majority, committedIndex, voteResult, type VoteResult } from './quorum.js';
 export { seededRandom } from './random.js';
-export { applyChange, decodeMembership, encodeMembership, isMember, MembershipError, type Membership, type MembershipChange } from './membership.js';
+export { applyChange, decodeMembership, encodeMembership, isMember, membershipOf, MembershipError, type Membership, type MembershipChange } from './membership.js';

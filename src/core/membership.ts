@@ -8,18 +8,23 @@
  * configurations share a majority and no two leaders can be elected for one term.
  *
  * Learners receive the log but never vote, campaign or count in a quorum.
+ *
+ * A configuration may carry its members' network addresses: they travel with it through the log and snapshots, so
+ * that every node (one that starts later and replays the log included) learns where its peers are from the log.
  */
 import type { NodeId } from './types.js';
 
 export interface Membership {
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  /** Where members can be reached (host:port, or whatever the transport understands), for those that said. */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
 }
 
 export type MembershipChange =
-  | { readonly type: 'addLearner'; readonly id: NodeId }
+  | { readonly type: 'addLearner'; readonly id: NodeId; readonly address?: string }
   | { readonly type: 'promote'; readonly id: NodeId }
-  | { readonly type: 'addVoter'; readonly id: NodeId }
+  | { readonly type: 'addVoter'; readonly id: NodeId; readonly address?: string }
   | { readonly type: 'remove'; readonly id: NodeId };
 
 export class MembershipError extends Error {
@@ -39,20 +44,43 @@ export function applyChange(current: Membership, change: MembershipChange): Memb
   switch (change.type) {
     case 'addLearner':
       if (isVoter || isLearner) throw new MembershipError('ALREADY_MEMBER', `${change.id} is already a member`);
-      return { voters: current.voters, learners: [...current.learners, change.id] };
+      return withAddresses({ voters: current.voters, learners: [...current.learners, change.id] }, addressed(current, change.id, change.address));
     case 'addVoter':
       if (isVoter) throw new MembershipError('ALREADY_MEMBER', `${change.id} is already a voter`);
-      return { voters: [...current.voters, change.id], learners: current.learners.filter((id) => id !== change.id) };
+      return withAddresses(
+        { voters: [...current.voters, change.id], learners: current.learners.filter((id) => id !== change.id) },
+        addressed(current, change.id, change.address),
+      );
     case 'promote':
       if (!isLearner) throw new MembershipError('NOT_A_LEARNER', `${change.id} is not a learner`);
-      return { voters: [...current.voters, change.id], learners: current.learners.filter((id) => id !== change.id) };
-    case 'remove':
+      return withAddresses({ voters: [...current.voters, change.id], learners: current.learners.filter((id) => id !== change.id) }, current.addresses);
+    case 'remove': {
       if (!isVoter && !isLearner) throw new MembershipError('NOT_A_MEMBER', `${change.id} is not a member`);
       if (isVoter && current.voters.length === 1) {
         throw new MembershipError('LAST_VOTER', `${change.id} is the last voter; a cluster needs at least one`);
       }
-      return { voters: current.voters.filter((id) => id !== change.id), learners: current.learners.filter((id) => id !== change.id) };
+      const { [change.id]: _gone, ...addresses } = current.addresses ?? {};
+      return withAddresses({ voters: current.voters.filter((id) => id !== change.id), learners: current.learners.filter((id) => id !== change.id) }, addresses);
+    }
   }
+}
+
+/** The addresses of `current` with `id` at `address` (when given); an address another member has is refused. */
+function addressed(current: Membership, id: NodeId, address: string | undefined): Readonly<Record<NodeId, string>> | undefined {
+  if (address === undefined) return current.addresses;
+  const holder = Object.entries(current.addresses ?? {}).find(([member, at]) => at === address && member !== id);
+  if (holder !== undefined) throw new MembershipError('ALREADY_MEMBER', `address ${address} is taken by ${holder[0]}`);
+  return { ...current.addresses, [id]: address };
+}
+
+function withAddresses(membership: Membership, addresses: Readonly<Record<NodeId, string>> | undefined): Membership {
+  return addresses === undefined || Object.keys(addresses).length === 0 ? membership : { ...membership, addresses };
+}
+
+/** The configuration a snapshot records. */
+export function membershipOf(meta: Membership): Membership {
+  const { voters, learners, addresses } = meta;
+  return addresses === undefined ? { voters, learners } : { voters, learners, addresses };
 }
 
 export function isMember(membership: Membership, id: NodeId): boolean {
@@ -61,7 +89,8 @@ export function isMember(membership: Membership, id: NodeId): boolean {
 
 /** The data of a `config` entry: plain JSON (never user data, so no superjson). */
 export function encodeMembership(membership: Membership): string {
-  return JSON.stringify({ voters: membership.voters, learners: membership.learners });
+  const { voters, learners, addresses } = membership;
+  return JSON.stringify(addresses === undefined ? { voters, learners } : { voters, learners, addresses });
 }
 
 export function decodeMembership(data: string): Membership {
@@ -75,5 +104,10 @@ export function decodeMembership(data: string): Membership {
   ) {
     throw new Error(`not a membership: ${data.slice(0, 200)}`);
   }
-  return { voters: [...(value as Membership).voters], learners: [...(value as Membership).learners] };
+  const { voters, learners, addresses } = value as Membership;
+  if (addresses === undefined) return { voters: [...voters], learners: [...learners] };
+  if (typeof addresses !== 'object' || addresses === null || Array.isArray(addresses) || !Object.values(addresses).every((at) => typeof at === 'string')) {
+    throw new Error(`not a membership (addresses): ${data.slice(0, 200)}`);
+  }
+  return { voters: [...voters], learners: [...learners], addresses: { ...addresses } };
 }

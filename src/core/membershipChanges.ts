@@ -77,7 +77,12 @@ function setMembership(core: CoreState, membership: Membership, index: number): 
   if (isMember(membership, core.id)) core.everMember = true;
   if (!changed) return;
   core.removalNotices.clear();
-  core.effects.push({ type: 'membershipChanged', voters: membership.voters, learners: membership.learners });
+  core.effects.push({
+    type: 'membershipChanged',
+    voters: membership.voters,
+    learners: membership.learners,
+    ...(membership.addresses === undefined ? {} : { addresses: membership.addresses }),
+  });
   if (core.currentRole !== 'leader') return;
   // A leader replicates to exactly the members of the configuration in force.
   for (const peer of core.peers()) {

@@ -11,6 +11,7 @@
  */
 import { reply, persist } from './durability.js';
 import { checkRemoved, membershipFromLog } from './membershipChanges.js';
+import { membershipOf } from './membership.js';
 import { becomeFollower } from './roles.js';
 import { sameSnapshot } from './snapshotSend.js';
 import type { CoreState } from './state.js';
@@ -106,7 +107,7 @@ function installSnapshot(core: CoreState, meta: SnapshotMeta): void {
   }
   const keptSuffix = core.log.restartAt(meta.index, meta.term);
   core.snapshotMeta = meta;
-  core.baseMembership = { voters: meta.voters, learners: meta.learners };
+  core.baseMembership = membershipOf(meta);
   membershipFromLog(core);
   core.commit = Math.max(core.commit, meta.index);
   core.handedToApply = meta.index;

@@ -7,7 +7,7 @@
  * and flushing effects, and who the peers are. Writing and waiting for durability are in durability.ts.
  */
 import { RaftLog } from './log.js';
-import { decodeMembership, isMember, type Membership } from './membership.js';
+import { decodeMembership, isMember, membershipOf, type Membership } from './membership.js';
 import type { Progress } from './progress.js';
 import { defaultRaftConfig, type Effect, type InstallSnapshot, type NodeId, type RaftConfig, type RaftMessage, type RandomSource, type RecoveredState, type Role, type SnapshotMeta } from './types.js';
 
@@ -49,6 +49,8 @@ export interface RaftCoreOptions {
    */
   readonly voters: readonly NodeId[];
   readonly learners?: readonly NodeId[];
+  /** Where the initial members are reached, if known: the first configuration entry records them for later joiners. */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
   readonly config?: Partial<RaftConfig>;
   readonly random: RandomSource;
   /** Durable state read back from the log store; an empty log and term 0 when absent. */
@@ -180,12 +182,12 @@ export class CoreState {
       throw new RangeError('heartbeatIntervalMs must be smaller than electionTimeoutMs');
     }
     this.commitsByCounting = commitsByCounting;
-    this.initialMembership = { voters: [...options.voters], learners: [...(options.learners ?? [])] };
+    this.initialMembership = membershipOf({ voters: [...options.voters], learners: [...(options.learners ?? [])], ...(options.addresses === undefined ? {} : { addresses: { ...options.addresses } }) });
     this.random = options.random;
     const recovered = options.recovered ?? { hardState: { term: 0, votedFor: null, commit: 0 }, entries: [] };
     const snapshot = recovered.snapshot ?? null;
     this.snapshotMeta = snapshot;
-    this.baseMembership = snapshot === null ? this.initialMembership : { voters: snapshot.voters, learners: snapshot.learners };
+    this.baseMembership = snapshot === null ? this.initialMembership : membershipOf(snapshot);
     this.membership = this.baseMembership;
     this.log = new RaftLog(recovered.entries, snapshot?.index ?? 0, snapshot?.term ?? 0);
     this.currentTerm = recovered.hardState.term;

@@ -75,6 +75,8 @@ export interface SnapshotMeta {
   readonly term: number;
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  /** The members' addresses, when the configuration has them. */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
 }
 
 /**
@@ -287,7 +289,12 @@ export type Effect =
   | { readonly type: 'proposalFailed'; readonly id: string; readonly failure: ProposalFailure }
   | { readonly type: 'readReady'; readonly ids: readonly string[]; readonly index: number }
   | { readonly type: 'readFailed'; readonly ids: readonly string[]; readonly leaderHint: NodeId | null }
-  | { readonly type: 'membershipChanged'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] }
+  | {
+      readonly type: 'membershipChanged';
+      readonly voters: readonly NodeId[];
+      readonly learners: readonly NodeId[];
+      readonly addresses?: Readonly<Record<NodeId, string>>;
+    }
   | { readonly type: 'transferAborted'; readonly target: NodeId; readonly reason: string }
   | { readonly type: 'refused'; readonly from: NodeId; readonly messageType: RaftMessage['type']; readonly reason: string }
   | { readonly type: 'takeSnapshot'; readonly meta: SnapshotMeta }

@@ -61,7 +61,7 @@ export type NodeEmitted =
   | { readonly type: 'roleChanged'; readonly role: Role; readonly term: number }
   | { readonly type: 'leaderChanged'; readonly leader: NodeId | null; readonly term: number }
   | { readonly type: 'applied'; readonly index: number }
-  | { readonly type: 'membershipChanged'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] }
+  | { readonly type: 'membershipChanged'; readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[]; readonly addresses?: Readonly<Record<NodeId, string>> }
   | { readonly type: 'stopped'; readonly error: string | null }
   /** The core refused a message from `from` that broke a protocol invariant; nothing changed. Log it with its sender. */
   | { readonly type: 'refused'; readonly from: NodeId; readonly messageType: RaftMessage['type']; readonly reason: string }
@@ -255,7 +255,8 @@ export function createNodeMachine<Command, Result, AppError>() {
               enqueue.emit({ type: 'snapshotFailed', index: effect.meta.index, message: effect.message, unsupported: effect.unsupported });
               break;
             case 'membershipChanged':
-              enqueue.emit({ type: 'membershipChanged', voters: effect.voters, learners: effect.learners });
+              if (effect.addresses !== undefined) enqueue.sendTo('network', { type: 'SetPeerAddresses', addresses: effect.addresses });
+              enqueue.emit({ type: 'membershipChanged', voters: effect.voters, learners: effect.learners, ...(effect.addresses === undefined ? {} : { addresses: effect.addresses }) });
               break;
             case 'transferAborted':
               enqueue(() => runtime.transferAborted(effect.reason));

@@ -50,6 +50,7 @@ export interface CoreScalars {
 export class NodeRuntime<Command, Result, AppError> {
   readonly id: NodeId;
   readonly members: readonly NodeId[];
+  private readonly addresses: Readonly<Record<NodeId, string>> | undefined;
   readonly actors: NodeActors<Command, Result, AppError>;
   readonly codec: CommandCodec<Command>;
   readonly maxPending: number;
@@ -73,6 +74,7 @@ export class NodeRuntime<Command, Result, AppError> {
   constructor(input: NodeInput<Command, Result, AppError>) {
     this.id = input.id;
     this.members = input.members;
+    this.addresses = input.addresses;
     this.actors = input.actors;
     this.codec = input.codec;
     this.config = input.config ?? {};
@@ -395,7 +397,7 @@ export class NodeRuntime<Command, Result, AppError> {
   // ---------------------------------------------------------------------------------------------------------------
 
   private startCore(state: RecoveredState): NodeEffect<Result, AppError>[] {
-    this.raft = new RaftCore({ id: this.id, voters: this.members, config: this.config, random: this.random, recovered: state });
+    this.raft = new RaftCore({ id: this.id, voters: this.members, config: this.config, random: this.random, recovered: state, ...(this.addresses === undefined ? {} : { addresses: this.addresses }) });
     return this.raft.start();
   }
 

@@ -28,6 +28,8 @@ export interface NodeInput<Command, Result, AppError> {
   readonly id: NodeId;
   /** The initial voting members (this node included), or [] for a node that joins an existing cluster. */
   readonly members: readonly NodeId[];
+  /** Where the initial members are reached (recorded in the configuration for nodes that join later). */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
   readonly actors: NodeActors<Command, Result, AppError>;
   readonly codec: CommandCodec<Command>;
   readonly config?: Partial<RaftConfig>;

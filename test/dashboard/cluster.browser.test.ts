@@ -55,6 +55,8 @@ describe('dashboard of a live cluster', () => {
       await page.waitForFunction("document.querySelectorAll('#cluster g.node').length === 3 && document.querySelectorAll('#cluster g.node[data-role=leader]').length === 1", undefined, { timeout: 30_000 });
       const leader = (await page.getAttribute('#cluster g.node[data-role=leader]', 'data-node'))!;
       await page.waitForSelector(`.chart[data-node="${leader}"] rect.sc-box.active[data-state="running.leader"]`, { timeout: 5000 });
+      // Each chart follows its own node's (sampled) inspection records: wait until both followers' have arrived.
+      await page.waitForFunction("document.querySelectorAll('.chart rect.sc-box.active[data-state=\"running.follower\"]').length === 2", undefined, { timeout: 10_000 });
       expect(await page.locator('.chart rect.sc-box.active[data-state="running.leader"]').count()).toBe(1);
       expect(await page.locator('.chart rect.sc-box.active[data-state="running.follower"]').count()).toBe(2);
       // A command through the page reaches the log: every node's commit index moves.

@@ -77,3 +77,26 @@ describe('encodeMembership / decodeMembership', () => {
     expect(() => decodeMembership('null')).toThrow(/not a membership/);
   });
 });
+
+describe('addresses in the configuration', () => {
+  const base = { voters: ['n1', 'n2'], learners: [], addresses: { n1: 'h1:1', n2: 'h2:1' } };
+
+  it('travel with every change: a learner added with its address, kept through promotion, dropped with its removal', () => {
+    const added = applyChange(base, { type: 'addLearner', id: 'n3', address: 'h3:1' });
+    expect(added.addresses).toEqual({ n1: 'h1:1', n2: 'h2:1', n3: 'h3:1' });
+    const promoted = applyChange(added, { type: 'promote', id: 'n3' });
+    expect(promoted.addresses).toEqual(added.addresses);
+    expect(applyChange(promoted, { type: 'remove', id: 'n1' }).addresses).toEqual({ n2: 'h2:1', n3: 'h3:1' });
+  });
+
+  it('refuse an address another member has', () => {
+    expect(() => applyChange(base, { type: 'addLearner', id: 'n3', address: 'h2:1' })).toThrow(/address h2:1 is taken by n2/);
+  });
+
+  it('survive encoding, and a configuration entry whose addresses are not strings does not decode', () => {
+    const added = applyChange(base, { type: 'addLearner', id: 'n3', address: 'h3:1' });
+    expect(decodeMembership(encodeMembership(added))).toEqual(added);
+    expect(decodeMembership(encodeMembership({ voters: ['n1'], learners: [] }))).toEqual({ voters: ['n1'], learners: [] });
+    expect(() => decodeMembership('{"voters":["n1"],"learners":[],"addresses":{"n1":7}}')).toThrow(/addresses/);
+  });
+});

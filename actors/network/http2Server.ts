@@ -1,8 +1,9 @@
 /**
  * The receiving side of `Http2Network`: an HTTP/2 server (optionally TLS, mutual TLS) that routes requests by method
  * and path. A buffered route gets the whole body, read up to `maxBodyBytes` (413 beyond) within `requestTimeoutMs`
- * (408 after); a raw route gets the stream itself. Every 4xx is a refusal: answered with a JSON body
- * `{ error: { code, message } }` and reported to `refused`, so that the network can count and log it.
+ * (408 after), and answers JSON or text with its content type; a raw route gets the stream itself. Every 4xx is a
+ * refusal: answered with a JSON body `{ error: { code, message } }` and reported to `refused`, so that the network
+ * can count and log it.
  */
 import http2 from 'node:http2';
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
@@ -42,11 +43,20 @@ export interface RouteRequest {
   readonly peerCommonName: string | null;
 }
 
-export interface RouteResponse {
-  readonly status: number;
-  /** Serialized with JSON.stringify; omit for an empty body. */
-  readonly body?: unknown;
-}
+/** A JSON answer, or a text one when it names its content type (Prometheus metrics, for example). */
+export type RouteResponse =
+  | {
+      readonly status: number;
+      /** Serialized with JSON.stringify; omit for an empty body. */
+      readonly body?: unknown;
+      readonly contentType?: undefined;
+    }
+  | {
+      readonly status: number;
+      /** Sent as is. */
+      readonly body: string;
+      readonly contentType: string;
+    };
 
 export type RouteHandler = (request: RouteRequest) => RouteResponse | Promise<RouteResponse>;
 export type RawRouteHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void;
@@ -225,9 +235,10 @@ export class RouteServer {
     if (stream.destroyed || stream.headersSent) return;
     // Read before the answer: a stream that ends may lose its session.
     const remoteAddress = stream.session?.socket?.remoteAddress ?? 'an unknown address';
-    const body = response.body === undefined ? undefined : JSON.stringify(response.body);
+    const body = response.contentType !== undefined ? response.body : response.body === undefined ? undefined : JSON.stringify(response.body);
+    const headers = response.contentType !== undefined ? { 'content-type': response.contentType } : body === undefined ? {} : JSON_HEADERS;
     try {
-      stream.respond({ ':status': response.status, ...(body === undefined ? {} : JSON_HEADERS) }, { endStream: body === undefined });
+      stream.respond({ ':status': response.status, ...headers }, { endStream: body === undefined });
       if (body !== undefined) stream.end(body);
       // A request body still arriving is drained by the data handler (see handleStream).
       if (!stream.readableEnded) stream.resume();

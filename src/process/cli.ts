@@ -6,6 +6,8 @@
  *   xraft-node --id n1 --cluster-id demo --listen 127.0.0.1:4001 --peers n2=127.0.0.1:4002,n3=127.0.0.1:4003 \
  *              --data-dir ./data/n1 [--tls-cert n1.crt --tls-key n1.key --tls-ca ca.crt]
  *
+ * `GET /metrics` serves Prometheus metrics; `--dashboard-feed` adds `GET /dashboard/feed` (SSE); both on the listen
+ * port, which speaks HTTP/2.
  * Flags override the config file field by field. Once listening it prints one JSON line to stdout:
  * `{"event":"listening","id":"n1","port":4001}`; logs go to stderr. SIGTERM or SIGINT shut it down gracefully
  * (exit 0); a second signal exits at once. Startup errors print one line and exit with status 2.
@@ -37,6 +39,7 @@ const program = new Command('xraft-node')
   .option('--heartbeat-interval-ms <ms>', 'heartbeat interval', positiveInt)
   .option('--peer-timeout-ms <ms>', 'a peer silent this long gets a new session', positiveInt)
   .option('--max-body-bytes <n>', 'largest request body accepted (413 beyond)', positiveInt)
+  .option('--dashboard-feed', "serve the node's inspection events and status at GET /dashboard/feed (SSE)")
   .showHelpAfterError();
 
 interface Flags {
@@ -55,6 +58,7 @@ interface Flags {
   heartbeatIntervalMs?: number;
   peerTimeoutMs?: number;
   maxBodyBytes?: number;
+  dashboardFeed?: true;
 }
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -68,6 +72,7 @@ async function main(): Promise<void> {
     listen: flags.listen,
     peers: flags.peers === undefined ? undefined : parsePeers(flags.peers),
     dataDir: flags.dataDir,
+    dashboardFeed: flags.dashboardFeed,
     tls:
       flags.tlsCert === undefined && flags.tlsKey === undefined
         ? undefined

@@ -65,6 +65,8 @@ export const nodeProcessConfigSchema = z
       .strictObject({ electionTimeoutMs: milliseconds, heartbeatIntervalMs: milliseconds })
       .partial()
       .default({}),
+    /** Serve the node's inspection events and status at `GET /dashboard/feed` (SSE) for a dashboard to follow. */
+    dashboardFeed: z.boolean().default(false),
     network: z
       .strictObject({
         peerTimeoutMs: milliseconds,

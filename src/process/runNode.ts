@@ -4,7 +4,9 @@
  *
  * - the client API of `xraft/client` under `/xraft/v1/client/` (src/clientApi.ts): proposals, sessions, status,
  *   membership changes, leadership transfers;
- * - whatever routes the app adds (the built-in key-value app: `GET /client/kv[?key=K][&consistency=stale|lease]`).
+ * - whatever routes the app adds (the built-in key-value app: `GET /client/kv[?key=K][&consistency=stale|lease]`);
+ * - `GET /metrics`: the node's metrics in the Prometheus text format (src/metrics.ts), client API proposals timed;
+ * - with `dashboardFeed`, `GET /dashboard/feed`: the node's inspection events and status as SSE (src/dashboard/).
  *
  * `stop()` is the graceful shutdown: the node stops (waiting callers get STOPPED), the log store finishes and syncs
  * the writes it was given and closes, and every HTTP/2 session is closed.
@@ -14,12 +16,15 @@
  * process.once('SIGTERM', () => void running.stop().then(() => process.exit(0)));
  */
 import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { z } from 'zod';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
 import { Http2Network, NetworkListenError, type RouteHandler, type RouteResponse } from '../../actors/network/Http2Network.js';
 import type { StateMachine } from '../../actors/state-machine/StateMachine.js';
 import { createRaftNode, type RaftNode, type ResultOf } from '../createRaftNode.js';
 import { clientErrorResponse, serveClientApi } from '../clientApi.js';
+import { createNodeFeed, type NodeFeed } from '../dashboard/nodeFeed.js';
+import { createNodeMetrics, type NodeMetrics } from '../metrics.js';
 import { DEFAULT_SNAPSHOT_CHUNK_BYTES } from '../node/runtime.js';
 import { NodeProcessError, splitAddress, type NodeProcessConfig } from './config.js';
 import { KeyValueStateMachine, keyValueCommandSchema, type KeyValueCommand } from './KeyValueStateMachine.js';
@@ -58,6 +63,10 @@ export interface RunningNode<Command, SM extends StateMachine<Command, unknown, 
   readonly network: Http2Network;
   readonly store: LevelLogStore;
   readonly stateMachine: SM;
+  /** What `GET /metrics` serves. */
+  readonly metrics: NodeMetrics;
+  /** What `GET /dashboard/feed` serves, when the config asks for it. */
+  readonly feed: NodeFeed | null;
   /** The port the node listens on. */
   readonly port: number;
   /** Graceful shutdown. Idempotent. */
@@ -86,7 +95,13 @@ export async function startNodeProcess<Command, SM extends StateMachine<Command,
   const tls = config.tls === undefined ? undefined : readTlsFiles(config.tls);
 
   checkDataDir(config.dataDir);
-  const store = new LevelLogStore({ location: config.dataDir, identity: { clusterId: config.clusterId, nodeId: config.id, members } });
+  const metrics = createNodeMetrics({ labels: { node: config.id } });
+  const feed = config.dashboardFeed ? createNodeFeed() : null;
+  const store = new LevelLogStore({
+    location: config.dataDir,
+    identity: { clusterId: config.clusterId, nodeId: config.id, members },
+    observer: metrics.logStoreObserver,
+  });
   try {
     await store.open();
   } catch (error) {
@@ -109,6 +124,7 @@ export async function startNodeProcess<Command, SM extends StateMachine<Command,
     port = await network.listen();
   } catch (error) {
     await store.close().catch(() => undefined);
+    feed?.close();
     if (error instanceof NetworkListenError) {
       throw new NodeProcessError(error.code === 'PORT_IN_USE' ? 'PORT_IN_USE' : 'LISTEN_FAILED', error.message, { cause: error });
     }
@@ -123,14 +139,23 @@ export async function startNodeProcess<Command, SM extends StateMachine<Command,
     stateMachine,
     network,
     logStore: store,
+    inspect: feed?.inspect,
     config: config.raft,
     // A chunk and its header must fit in a peer's request body limit (taken to be this node's), or it is refused forever.
     ...(config.network.maxBodyBytes === undefined ? {} : { snapshotChunkBytes: Math.min(DEFAULT_SNAPSHOT_CHUNK_BYTES, Math.floor(config.network.maxBodyBytes / 2)) }),
   });
 
+  metrics.observe(node);
+  feed?.attach(node);
   // The client API (xraft/client): proposals, sessions, status with the members' addresses, membership changes.
-  serveClientApi(network, node, { address: advertisedAddress(config.listen, port) });
+  // Its proposals are the ones this process receives: they are counted and timed. (The node is a plain object of
+  // closures, so a copy with one method replaced behaves as the node.)
+  const timedNode: typeof node = { ...node, proposeEncoded: (data, options) => metrics.timeProposal(node.proposeEncoded(data, options)) };
+  serveClientApi(network, timedNode, { address: advertisedAddress(config.listen, port) });
   app.routes?.((method, path, handler) => network.route(method, path, handler), node, stateMachine);
+  network.route('GET', '/metrics', async () => ({ status: 200, contentType: metrics.contentType, body: await metrics.render() }));
+  const feedStreams = new Set<ServerHttp2Stream>();
+  if (feed !== null) network.rawRoute('GET', '/dashboard/feed', (stream) => serveFeedStream(feed, stream, feedStreams));
 
   let stopping: Promise<void> | null = null;
   return {
@@ -138,9 +163,13 @@ export async function startNodeProcess<Command, SM extends StateMachine<Command,
     network,
     store,
     stateMachine,
+    metrics,
+    feed,
     port,
     stop() {
       stopping ??= (async () => {
+        feed?.close();
+        for (const stream of feedStreams) stream.end();
         await node.stop();
         await Promise.all([store.close(), network.close()]);
       })();
@@ -154,6 +183,23 @@ function advertisedAddress(listen: string, port: number): string | undefined {
   const { host } = splitAddress(listen);
   if (host === '0.0.0.0' || host === '::') return undefined; // every interface: no one address to give out
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The node's feed as SSE on an HTTP/2 stream, as src/dashboard/feedRoute.ts serves it over HTTP/1.1: a comment line,
+ * then one `data:` frame per batch until the client goes away or the process stops (`open` holds the live streams).
+ */
+function serveFeedStream(feed: NodeFeed, stream: ServerHttp2Stream, open: Set<ServerHttp2Stream>): void {
+  stream.respond({ ':status': 200, 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+  stream.write(': xraft node feed\n\n');
+  open.add(stream);
+  const unsubscribe = feed.subscribe((batch) => {
+    if (!stream.destroyed && !stream.writableEnded) stream.write(`data: ${JSON.stringify(batch)}\n\n`);
+  });
+  stream.once('close', () => {
+    unsubscribe();
+    open.delete(stream);
+  });
 }
 
 /** A proposal's or read's failure as an HTTP answer: the client API's error format (src/clientApi.ts). */

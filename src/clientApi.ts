@@ -29,6 +29,7 @@
  * changed nothing (an unknown session's request is refused by the state machine when applied, without effect).
  */
 import superjson from 'superjson';
+import { nanoid } from 'nanoid';
 import { z } from 'zod';
 import type { Http2Network, RouteRequest, RouteResponse } from '../actors/network/Http2Network.js';
 import type { NodeId, SessionTag } from './core/index.js';
@@ -44,6 +45,7 @@ export const clientApiPaths = {
   status: `${CLIENT_API_PREFIX}/status`,
   members: `${CLIENT_API_PREFIX}/members`,
   addLearner: `${CLIENT_API_PREFIX}/members/add-learner`,
+  join: `${CLIENT_API_PREFIX}/members/join`,
   promote: `${CLIENT_API_PREFIX}/members/promote`,
   removeMember: `${CLIENT_API_PREFIX}/members/remove`,
   transferLeadership: `${CLIENT_API_PREFIX}/transfer-leadership`,
@@ -72,6 +74,8 @@ export type ProposeRequest = z.input<typeof proposeRequestSchema>;
 
 const addLearnerSchema = z.strictObject({ id: nodeId, promote: z.boolean().optional(), address: hostPort.optional() });
 const memberSchema = z.strictObject({ id: nodeId });
+/** A node asking to join: its id (or none, to be given one: raftify's request_id) and the address it listens on. */
+const joinSchema = z.strictObject({ id: nodeId.optional(), address: hostPort });
 const transferSchema = z.strictObject({ target: nodeId.optional() });
 
 /** What `GET status` answers: the node's status and every member's address it knows (for following the leader). */
@@ -118,9 +122,9 @@ class BadRequest extends Error {}
  */
 export function serveClientApi<Command, Result, SM>(network: Http2Network, node: RaftNode<Command, Result, SM>, options: ClientApiOptions = {}): void {
   const addresses = (): Record<NodeId, string> => {
-    // Once the configuration carries addresses, status() reports them; until then the network's peer table is it.
-    const fromStatus = (node.status() as NodeStatus & { addresses?: Record<NodeId, string> }).addresses ?? {};
-    return { ...network.peers(), ...fromStatus, ...(options.address === undefined ? {} : { [node.id]: options.address }) };
+    // The configuration's addresses, over the network's peer table (peers configured at start).
+    const fromConfig = node.members().addresses ?? {};
+    return { ...network.peers(), ...fromConfig, ...(options.address === undefined ? {} : { [node.id]: options.address }) };
   };
   const members = (): ClientMembers => ({ ...node.members(), addresses: addresses() });
   const fail = (error: unknown): RouteResponse => clientErrorResponse(error, addresses());
@@ -145,6 +149,14 @@ export function serveClientApi<Command, Result, SM>(network: Http2Network, node:
     // The address travels in the configuration: every node's network learns it from the log.
     await node.addLearner(id, address === undefined ? { promote } : { promote, address });
     return { status: 200, body: members() };
+  });
+  route('POST', clientApiPaths.join, joinSchema, async ({ id, address }) => {
+    // On the leader (a follower answers NOT_LEADER with the leader's address, which the client follows): one change
+    // adds the node as a learner with its address, promoted to voter once it has caught up. A taken id or address is
+    // refused (MEMBERSHIP: ALREADY_MEMBER, ADDRESS_TAKEN). Ids are never reused, so a new one is random, not the next number.
+    const joiner = id ?? `node-${nanoid(10)}`;
+    await node.addLearner(joiner, { promote: true, address });
+    return { status: 200, body: { id: joiner, ...members() } };
   });
   route('POST', clientApiPaths.promote, memberSchema, async ({ id }) => (await node.promote(id), { status: 200, body: members() }));
   route('POST', clientApiPaths.removeMember, memberSchema, async ({ id }) => (await node.removeMember(id), { status: 200, body: members() }));

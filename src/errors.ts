@@ -105,7 +105,7 @@ export class SessionExpiredError extends XraftError {
 export class MembershipChangeError extends XraftError {
   readonly code = 'MEMBERSHIP';
   constructor(
-    readonly reason: 'ALREADY_MEMBER' | 'NOT_A_MEMBER' | 'NOT_A_LEARNER' | 'LAST_VOTER' | 'CHANGE_IN_PROGRESS',
+    readonly reason: 'ALREADY_MEMBER' | 'NOT_A_MEMBER' | 'NOT_A_LEARNER' | 'LAST_VOTER' | 'CHANGE_IN_PROGRESS' | 'ADDRESS_TAKEN',
     message: string,
   ) {
     super(message);

@@ -58,13 +58,12 @@ export async function startKvDashboard(kv: KvNode, address: string): Promise<Das
     title: `xraft kv (served by ${kv.node.id})`,
     controls: {
       actions: ['cut', 'heal', 'command', 'transfer'],
-      run: httpControls((id) => kv.store.addresses.get(id)?.http ?? (id === kv.node.id ? kv.http : undefined), () => [...followed]),
+      run: httpControls((id) => kv.httpAddresses.get(id), () => [...followed]),
     },
   });
-  // Follow every node whose address the cluster has recorded (they record themselves once a leader is known).
+  // Follow every member whose HTTP address this node has learned (asked of the raft ports the configuration names).
   const follow = (): void => {
-    const addresses = new Map([[kv.node.id, kv.http], ...[...kv.store.addresses].map(([id, address]) => [id, address.http] as const)]);
-    for (const [id, http] of addresses) {
+    for (const [id, http] of kv.httpAddresses) {
       if (followed.has(id)) continue;
       followed.add(id);
       dashboard.addSource({ kind: 'remote', id, url: `http://${http}/dashboard/feed` });

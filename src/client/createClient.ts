@@ -64,6 +64,12 @@ export interface XraftClient<Command, Result> {
   status(options?: { readonly node?: string; readonly timeoutMs?: number }): Promise<ClientStatus>;
   /** The configuration in force on the leader, with the members' addresses. */
   members(): Promise<ClientMembers>;
+  /**
+   * Join the cluster: the leader adds a node that listens at `address` as a learner, recorded with its address in the
+   * configuration, and promotes it once it has caught up. Without `id` the leader gives it one (raftify's
+   * request_id): start the node with the id it answers. A taken id or address is refused (MembershipChangeError).
+   */
+  join(options: { readonly id?: NodeId; readonly address: string }): Promise<ClientMembers & { readonly id: NodeId }>;
   /** Add a learner (promoted once caught up with `promote`); `address` tells the leader where it listens. */
   addLearner(id: NodeId, options?: { readonly promote?: boolean; readonly address?: string }): Promise<ClientMembers>;
   promote(id: NodeId): Promise<ClientMembers>;
@@ -235,6 +241,8 @@ export function createClient<Command, Result>(options: ClientOptions<Command>): 
       const status = await this.status();
       return { voters: status.members, learners: status.learners, addresses: status.addresses };
     },
+    join: (joinOptions) =>
+      call<ClientMembers & { id: NodeId }>({ method: 'POST', path: clientApiPaths.join, body: joinOptions, retry: 'when-not-sent', timeoutMs: defaultTimeoutMs }),
     addLearner: (id, learnerOptions = {}) => change(clientApiPaths.addLearner, { id, ...learnerOptions }),
     promote: (id) => change(clientApiPaths.promote, { id }),
     removeMember: (id) => change(clientApiPaths.removeMember, { id }),

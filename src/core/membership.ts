@@ -29,7 +29,7 @@ export type MembershipChange =
 
 export class MembershipError extends Error {
   constructor(
-    readonly code: 'ALREADY_MEMBER' | 'NOT_A_MEMBER' | 'NOT_A_LEARNER' | 'LAST_VOTER' | 'CHANGE_IN_PROGRESS',
+    readonly code: 'ALREADY_MEMBER' | 'NOT_A_MEMBER' | 'NOT_A_LEARNER' | 'LAST_VOTER' | 'CHANGE_IN_PROGRESS' | 'ADDRESS_TAKEN',
     message: string,
   ) {
     super(message);
@@ -69,7 +69,7 @@ export function applyChange(current: Membership, change: MembershipChange): Memb
 function addressed(current: Membership, id: NodeId, address: string | undefined): Readonly<Record<NodeId, string>> | undefined {
   if (address === undefined) return current.addresses;
   const holder = Object.entries(current.addresses ?? {}).find(([member, at]) => at === address && member !== id);
-  if (holder !== undefined) throw new MembershipError('ALREADY_MEMBER', `address ${address} is taken by ${holder[0]}`);
+  if (holder !== undefined) throw new MembershipError('ADDRESS_TAKEN', `address ${address} is taken by ${holder[0]}`);
   return { ...current.addresses, [id]: address };
 }
 

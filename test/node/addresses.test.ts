@@ -63,7 +63,7 @@ describe('addresses in the configuration', () => {
         { what: 'the promotion to commit' },
       );
       const taken = await settledWithin(nodes[0]!.node.addLearner('n5', { address: '10.0.0.2:7001' }).catch((error: unknown) => error), { what: 'the refusal' });
-      expect(taken).toMatchObject({ code: 'MEMBERSHIP', reason: 'ALREADY_MEMBER' });
+      expect(taken).toMatchObject({ code: 'MEMBERSHIP', reason: 'ADDRESS_TAKEN' });
     } finally {
       for (const { node } of nodes) await node.stop();
     }

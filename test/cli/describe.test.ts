@@ -26,8 +26,12 @@ function hashDirectory(path: string): string {
   return hash.digest('hex');
 }
 
+let raft1 = '';
+let raft2 = '';
 beforeAll(async () => {
-  const [raft1, http1, raft2, http2] = (await freePorts(4)).map((port) => `127.0.0.1:${port}`) as [string, string, string, string];
+  const [first, http1, second, http2] = (await freePorts(4)).map((port) => `127.0.0.1:${port}`) as [string, string, string, string];
+  raft1 = first;
+  raft2 = second;
   const n1 = await startKvNode({ id: 'n1', raft: raft1, http: http1, data: join(dir, 'n1'), electionTimeoutMs: 300 });
   await waitFor(() => n1.node.status().role === 'leader', 'n1 leading');
   const n2 = await startKvNode({ id: 'n2', raft: raft2, http: http2, join: raft1, data: join(dir, 'n2'), electionTimeoutMs: 300 });
@@ -56,9 +60,11 @@ describe('xraft describe', () => {
     expect(rows.map((row) => row[0])).toEqual(rows.map((_, i) => String(i + 1)));
     expect(rows.every((row) => row[1] === '1')).toBe(true);
     expect(rows[0]).toEqual(['1', '1', 'noop']);
+    // The configuration entries carry the members' raft addresses (n1's from its start, n2's from its join).
+    const addresses = JSON.stringify({ n1: raft1, n2: raft2 });
     expect(rows.filter((row) => row[2] === 'config').map((row) => row[3])).toEqual([
-      '{"voters":["n1"],"learners":["n2"]}',
-      '{"voters":["n1","n2"],"learners":[]}',
+      `{"voters":["n1"],"learners":["n2"],"addresses":${addresses}}`,
+      `{"voters":["n1","n2"],"learners":[],"addresses":${addresses}}`,
     ]);
     expect(rows.slice(-3).map((row) => row.slice(2))).toEqual([
       ['command', '{"op":"put","key":"colour","value":"blue"}'],
@@ -69,9 +75,9 @@ describe('xraft describe', () => {
 
     const some = await xraft(['describe', 'logs', join(dir, 'n2'), '--from', '2', '--limit', '1', '--width', '20']);
     const row = some.stdout.split('\n')[2]!;
-    expect(row).toMatch(/^2\s+1\s+command\s+\{"op":"address",.*…$/);
+    expect(row).toMatch(/^2\s+1\s+config\s+\{"voters":.*…$/);
     expect(row.slice(row.indexOf('{'))).toHaveLength(20);
-    expect(some.stdout.split('\n')[3]).toBe('(1 of 9 entries)');
+    expect(some.stdout.split('\n')[3]).toBe('(1 of 6 entries)');
   });
 
   it('prints identity, hard state, log bounds and configuration, without changing the directory', { timeout: 20_000 }, async () => {

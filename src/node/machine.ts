@@ -16,22 +16,15 @@ import type { LogStoreMessage, LogStoreReply } from '../../actors/log-store/LogS
 import type { NetworkMessage, NetworkReply } from '../../actors/network/NetworkActor.js';
 import type { StateMachineMessage, StateMachineReply } from '../../actors/state-machine/StateMachine.js';
 import type { TimerMessage, TimerReply } from '../../actors/timer/TimerActor.js';
-import { NodeRuntime } from './runtime.js';
+import { NodeRuntime, type CoreScalars } from './runtime.js';
 import { isSnapshotCommand } from './snapshotFlow.js';
 import type { NodeInput, SnapshotOrigin } from './types.js';
 
-/** The scalars a node's statechart keeps in its context (and its handle reports in `status()`). */
-export interface NodeScalars {
+/** The scalars a node's statechart keeps in its context (and its handle reports in `status()`): the core's, and more. */
+export interface NodeScalars extends Omit<CoreScalars, 'role'> {
   readonly id: NodeId;
   /** `removed`: a committed configuration no longer holds this node; it answers status and refuses operations. */
   readonly role: Role | 'recovering' | 'stopped';
-  readonly term: number;
-  readonly leader: NodeId | null;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-  readonly lastIndex: number;
-  /** Index of the latest snapshot stored on this node (0 without one). */
-  readonly snapshotIndex: number;
   /** Why the node stopped when it stopped on its own (store failure, core exception, failed restore); null otherwise. */
   readonly stopReason: string | null;
 }

@@ -44,6 +44,7 @@ export interface CoreScalars {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly lastIndex: number;
+  /** Index of the latest snapshot stored on this node (0 without one). */
   readonly snapshotIndex: number;
 }
 

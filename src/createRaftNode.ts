@@ -11,7 +11,7 @@ import type { StateMachine } from '../actors/state-machine/StateMachine.js';
 import { RealTimer } from '../actors/timer/RealTimer.js';
 import type { TimerActor } from '../actors/timer/TimerActor.js';
 import { createCommandCodec } from './codec.js';
-import { defaultRaftConfig, type MembershipChange, type NodeId, type Proposal, type RaftConfig, type RandomSource, type Role, type SessionTag } from './core/index.js';
+import { defaultRaftConfig, type MembershipChange, type NodeId, type Proposal, type RaftConfig, type RandomSource, type SessionTag } from './core/index.js';
 import { OverloadedError, StoppedError, type XraftError } from './errors.js';
 import { createNodeMachine, type NodeEmitted, type NodeScalars } from './node/machine.js';
 import type { ReadConsistency } from './node/types.js';

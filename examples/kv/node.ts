@@ -147,9 +147,7 @@ export async function startKvNode(options: KvNodeOptions) {
     });
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(split(http).port, split(http).host, resolve));
-  let stopped = false;
   const stop = async (): Promise<void> => {
-    stopped = true;
     server.closeAllConnections();
     feed?.close();
     members.close();

@@ -41,7 +41,7 @@ import { chunkMissing, chunkRead, handleInstallSnapshotResponse } from './snapsh
 import { CoreState, type CoreStatus, type RaftCoreOptions } from './state.js';
 import { termAllowsStep } from './terms.js';
 import { abortTransfer, handleTimeoutNow, transferLeadership } from './transfer.js';
-import type { Effect, Entry, NodeId, Proposal, RaftConfig, RaftMessage, RandomSource, RecoveredState, Role, SnapshotMeta } from './types.js';
+import type { Effect, Entry, NodeId, Proposal, RaftConfig, RaftMessage, Role, SnapshotMeta } from './types.js';
 
 export type { CoreStatus, RaftCoreOptions } from './state.js';
 

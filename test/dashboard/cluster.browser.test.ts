@@ -74,11 +74,13 @@ describe('dashboard of a live cluster', () => {
 
       const [a, b] = ['n1', 'n2', 'n3'].filter((id) => id !== leader) as [string, string];
       await page.click(`#controls button[data-action=cut][data-node="${a}"][data-peer="${b}"]`);
-      await page.waitForSelector(`#cluster line.link.cut[data-link="${a}|${b}"]`, { timeout: 10_000 });
+      // Attached, not "visible": a horizontal line has an empty bounding box, which playwright counts as hidden.
+      await page.waitForSelector(`#cluster line.link.cut[data-link="${a}|${b}"]`, { state: 'attached', timeout: 10_000 });
       await page.waitForSelector('#control-result[data-last="cut:ok"]');
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-link-cut.png'), fullPage: true });
       await page.click(`#controls button[data-action=heal][data-node="${a}"][data-peer="${b}"]`);
       await page.waitForSelector('#control-result[data-last="heal:ok"]', { timeout: 10_000 });
+      await page.waitForFunction("document.querySelectorAll('#cluster line.link.cut').length === 0", undefined, { timeout: 10_000 });
       expect(await page.locator('#cluster line.link.cut').count()).toBe(0);
       // Healed, with two of three up, the cluster has a leader again.
       await page.waitForFunction("document.querySelectorAll('#cluster g.node[data-role=leader]').length === 1", undefined, { timeout: 20_000 });

@@ -22,7 +22,7 @@ import type { NodeEmitted } from './node/machine.js';
 export interface ObservedNode {
   status(): NodeStatus;
   on(type: 'roleChanged' | 'leaderChanged' | 'snapshot', listener: (event: NodeEmitted) => void): unknown;
-  readonly actor?: { getSnapshot(): { context: { runtime: { readonly pending: number } } } };
+  readonly actor?: { getSnapshot(): { context: { runtime: { readonly waiters: { readonly size: number } } } } };
 }
 
 export interface NodeMetrics {
@@ -78,7 +78,7 @@ export function createNodeMetrics(options: { readonly prefix?: string; readonly 
     help: 'Proposals and reads waiting for an answer',
     registers: [registry],
     collect() {
-      const pending = node?.actor?.getSnapshot().context.runtime.pending;
+      const pending = node?.actor?.getSnapshot().context.runtime.waiters.size;
       if (pending !== undefined) this.set(pending);
     },
   });

@@ -151,7 +151,7 @@ export function createNodeFeed(options: NodeFeedOptions = {}): NodeFeed {
       votes: votes === null ? null : { term: votes.term, preVote: votes.preVote, granted: [...votes.granted] },
       progress: leading && progressTerm === status.term ? Object.fromEntries(progress) : {},
       members: status.members,
-      pending: node.actor.getSnapshot().context.runtime.pending,
+      pending: node.actor.getSnapshot().context.runtime.waiters.size,
     };
   };
 

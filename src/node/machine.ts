@@ -223,16 +223,16 @@ export function createNodeMachine<Command, Result, AppError>() {
               enqueue.sendTo('timer', { type: 'CancelHeartbeatTimer' });
               break;
             case 'proposalFailed':
-              enqueue(() => runtime.failProposal(effect.id, effect.failure.leaderHint, effect.failure.outcome));
+              enqueue(() => runtime.waiters.failProposal(effect.id, effect.failure.leaderHint, effect.failure.outcome));
               break;
             case 'readReady':
               enqueue(() => runtime.readReady(effect.ids, effect.index));
               break;
             case 'readFailed':
-              enqueue(() => runtime.failReads(effect.ids, effect.leaderHint));
+              enqueue(() => runtime.waiters.failReads(effect.ids, effect.leaderHint));
               break;
             case 'settle':
-              enqueue(() => runtime.settle(effect.results));
+              enqueue(() => runtime.waiters.settle(effect.results));
               break;
             case 'roleChanged':
               enqueue.emit({ type: 'roleChanged', role: effect.role, term: effect.term });

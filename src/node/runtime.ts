@@ -13,7 +13,6 @@ import {
   MembershipError,
   RaftCore,
   seededRandom,
-  type Entry,
   type MembershipChange,
   type NodeId,
   type Proposal,
@@ -24,11 +23,12 @@ import {
   type RecoveredState,
 } from '../core/index.js';
 import type { CommandCodec } from '../codec.js';
-import { CloseFailedError, MembershipChangeError, NotLeaderError, type XraftError } from '../errors.js';
-import type { ProposalResult, StateMachine } from '../../actors/state-machine/StateMachine.js';
+import { CloseFailedError, MembershipChangeError, NotLeaderError } from '../errors.js';
+import type { ProposalResult } from '../../actors/state-machine/StateMachine.js';
 import { SnapshotFlow } from './snapshotFlow.js';
 import { TransferTracker } from './transferTracker.js';
 import type { NodeActors, NodeEffect, NodeInput, SnapshotCommand, SnapshotReply } from './types.js';
+import { CommandIntake } from './commandIntake.js';
 import { Waiters } from './waiters.js';
 
 export type { NodeActors, NodeEffect, NodeInput, ReadConsistency, SnapshotOrigin, SnapshotReply } from './types.js';
@@ -59,7 +59,8 @@ export class NodeRuntime<Command, Result, AppError> {
   private readonly config: Partial<RaftConfig>;
   private readonly random: RandomSource;
   private raft: RaftCore | null = null;
-  private readonly waiters: Waiters<Command, Result, AppError>;
+  /** The callers waiting on this node (proposals, reads, sleepers). */
+  readonly waiters: Waiters<Command, Result, AppError>;
   private readonly transfers: TransferTracker;
   private readonly snapshots: SnapshotFlow<Result, AppError>;
   /** The configured base election timeout T, which the timer's failure detector scales its own estimate by. */
@@ -68,9 +69,9 @@ export class NodeRuntime<Command, Result, AppError> {
   private lastLeader: NodeId | null = null;
   /** Effects produced by the last event, drained by the statechart's dispatch action. */
   outbox: NodeEffect<Result, AppError>[] = [];
+  /** A warning that the state machine cannot snapshot was issued (once per node). */
   private warnedNoSnapshots = false;
-  /** Commands decoded when their entries arrived from the leader, handed to the state machine when applied. */
-  private readonly decodedOnArrival = new WeakMap<Entry, Command>();
+  private readonly intake: CommandIntake<Command>;
 
   constructor(input: NodeInput<Command, Result, AppError>) {
     this.id = input.id;
@@ -87,7 +88,8 @@ export class NodeRuntime<Command, Result, AppError> {
     // The core aborts a transfer after an election timeout; the caller's backstop is twice that.
     this.transfers = new TransferTracker(input.id, 2 * this.electionTimeoutMs);
     this.snapshots = new SnapshotFlow<Result, AppError>({ core: () => this.raft, startCore: (state) => this.startCore(state) }, this.snapshotChunkBytes);
-    input.actors.stateMachine.useDecoder(this.decodeForApply);
+    this.intake = new CommandIntake(input.codec);
+    input.actors.stateMachine.useDecoder(this.intake.decode);
   }
 
   /** The core, once the node has recovered its state. */
@@ -95,10 +97,6 @@ export class NodeRuntime<Command, Result, AppError> {
     return this.raft;
   }
 
-  /** Operations waiting for an answer. */
-  get pending(): number {
-    return this.waiters.size;
-  }
 
   now(): number {
     return this.actors.timer.now();
@@ -137,42 +135,12 @@ export class NodeRuntime<Command, Result, AppError> {
     return this.snapshots.command(effect);
   }
 
-  /**
-   * A message from a peer. Command entries must decode with the node's schema before the core sees them: one that
-   * does not was not proposed through any node of this application, and a follower that stored it would skip it when
-   * applying while the others apply the leader's entry there. Each command is decoded once: the state machine gets
-   * the decoded command back when it applies the entry.
-   */
+  /** A message from a peer; an AppendEntries whose commands do not decode is refused before the core sees it. */
   received(from: NodeId, message: RaftMessage): void {
-    if (message.type === 'AppendEntries') {
-      const problem = this.undecodableCommand(message.entries);
-      if (problem !== null) {
-        this.outbox = [{ type: 'refused', from, messageType: message.type, reason: problem }];
-        return;
-      }
-    }
-    this.run((core) => core.receive(from, message));
+    const problem = message.type === 'AppendEntries' ? this.intake.problem(message.entries) : null;
+    if (problem !== null) this.outbox = [{ type: 'refused', from, messageType: message.type, reason: problem }];
+    else this.run((core) => core.receive(from, message));
   }
-
-  private undecodableCommand(entries: readonly Entry[]): string | null {
-    for (const entry of entries) {
-      // A session's registration (seq 0) carries no command: the state machine answers it without decoding.
-      if (entry.kind !== 'command' || entry.session?.seq === 0 || this.decodedOnArrival.has(entry)) continue;
-      try {
-        this.decodedOnArrival.set(entry, this.codec.decode(entry.data));
-      } catch (error) {
-        return `command entry ${entry.index} does not decode: ${describe(error)}`;
-      }
-    }
-    return null;
-  }
-
-  private readonly decodeForApply = (entry: Entry): Command => {
-    if (!this.decodedOnArrival.has(entry)) return this.codec.decode(entry.data);
-    const command = this.decodedOnArrival.get(entry) as Command;
-    this.decodedOnArrival.delete(entry);
-    return command;
-  };
 
   /** The network lost `peer` (a reset connection, a peer that stopped answering): the core may campaign at once. */
   peerUnreachable(peer: NodeId): void {
@@ -290,21 +258,6 @@ export class NodeRuntime<Command, Result, AppError> {
   // ---------------------------------------------------------------------------------------------------------------
   // Callers
 
-  /** `retry`: the proposal, to propose again once a leader is known if it fails for want of one (absent: fail fast). */
-  trackProposal(id: string, timeoutMs: number, resolve: (result: Result) => void, reject: (error: XraftError) => void, retry?: Proposal): void {
-    this.waiters.trackProposal(id, timeoutMs, resolve, reject, retry);
-  }
-
-  trackRead(
-    id: string,
-    timeoutMs: number,
-    query: (stateMachine: StateMachine<Command, Result, AppError>) => unknown,
-    resolve: (value: unknown) => void,
-    reject: (error: XraftError) => void,
-    retry?: { readonly lease: boolean },
-  ): void {
-    this.waiters.trackRead(id, timeoutMs, query, resolve, reject, retry);
-  }
 
   /** A snapshot failed; one the state machine cannot take at all is worth a warning, once per node. */
   snapshotFailed(unsupported: boolean, message: string): void {
@@ -326,29 +279,12 @@ export class NodeRuntime<Command, Result, AppError> {
     ]);
   }
 
-  settle(results: readonly ProposalResult<Result, AppError>[]): void {
-    this.waiters.settle(results);
-  }
-
-  failProposal(id: string, leaderHint: NodeId | null, outcome: 'not-appended' | 'unknown'): void {
-    this.waiters.failProposal(id, leaderHint, outcome);
-  }
 
   readReady(ids: readonly string[], index: number): void {
     this.waiters.readReady(ids, index, this.raft?.appliedIndex ?? 0, this.actors.stateMachine);
   }
 
-  failReads(ids: readonly string[], leaderHint: NodeId | null): void {
-    this.waiters.failReads(ids, leaderHint);
-  }
 
-  /**
-   * Resolve after `ms` of the timer's clock. Checked after every event, so the resolution is as fine as the node's
-   * traffic (at least every heartbeat on a leader, every election timeout elsewhere).
-   */
-  sleep(ms: number): Promise<void> {
-    return this.waiters.sleep(ms);
-  }
 
   /** After every event: serve reads whose index is applied, wake sleepers, time out what waited too long. */
   afterEvent(): void {

@@ -242,7 +242,7 @@ export class SimHost {
   propose(proposals: readonly Proposal[], timeoutMs: number, answer: (id: string, outcome: CallOutcome<{ result: string | null; data: string | undefined }>) => void): void {
     const runtime = this.runtime;
     for (const proposal of proposals) {
-      runtime.trackProposal(
+      runtime.waiters.trackProposal(
         proposal.id,
         timeoutMs,
         (result) => this.guard(() => {
@@ -258,7 +258,7 @@ export class SimHost {
 
   /** A read of `key` through the runtime's read path (ReadIndex, or the lease). */
   read(id: string, key: string, lease: boolean, timeoutMs: number, answer: (outcome: CallOutcome<string | null>) => void): void {
-    this.runtime.trackRead(
+    this.runtime.waiters.trackRead(
       id,
       timeoutMs,
       (stateMachine) => (stateMachine as KvStateMachine).read(key),
@@ -269,7 +269,7 @@ export class SimHost {
   }
 
   changeMembership(id: string, change: MembershipChange, promote: boolean, timeoutMs: number, answer: (outcome: CallOutcome<unknown>) => void): void {
-    this.runtime.trackProposal(
+    this.runtime.waiters.trackProposal(
       id,
       timeoutMs,
       (value) => this.guard(() => answer({ ok: true, value })),

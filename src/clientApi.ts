@@ -108,6 +108,8 @@ export interface ClientApiErrorBody {
 export interface ClientApiOptions {
   /** This node's address for clients (`host:port`), reported with its peers' in `addresses`. */
   readonly address?: string;
+  /** Wraps each proposal the API makes (to count and time it, say). */
+  readonly observeProposal?: <T>(proposal: Promise<T>) => Promise<T>;
 }
 
 class BadRequest extends Error {}
@@ -140,7 +142,8 @@ export function serveClientApi<Command, Result, SM>(network: Http2Network, node:
 
   route('POST', clientApiPaths.propose, proposeRequestSchema, async ({ command, timeoutMs, session }) => {
     const tag: SessionTag | undefined = session === undefined ? undefined : { ...session, at: Date.now() };
-    const result = await node.proposeEncoded(command ?? '', { timeoutMs, session: tag });
+    const proposal = node.proposeEncoded(command ?? '', { timeoutMs, session: tag });
+    const result = await (options.observeProposal === undefined ? proposal : options.observeProposal(proposal));
     return { status: 200, body: { result: superjson.stringify(result) } };
   });
   route('GET', clientApiPaths.status, null, () => ({ status: 200, body: { ...node.status(), addresses: addresses() } satisfies ClientStatus }));

@@ -64,6 +64,11 @@ function sendAppend(core: CoreState, peer: NodeId, progress: Progress): void {
   progress.sent(prevLogIndex + entries.length, entries.length);
 }
 
+/** An empty AppendEntries at `prevLogIndex`: it carries the round and the commit index, and its answer counts. */
+export function sendEmptyAppend(core: CoreState, peer: NodeId, prevLogIndex: number, prevLogTerm: number): void {
+  core.send(peer, { type: 'AppendEntries', term: core.currentTerm, prevLogIndex, prevLogTerm, entries: [], leaderCommit: core.commit, round: core.round });
+}
+
 /**
  * A heartbeat to one follower, carrying the current round and commit index. `detectLoss` (the heartbeat tick, never
  * a read's round): no progress since the previous tick means messages were lost, so send again.
@@ -79,7 +84,7 @@ export function sendHeartbeat(core: CoreState, peer: NodeId, detectLoss: boolean
     const prevLogIndex = progress.mode === 'replicate' ? progress.matchIndex : progress.nextIndex - 1;
     const prevLogTerm = core.log.termAt(prevLogIndex);
     if (prevLogTerm !== undefined) {
-      core.send(peer, { type: 'AppendEntries', term: core.currentTerm, prevLogIndex, prevLogTerm, entries: [], leaderCommit: core.commit, round: core.round });
+      sendEmptyAppend(core, peer, prevLogIndex, prevLogTerm);
       return;
     }
   }
@@ -102,15 +107,7 @@ export function sendHeartbeat(core: CoreState, peer: NodeId, detectLoss: boolean
   progress.matchAtLastHeartbeat = progress.matchIndex;
   // In replicate mode the follower is known to match up to matchIndex, so an empty append there always succeeds
   // and carries the commit index.
-  core.send(peer, {
-    type: 'AppendEntries',
-    term: core.currentTerm,
-    prevLogIndex: progress.matchIndex,
-    prevLogTerm: core.log.termAt(progress.matchIndex)!,
-    entries: [],
-    leaderCommit: core.commit,
-    round: core.round,
-  });
+  sendEmptyAppend(core, peer, progress.matchIndex, core.log.termAt(progress.matchIndex)!);
 }
 
 export function handleAppendResponse(core: CoreState, from: NodeId, response: AppendEntriesResponse): void {

@@ -1,8 +1,8 @@
 /**
  * What every well-formed Raft message satisfies whatever the receiver's state: the checks a schema cannot express.
  * A message that fails one was not produced by a correct node (or was damaged on the way); the receiver refuses it
- * whole and changes nothing. The wire boundary (src/wire.ts) and the core both ask, so a transport without a schema
- * (an in-memory network, a simulator's misbehaving peer) is covered too.
+ * whole and changes nothing. The core asks as each message arrives (after the transport's schema), so every transport
+ * is covered, an in-memory network and the simulator's misbehaving peer included, and each message is checked once.
  */
 import { decodeMembership } from './membership.js';
 import type { AppendEntries, RaftMessage } from './types.js';

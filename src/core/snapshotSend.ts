@@ -7,7 +7,7 @@
  * sent again from `acked` when a heartbeat finds no progress. The follower is sent no entries meanwhile, only rounds.
  */
 import { maybeCommit } from './commit.js';
-import { sendAppendWhileAllowed } from './leaderReplication.js';
+import { sendAppendWhileAllowed, sendEmptyAppend } from './leaderReplication.js';
 import { maybePromote } from './membershipChanges.js';
 import type { Progress } from './progress.js';
 import { roundAnswered } from './readIndex.js';
@@ -76,15 +76,7 @@ export function heartbeatDuringTransfer(core: CoreState, peer: NodeId, progress:
   }
   // The round still goes out, at the start of our log: a follower busy with the snapshot answers it, so reads,
   // leases and check-quorum keep counting it (its entries past the snapshot are not asked for meanwhile).
-  core.send(peer, {
-    type: 'AppendEntries',
-    term: core.currentTerm,
-    prevLogIndex: core.log.snapshotIndex,
-    prevLogTerm: core.log.snapshotTerm,
-    entries: [],
-    leaderCommit: core.commit,
-    round: core.round,
-  });
+  sendEmptyAppend(core, peer, core.log.snapshotIndex, core.log.snapshotTerm);
 }
 
 export function handleInstallSnapshotResponse(core: CoreState, from: NodeId, response: InstallSnapshotResponse): void {

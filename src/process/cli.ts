@@ -95,6 +95,8 @@ async function main(): Promise<void> {
   const prefix = `[${config.id}]`;
   const running = await startNodeProcess(config, { log: (line) => log(`${prefix} ${line}`) });
   running.node.on('roleChanged', ({ role, term }) => log(`${prefix} ${role} in term ${term}`));
+  // A peer's message that broke a protocol invariant changed nothing here; say who sent it.
+  running.node.on('refused', ({ from, messageType, reason }) => log(`${prefix} refused ${messageType} from ${from}: ${reason}`));
   running.node.on('stopped', ({ error }) => {
     if (error === null) return;
     log(`${prefix} stopped on a failure: ${error}`);

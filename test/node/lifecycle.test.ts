@@ -58,6 +58,13 @@ function start(
   return live;
 }
 
+/** A single-voter node, leading (it elects itself at start). */
+async function soloLeader(logStore?: MemoryLogStore): Promise<LiveNode['node']> {
+  const { node } = start(new MemoryNetworkHub(), 'solo', ['solo'], logStore === undefined ? {} : { logStore });
+  await waitFor(() => node.status().role === 'leader', { what: 'solo to lead' });
+  return node;
+}
+
 /** Three nodes with n1 elected (on demand, so no clock has moved) and known as leader by all. */
 async function threeNodes(): Promise<{ hub: MemoryNetworkHub; nodes: LiveNode[] }> {
   const hub = new MemoryNetworkHub();
@@ -174,10 +181,8 @@ describe('leadership transfer settles', () => {
 
 describe('stops are explained', () => {
   test('a store failure: status() says stopped with the reason, the stopped event carries it, callers get it', async () => {
-    const hub = new MemoryNetworkHub();
     const store = new ControlledStore();
-    const { node } = start(hub, 'solo', ['solo'], { logStore: store });
-    await waitFor(() => node.status().role === 'leader', { what: 'solo to lead' });
+    const node = await soloLeader(store);
     const stopped: (string | null)[] = [];
     node.on('stopped', ({ error }) => stopped.push(error));
     store.breakMedium('disk on fire');
@@ -190,9 +195,7 @@ describe('stops are explained', () => {
   });
 
   test('a graceful stop has no reason', async () => {
-    const hub = new MemoryNetworkHub();
-    const { node } = start(hub, 'solo', ['solo']);
-    await waitFor(() => node.status().role === 'leader', { what: 'solo to lead' });
+    const node = await soloLeader();
     await node.stop();
     expect(node.status()).toMatchObject({ role: 'stopped', stopReason: null });
   });
@@ -228,10 +231,8 @@ describe('stops are explained', () => {
   });
 
   test("an error of the node's own actor is a stop with a reason too, not a silent dead actor", async () => {
-    const hub = new MemoryNetworkHub();
     const store = new ControlledStore();
-    const { node } = start(hub, 'solo', ['solo'], { logStore: store });
-    await waitFor(() => node.status().role === 'leader', { what: 'solo to lead' });
+    const node = await soloLeader(store);
     const stopped: (string | null)[] = [];
     node.on('stopped', ({ error }) => stopped.push(error));
     const runtime = node.actor.getSnapshot().context.runtime;
@@ -252,12 +253,10 @@ describe('stops are explained', () => {
 
 describe('stop() waits for the actors to close', () => {
   test("it resolves only once the store's close has finished", async () => {
-    const hub = new MemoryNetworkHub();
     const store = new ControlledStore();
     let finishClose: () => void = () => undefined;
     store.closing = () => new Promise<void>((resolve) => (finishClose = resolve));
-    const { node } = start(hub, 'solo', ['solo'], { logStore: store });
-    await waitFor(() => node.status().role === 'leader', { what: 'solo to lead' });
+    const node = await soloLeader(store);
     let stopped = false;
     const stopping = node.stop().then(() => (stopped = true));
     await waitFor(() => store.stopCalls === 1, { what: 'the store to be told to stop' });
@@ -269,11 +268,9 @@ describe('stop() waits for the actors to close', () => {
   });
 
   test('it rejects with CloseFailedError naming the actor whose close failed', async () => {
-    const hub = new MemoryNetworkHub();
     const store = new ControlledStore();
     store.closing = () => Promise.reject(new Error('fsync failed'));
-    const { node } = start(hub, 'solo', ['solo'], { logStore: store });
-    await waitFor(() => node.status().role === 'leader', { what: 'solo to lead' });
+    const node = await soloLeader(store);
     const error = await settledWithin(node.stop(), { what: 'stop() to settle' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CloseFailedError);
     expect(error).toMatchObject({ code: 'CLOSE_FAILED', actors: ['logStore'] });

@@ -142,11 +142,43 @@ export class NodeProcess {
   }
 }
 
-export class ProcessCluster {
-  readonly dir = mkdtempSync(join(tmpdir(), 'xraft-proc-'));
-  readonly nodes: NodeProcess[] = [];
+/** Processes started together in a temporary directory: all of them start or none is left running; stopped together. */
+abstract class ProcessGroup<Member extends { readonly id: string; readonly log: string; start(): Promise<unknown>; stop(): Promise<unknown> }> {
+  readonly nodes: Member[] = [];
 
-  private constructor(readonly options: ClusterOptions) {}
+  protected constructor(readonly dir: string) {}
+
+  /** Start every member; if one fails, stop them all and throw. */
+  protected async startAll(): Promise<void> {
+    try {
+      await Promise.all(this.nodes.map((node) => node.start()));
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  get(id: string): Member {
+    const node = this.nodes.find((candidate) => candidate.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.stop()));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Every node's stderr, for failure messages. */
+  logs(): string {
+    return this.nodes.map((node) => `--- ${node.id}\n${node.log.split('\n').slice(-40).join('\n')}`).join('\n');
+  }
+}
+
+export class ProcessCluster extends ProcessGroup<NodeProcess> {
+  private constructor(readonly options: ClusterOptions) {
+    super(mkdtempSync(join(tmpdir(), 'xraft-proc-')));
+  }
 
   static async start(options: ClusterOptions = {}): Promise<ProcessCluster> {
     const cluster = new ProcessCluster(options);
@@ -169,19 +201,8 @@ export class ProcessCluster {
       ];
       cluster.nodes.push(new NodeProcess(id, ports[i]!, dataDir, args, options.tls?.client));
     });
-    try {
-      await Promise.all(cluster.nodes.map((node) => node.start()));
-    } catch (error) {
-      await cluster.stop();
-      throw error;
-    }
+    await cluster.startAll();
     return cluster;
-  }
-
-  get(id: string): NodeProcess {
-    const node = this.nodes.find((candidate) => candidate.id === id);
-    if (node === undefined) throw new Error(`no node ${id}`);
-    return node;
   }
 
   /** Statuses of the nodes that answer. */
@@ -210,15 +231,6 @@ export class ProcessCluster {
     }, `every node applying index ${index}`, timeoutMs, 50);
   }
 
-  async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((node) => node.stop()));
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  /** Every node's stderr, for failure messages. */
-  logs(): string {
-    return this.nodes.map((node) => `--- ${node.id}\n${node.log.split('\n').slice(-40).join('\n')}`).join('\n');
-  }
 }
 
 /**
@@ -283,11 +295,10 @@ export class Writer {
  * for peers) and an HTTP/1.1 client port: the example as a new user runs it, where xraft-node (`ProcessCluster`)
  * serves peers and clients on one port.
  */
-export class KvCluster {
-  readonly dir = mkdtempSync(join(tmpdir(), 'xraft-kv-proc-'));
-  readonly nodes: KvProcess[] = [];
-
-  private constructor() {}
+export class KvCluster extends ProcessGroup<KvProcess> {
+  private constructor() {
+    super(mkdtempSync(join(tmpdir(), 'xraft-kv-proc-')));
+  }
 
   /** Start every node (`flags` for all of them) and wait for each one's `listening` line. */
   static async start(options: { readonly ids?: readonly string[]; readonly clusterId?: string; readonly flags?: readonly string[] } = {}): Promise<KvCluster> {
@@ -300,33 +311,12 @@ export class KvCluster {
       const flags = ['--peers', peers, '--data', join(cluster.dir, id), '--cluster', options.clusterId ?? 'kv-proc-test', ...(options.flags ?? [])];
       cluster.nodes.push(new KvProcess(id, raft(i), `127.0.0.1:${ports[ids.length + i]}`, flags));
     }
-    try {
-      await Promise.all(cluster.nodes.map((node) => node.start()));
-    } catch (error) {
-      await cluster.stop();
-      throw error;
-    }
+    await cluster.startAll();
     return cluster;
-  }
-
-  get(id: string): KvProcess {
-    const node = this.nodes.find((candidate) => candidate.id === id);
-    if (node === undefined) throw new Error(`no node ${id}`);
-    return node;
   }
 
   /** Wait until one of `among` leads and every answering one of them follows it in the same term. */
   leader(among: readonly KvProcess[] = this.nodes, timeoutMs = 15_000): Promise<KvProcess> {
     return leaderOf(among, timeoutMs);
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((node) => node.stop()));
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  /** Every node's stderr, for failure messages. */
-  logs(): string {
-    return this.nodes.map((node) => `--- ${node.id}\n${node.log.split('\n').slice(-40).join('\n')}`).join('\n');
   }
 }

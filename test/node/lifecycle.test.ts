@@ -16,6 +16,7 @@ import {
   StoppedError,
   TransferAbortedError,
   type NodeId,
+  type RaftMessage,
   type RaftNodeEvent,
   type Send,
 } from '../../src/index.js';
@@ -56,6 +57,18 @@ function start(
   const live = { id, node, timer };
   running.push(live);
   return live;
+}
+
+/** Every `refused` event of `target`, as it comes. */
+function refusalsOf(target: LiveNode): Extract<RaftNodeEvent, { type: 'refused' }>[] {
+  const refused: Extract<RaftNodeEvent, { type: 'refused' }>[] = [];
+  target.node.on('refused', (event) => refused.push(event));
+  return refused;
+}
+
+/** Deliver `message` to `to` as if peer `from` had sent it (a forgery: `from` is no node). */
+function forge(hub: MemoryNetworkHub, from: NodeId, to: NodeId, message: RaftMessage): void {
+  hub.endpoint(from).receive({ type: 'Send', to, message });
 }
 
 /** A single-voter node, leading (it elects itself at start). */
@@ -283,25 +296,19 @@ describe('refused messages', () => {
   test('a forged AppendEntries with entries that are not contiguous is refused, reported with its sender, and changes nothing', async () => {
     const { hub, nodes } = await threeNodes();
     const follower = nodes[1]!;
-    const refused: Extract<RaftNodeEvent, { type: 'refused' }>[] = [];
-    follower.node.on('refused', (event) => refused.push(event));
+    const refused = refusalsOf(follower);
     const before = follower.node.status();
-    const forger = hub.endpoint('mallory');
-    forger.receive({
-      type: 'Send',
-      to: follower.id,
-      message: {
-        type: 'AppendEntries',
-        term: before.term,
-        prevLogIndex: before.lastIndex,
-        prevLogTerm: before.term,
-        entries: [
-          { index: before.lastIndex + 1, term: before.term, kind: 'noop', data: '' },
-          { index: before.lastIndex + 3, term: before.term, kind: 'noop', data: '' },
-        ],
-        leaderCommit: before.commitIndex,
-        round: 1,
-      },
+    forge(hub, 'mallory', follower.id, {
+      type: 'AppendEntries',
+      term: before.term,
+      prevLogIndex: before.lastIndex,
+      prevLogTerm: before.term,
+      entries: [
+        { index: before.lastIndex + 1, term: before.term, kind: 'noop', data: '' },
+        { index: before.lastIndex + 3, term: before.term, kind: 'noop', data: '' },
+      ],
+      leaderCommit: before.commitIndex,
+      round: 1,
     });
     await waitFor(() => refused.length > 0, { what: 'the refusal' });
     expect(refused[0]).toMatchObject({ type: 'refused', from: 'mallory', messageType: 'AppendEntries' });
@@ -316,22 +323,17 @@ describe('refused messages', () => {
   test("a command entry that does not decode with the node's schema is refused before the core stores it", async () => {
     const { nodes, hub } = await threeNodes();
     const follower = nodes[1]!;
-    const refused: Extract<RaftNodeEvent, { type: 'refused' }>[] = [];
-    follower.node.on('refused', (event) => refused.push(event));
+    const refused = refusalsOf(follower);
     const before = follower.node.status();
     // In the leader's term, continuing the follower's log exactly: the command is what is checked first.
-    hub.endpoint('n1-forged').receive({
-      type: 'Send',
-      to: follower.id,
-      message: {
-        type: 'AppendEntries',
-        term: before.term,
-        prevLogIndex: before.lastIndex,
-        prevLogTerm: before.term,
-        entries: [{ index: before.lastIndex + 1, term: before.term, kind: 'command', data: '{"json":{"op":"explode"}}' }],
-        leaderCommit: before.commitIndex,
-        round: 0,
-      },
+    forge(hub, 'n1-forged', follower.id, {
+      type: 'AppendEntries',
+      term: before.term,
+      prevLogIndex: before.lastIndex,
+      prevLogTerm: before.term,
+      entries: [{ index: before.lastIndex + 1, term: before.term, kind: 'command', data: '{"json":{"op":"explode"}}' }],
+      leaderCommit: before.commitIndex,
+      round: 0,
     });
     await waitFor(() => refused.length > 0, { what: 'the refusal' });
     expect(refused[0]).toMatchObject({ from: 'n1-forged', messageType: 'AppendEntries' });

@@ -174,6 +174,8 @@ export interface WireBatch {
   readonly clusterId: string;
   readonly from: NodeId;
   readonly to: NodeId;
+  /** The group the messages belong to, on a host of many groups (absent: the one group of a single-group node). */
+  readonly group?: string;
   readonly messages: readonly RaftMessage[];
 }
 
@@ -182,6 +184,7 @@ export const wireBatchSchema: z.ZodType<WireBatch> = z.compile(
     clusterId: id,
     from: id,
     to: id,
+    group: z.string().max(MAX_ID_LENGTH).optional(),
     messages: z.array(raftMessageSchema).min(1).max(MAX_MESSAGES_PER_BATCH),
   }),
 );
@@ -229,6 +232,8 @@ export interface SnapshotChunkEnvelope {
   readonly clusterId: string;
   readonly from: NodeId;
   readonly to: NodeId;
+  /** The group the chunk belongs to, on a host of many groups (absent: the one group of a single-group node). */
+  readonly group?: string;
   readonly message: MessageOf<'InstallSnapshot'>;
 }
 
@@ -238,6 +243,7 @@ const snapshotChunkHeaderSchema = z.compile(
     clusterId: id,
     from: id,
     to: id,
+    group: z.string().max(MAX_ID_LENGTH).optional(),
     message: messageSchemas.InstallSnapshot.extend({ data: z.never({ error: 'the chunk bytes follow the header; they are not in it' }).optional() }),
   }),
 );
@@ -246,9 +252,9 @@ const snapshotChunkHeaderSchema = z.compile(
  * Encode a snapshot chunk request as two buffers to write one after the other: the header length and header, then
  * the chunk bytes themselves (a view of `message.data`, not a copy).
  */
-export function encodeSnapshotChunkRequest({ clusterId, from, to, message }: SnapshotChunkEnvelope): [prefix: Buffer, data: Buffer] {
+export function encodeSnapshotChunkRequest({ clusterId, from, to, group, message }: SnapshotChunkEnvelope): [prefix: Buffer, data: Buffer] {
   const { data, ...header } = message;
-  const json = JSON.stringify({ clusterId, from, to, message: header });
+  const json = JSON.stringify({ clusterId, from, to, ...(group === undefined ? {} : { group }), message: header });
   const headerBytes = Buffer.byteLength(json, 'utf8');
   const prefix = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + headerBytes);
   prefix.writeUInt32BE(headerBytes, 0);

@@ -1,27 +1,27 @@
 /**
  * The network actor over HTTP/2 (`node:http2`), with optional TLS and mutual TLS.
  *
- * Sending: one persistent HTTP/2 session per peer, opened on first use. Every message for a peer produced in one turn
- * of the event loop travels as one request (`POST /xraft/v1/messages`, a JSON `WireBatch`), except snapshot chunks:
- * each `InstallSnapshot` is a request of its own (`POST /xraft/v1/snapshot-chunk`, `application/octet-stream`: a
+ * Sending: one persistent HTTP/2 session per peer, opened on first use, and on it one long-lived request stream
+ * (`POST /xraft/v1/stream`) that carries every message as length-prefixed JSON frames (src/wireFrames.ts): all the
+ * messages for a peer produced in one turn of the event loop are one frame. Snapshot chunks are the exception: each
+ * `InstallSnapshot` is a request of its own (`POST /xraft/v1/snapshot-chunk`, `application/octet-stream`: a
  * length-prefixed JSON header, then the chunk's bytes as they are; see `src/wire.ts`), so that its bytes are neither
- * base64-encoded nor copied into a JSON string. Requests are pipelined, up to `maxInflightRequests` per peer, without
- * waiting for earlier answers; a chunk may therefore arrive before or after the messages queued with it (Raft
- * tolerates reordering). While a peer cannot be reached its messages are dropped (Raft retries with its own
+ * base64-encoded nor copied into a JSON string; a chunk may thus arrive before or after the messages queued with it
+ * (Raft tolerates reordering). While a peer cannot be reached its messages are dropped (Raft retries with its own
  * heartbeats) and the node hears `PeerUnreachable`; the session is reopened after a jittered exponential backoff.
  * A PING every `keepAliveMs` detects a peer that stopped answering (a paused process, a dead link) within
  * `peerTimeoutMs` and replaces its session.
  *
- * Receiving: both routes run the same checks before anything reaches the node: method and path, content type, body
- * size, the JSON (or the framing and the JSON header), the zod schema of every message (`src/wire.ts`), the cluster
- * id, the addressee, and that the sender is a member (and, with `tls.peerIdentity: 'common-name'`, that the client
- * certificate names the sender). A refused request gets a 4xx and a JSON body `{ error: { code, message } }`, and
- * changes nothing; it is logged (through `log`) with its sender and code, rate-limited per sender and code (see
- * refusalLog.ts). Valid messages are delivered in order, whatever their term: answering stale terms is the core's
- * job. A chunk's `data` is a view of the request body, not a copy.
+ * Receiving (http2Endpoint.ts): a stream is checked once as it opens (content type, cluster id, addressee, that the
+ * sender is a member and, with `tls.peerIdentity: 'common-name'`, that the client certificate names it), then every
+ * frame (its length, its JSON, the zod schema of every message in `src/wire.ts`). A single batch may also be posted
+ * to `POST /xraft/v1/messages` (tools do), with the same checks. A refused request or stream gets a 4xx and a JSON
+ * body `{ error: { code, message } }`, a refused frame resets its stream; either way nothing changes, and the
+ * refusal is logged (through `log`) with its sender and code, rate-limited per sender and code (refusalLog.ts). Valid
+ * messages are delivered in order, whatever their term: answering stale terms is the core's job.
  *
- * This file is the actor and its Raft routes; the sending side is http2PeerLinks.ts, the server and its routing
- * http2Server.ts.
+ * This file is the actor; the endpoint it stands on is http2Endpoint.ts (checks), http2PeerLinks.ts (sending) and
+ * http2Server.ts (the server and its routing).
  *
  * Extension hooks:
  * - `route(method, path, handler)` serves small JSON requests on the same server (the process runner's client API).
@@ -39,23 +39,12 @@
  */
 import type { ClientHttp2Stream } from 'node:http2';
 import type { NodeId } from '../../src/core/index.js';
-import { decodeBatch, decodeSnapshotChunkRequest, MAX_ID_LENGTH, type DecodeResult } from '../../src/wire.js';
 import { NetworkActor, type Send, type SetPeerAddresses } from './NetworkActor.js';
-import { PeerLinks } from './http2PeerLinks.js';
-import { JSON_HEADERS, MESSAGES_PATH, OCTET_STREAM_HEADERS, SNAPSHOT_CHUNK_PATH } from './http2Paths.js';
-import {
-  refuse,
-  RouteServer,
-  type AnsweredRefusal,
-  type RawRouteHandler,
-  type RequestRefusal,
-  type RouteHandler,
-  type RouteRequest,
-  type RouteResponse,
-} from './http2Server.js';
-import { RefusalLog } from './refusalLog.js';
+import { Http2Endpoint, type SenderCredentials } from './http2Endpoint.js';
+import type { RawRouteHandler, RequestRefusal, RouteHandler } from './http2Server.js';
 
-export { MESSAGES_PATH, SNAPSHOT_CHUNK_PATH } from './http2Paths.js';
+export { MESSAGES_PATH, SNAPSHOT_CHUNK_PATH, STREAM_PATH } from './http2Paths.js';
+export type { SenderCredentials } from './http2Endpoint.js';
 export {
   NetworkListenError,
   type RawRouteHandler,
@@ -94,8 +83,10 @@ export interface Http2NetworkOptions {
    * the node's `snapshotChunkBytes` plus a header of a few hundred bytes (more with many members): keep room for it.
    */
   readonly maxBodyBytes?: number;
-  /** Requests to one peer awaiting an answer; more messages wait and join the next request. Default 64. */
+  /** Snapshot chunk requests to one peer awaiting an answer; more chunks wait. Default 64. */
   readonly maxInflightRequests?: number;
+  /** Bytes a peer's stream may hold unsent (a slow peer) before messages wait in its queue. Default 8 MiB. */
+  readonly maxBufferedBytes?: number;
   /** Messages waiting for one peer; beyond it new ones are dropped (Raft resends). Default 65,536. */
   readonly maxQueuedMessages?: number;
   /** Reconnect backoff: first delay and cap, in ms; each delay is jittered to [50%, 100%]. Default 50 and 2000. */
@@ -117,15 +108,18 @@ export interface Http2NetworkOptions {
 
 /** Counters for tests and benchmarks. */
 export interface Http2NetworkStats {
-  /** Requests sent to peers, and the messages they carried (`messagesSent / requestsSent` is the coalescing). */
+  /** Requests sent to peers: frame streams opened, and snapshot chunks. */
   requestsSent: number;
+  /** Frames written on the streams, and the messages sent (`messagesSent / framesSent` is the coalescing). */
+  framesSent: number;
   messagesSent: number;
   /** Messages dropped because their peer was unreachable or its queue was full. */
   messagesDropped: number;
   /** Requests a peer answered with a non-2xx status. */
   requestsRefusedByPeers: number;
-  /** Messages from peers delivered to the node. */
+  /** Messages from peers delivered to the node, and the snapshot chunks among them (each a request of its own). */
   messagesReceived: number;
+  chunksReceived: number;
   /** Requests this node refused (4xx). */
   requestsRefused: number;
   /** Sessions opened to peers. */
@@ -135,68 +129,37 @@ export interface Http2NetworkStats {
 export class Http2Network extends NetworkActor {
   readonly id: NodeId;
   readonly clusterId: string;
-  readonly stats: Http2NetworkStats = {
-    requestsSent: 0,
-    messagesSent: 0,
-    messagesDropped: 0,
-    requestsRefusedByPeers: 0,
-    messagesReceived: 0,
-    requestsRefused: 0,
-    connects: 0,
-  };
+  readonly stats: Http2NetworkStats;
   protected readonly options: Http2NetworkOptions;
-  private readonly links: PeerLinks;
-  private readonly server: RouteServer;
-  /** Null without `options.log`: refusals are then only counted. */
-  private readonly refusals: RefusalLog | null;
-  /** The `from` of refused requests that decoded that far, to name their sender in the log. */
-  private readonly claimedSenders = new WeakMap<RouteRequest, NodeId>();
-  private closing: Promise<void> | null = null;
+  private readonly endpoint: Http2Endpoint;
 
   constructor(options: Http2NetworkOptions) {
     super();
     this.options = options;
     this.id = options.id;
     this.clusterId = options.clusterId;
-    this.links = new PeerLinks({
-      id: options.id,
-      clusterId: options.clusterId,
-      tls: options.tls,
-      maxInflight: options.maxInflightRequests ?? 64,
-      maxQueued: options.maxQueuedMessages ?? 65_536,
-      backoff: { initialMs: options.backoff?.initialMs ?? 50, maxMs: options.backoff?.maxMs ?? 2000 },
-      keepAliveMs: options.keepAliveMs ?? 1000,
-      peerTimeoutMs: options.peerTimeoutMs ?? 3000,
-      random: options.random ?? Math.random,
-      stats: this.stats,
-      log: options.log,
+    this.endpoint = new Http2Endpoint(options, {
+      running: () => this.attached,
+      // A single-group node is group "": a frame for a named group is meant for a host of many.
+      hostsGroup: (group) => group === '',
+      admit: (from, credentials) => this.admitSender(from, credentials),
+      deliver: (from, _group, message) => this.delivered(from, message),
+      signalSchema: null,
+      signalled: () => undefined,
       unreachable: (peer) => this.unreachable(peer),
     });
+    this.stats = this.endpoint.stats;
     for (const [peer, address] of Object.entries(options.peers)) this.setPeer(peer, address);
-    this.server = new RouteServer({
-      tls: options.tls,
-      maxBodyBytes: options.maxBodyBytes ?? 16 * 2 ** 20,
-      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
-      log: options.log,
-      refused: (refusal) => this.refused(refusal),
-    });
-    this.refusals = options.log === undefined ? null : new RefusalLog({ log: options.log });
-    this.route('POST', MESSAGES_PATH, (request) =>
-      this.receiveMessages(request, JSON_HEADERS['content-type'], (body) => decodeBatch(body.toString('utf8')), claimedInBatch),
-    );
-    this.route('POST', SNAPSHOT_CHUNK_PATH, (request) =>
-      this.receiveMessages(request, OCTET_STREAM_HEADERS['content-type'], decodeSnapshotChunkRequest, claimedInChunk),
-    );
   }
 
   /** The port the server listens on (after `listen`). */
   get port(): number {
-    return this.server.port;
+    return this.endpoint.server.port;
   }
 
   /** Start accepting peers. Rejects with `NetworkListenError` (for example code `PORT_IN_USE`). */
   listen(): Promise<number> {
-    return this.server.listen(this.options.listen?.host ?? '127.0.0.1', this.options.listen?.port ?? 0);
+    return this.endpoint.server.listen(this.options.listen?.host ?? '127.0.0.1', this.options.listen?.port ?? 0);
   }
 
   /**
@@ -206,7 +169,7 @@ export class Http2Network extends NetworkActor {
    */
   setPeer(peer: NodeId, address: string): void {
     if (peer === this.id) return;
-    this.links.set(peer, address);
+    this.endpoint.links.set(peer, address);
   }
 
   /** The configuration says where its members are: add the new ones, follow changed addresses. */
@@ -217,12 +180,12 @@ export class Http2Network extends NetworkActor {
 
   /** Every peer this node knows: id -> `host:port`. */
   peers(): Record<NodeId, string> {
-    return this.links.addresses();
+    return this.endpoint.links.addresses();
   }
 
   /** Serve `method path` with a handler that gets the whole (size-limited) body. */
   route(method: string, path: string, handler: RouteHandler): void {
-    this.server.route(method, path, handler);
+    this.endpoint.server.route(method, path, handler);
   }
 
   /**
@@ -231,7 +194,7 @@ export class Http2Network extends NetworkActor {
    * route). Sender checks are the handler's.
    */
   rawRoute(method: string, path: string, handler: RawRouteHandler): void {
-    this.server.rawRoute(method, path, handler);
+    this.endpoint.server.rawRoute(method, path, handler);
   }
 
   /**
@@ -239,12 +202,7 @@ export class Http2Network extends NetworkActor {
    * Idempotent; called when the node stops the actor.
    */
   close(): Promise<void> {
-    if (this.closing === null) {
-      this.links.close();
-      this.refusals?.close();
-      this.closing = this.server.close();
-    }
-    return this.closing;
+    return this.endpoint.close();
   }
 
   protected override onStop(): Promise<void> {
@@ -252,7 +210,7 @@ export class Http2Network extends NetworkActor {
   }
 
   protected onSend({ to, message }: Send): void {
-    this.links.send(to, message);
+    this.endpoint.links.send(to, '', message);
   }
 
   /**
@@ -260,91 +218,18 @@ export class Http2Network extends NetworkActor {
    * body as it reads it, so nothing large is buffered. Null when the peer has no open session right now.
    */
   protected openStream(peer: NodeId, path: string, headers: Record<string, string> = {}): ClientHttp2Stream | null {
-    return this.links.openStream(peer, path, headers);
+    return this.endpoint.links.openStream(peer, path, headers);
   }
 
   /**
    * Who may send Raft messages: by default, exactly the configured peers. Return a refusal to turn the request away.
    * A join endpoint (membership changes, later) overrides this to admit a joining node.
    */
-  protected admitSender(from: NodeId, request: RouteRequest): RequestRefusal | null {
-    if (!this.links.has(from)) return { status: 403, code: 'UNKNOWN_SENDER', message: `${from} is not a member of this cluster` };
-    if (this.options.tls?.peerIdentity === 'common-name' && request.peerCommonName !== from) {
+  protected admitSender(from: NodeId, credentials: SenderCredentials): RequestRefusal | null {
+    if (!this.endpoint.links.has(from)) return { status: 403, code: 'UNKNOWN_SENDER', message: `${from} is not a member of this cluster` };
+    if (this.options.tls?.peerIdentity === 'common-name' && credentials.peerCommonName !== from) {
       return { status: 403, code: 'IDENTITY_MISMATCH', message: `the client certificate does not name ${from}` };
     }
-    return null;
-  }
-
-  /**
-   * A request carrying Raft messages (a batch, or a snapshot chunk): refused unless its content type (when given)
-   * is `contentType`, it decodes, and it comes from an admitted sender of this cluster to this node. Then every
-   * message is delivered, in order.
-   */
-  private receiveMessages(
-    request: RouteRequest,
-    contentType: string,
-    decode: (body: Buffer) => DecodeResult,
-    claimedSender: (body: Buffer) => NodeId | null,
-  ): RouteResponse {
-    const type = request.headers['content-type'];
-    if (type !== undefined && !type.startsWith(contentType)) {
-      return refuse({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: `send ${contentType}` });
-    }
-    const decoded = decode(request.body);
-    if (!decoded.ok) {
-      // Parsed, but not a valid batch: the envelope may still say who sent it (unchecked, like any `from`).
-      const from = decoded.error.code === 'INVALID_MESSAGE' ? claimedSender(request.body) : null;
-      return this.refuseFrom(request, from, { status: 400, ...decoded.error });
-    }
-    const { batch } = decoded;
-    if (batch.clusterId !== this.clusterId) {
-      return this.refuseFrom(request, batch.from, {
-        status: 403,
-        code: 'WRONG_CLUSTER',
-        message: `this node belongs to another cluster than ${JSON.stringify(batch.clusterId)}`,
-      });
-    }
-    if (batch.to !== this.id) return this.refuseFrom(request, batch.from, { status: 421, code: 'WRONG_NODE', message: `this is ${this.id}, not ${batch.to}` });
-    const refusal = this.admitSender(batch.from, request);
-    if (refusal !== null) return this.refuseFrom(request, batch.from, refusal);
-    if (!this.attached) return { status: 503, body: { error: { code: 'NOT_RUNNING', message: 'the node is not running' } } };
-    for (const message of batch.messages) this.delivered(batch.from, message);
-    this.stats.messagesReceived += batch.messages.length;
-    return { status: 204 };
-  }
-
-  /** `refusal`, remembering who `request` claims to come from (when known) for the log. */
-  private refuseFrom(request: RouteRequest, from: NodeId | null, refusal: RequestRefusal): RouteResponse {
-    if (from !== null) this.claimedSenders.set(request, from);
-    return refuse(refusal);
-  }
-
-  /** The server answered a 4xx: count it, and log it with its sender (a claimed `from`, else the client's address). */
-  private refused({ request, remoteAddress, ...refusal }: AnsweredRefusal): void {
-    this.stats.requestsRefused++;
-    if (this.refusals === null) return;
-    const from = request === null ? undefined : this.claimedSenders.get(request);
-    this.refusals.record({ ...refusal, sender: from ?? remoteAddress, address: from === undefined ? null : remoteAddress });
-  }
-}
-
-/** The `from` of a JSON batch that parsed but failed validation, if it has a plausible one. */
-function claimedInBatch(body: Buffer): NodeId | null {
-  return claimedIn(body.toString('utf8'));
-}
-
-/** The `from` in the JSON header of a snapshot chunk request (`[u32 header length][header]...`, see src/wire.ts). */
-function claimedInChunk(body: Buffer): NodeId | null {
-  if (body.length < 4) return null;
-  const headerEnd = 4 + body.readUInt32BE(0);
-  return headerEnd > body.length ? null : claimedIn(body.toString('utf8', 4, headerEnd));
-}
-
-function claimedIn(json: string): NodeId | null {
-  try {
-    const from: unknown = (JSON.parse(json) as { from?: unknown } | null)?.from;
-    return typeof from === 'string' && from.length > 0 && from.length <= MAX_ID_LENGTH ? from : null;
-  } catch {
     return null;
   }
 }

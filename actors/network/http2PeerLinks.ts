@@ -1,28 +1,38 @@
 /**
- * The sending side of `Http2Network`: one link per peer, each an HTTP/2 session opened on first use, a queue of the
- * messages waiting for it, and a window of requests in flight.
+ * The sending side of the HTTP/2 transport: one link per peer, each an HTTP/2 session opened on first use, a queue of
+ * the messages waiting for it, and one long-lived request stream that carries them as frames (src/wireFrames.ts).
  *
- * Every message for a peer produced in one turn of the event loop travels as one request (`POST` to the messages
- * path, a JSON `WireBatch`), except snapshot chunks: each `InstallSnapshot` is a request of its own, as raw bytes (see
- * `src/wire.ts`). Requests are pipelined, up to `maxInflight` per peer, without waiting for earlier answers.
- * While a peer cannot be reached its messages are dropped (Raft retries with its own heartbeats) and the node hears
- * `PeerUnreachable` once; the session is reopened, lazily, after a jittered exponential backoff. A PING every
- * `keepAliveMs` detects a peer that stopped answering (a paused process, a dead link) within `peerTimeoutMs`.
+ * Everything queued for a peer in one turn of the event loop is written as one frame: the messages of every group,
+ * and the host's signals. A stream costs one request for the whole life of the session instead of one per batch,
+ * which is where the time went (request setup, headers, an answer for every batch). Snapshot chunks are bytes and
+ * still travel as requests of their own (src/wire.ts), so that they are neither base64-encoded nor copied; a chunk
+ * may therefore arrive before or after the messages queued with it (Raft tolerates reordering).
+ *
+ * While a peer cannot be reached its messages are dropped (Raft retries with its own heartbeats) and the owner hears
+ * `unreachable` once; the session is reopened, lazily, after a jittered exponential backoff. A PING every
+ * `keepAliveMs` detects a peer that stopped answering (a paused process, a dead link) within `peerTimeoutMs`. A
+ * stream the peer refuses (it does not know this node yet, say) or resets is opened again on a later turn, after
+ * the same backoff when it was refused. While the stream's buffer is over `maxBufferedBytes` (a slow peer) messages
+ * wait in the queue, and beyond `maxQueued` new ones are dropped.
  */
 import http2 from 'node:http2';
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import type { NodeId, RaftMessage } from '../../src/core/index.js';
-import { encodeBatch, encodeSnapshotChunkRequest } from '../../src/wire.js';
+import { encodeSnapshotChunkRequest } from '../../src/wire.js';
+import { encodeFrame, FRAMES_CONTENT_TYPE, STREAM_HEADERS, type GroupMessages } from '../../src/wireFrames.js';
 import type { Http2NetworkStats, Http2TlsOptions } from './Http2Network.js';
-import { JSON_HEADERS, MESSAGES_PATH, OCTET_STREAM_HEADERS, SNAPSHOT_CHUNK_PATH } from './http2Paths.js';
+import { OCTET_STREAM_HEADERS, SNAPSHOT_CHUNK_PATH, STREAM_PATH } from './http2Paths.js';
 
 /** What the links need from the network that owns them. */
 export interface PeerLinksConfig {
   readonly id: NodeId;
   readonly clusterId: string;
   readonly tls: Http2TlsOptions | undefined;
+  /** Snapshot chunk requests to one peer awaiting an answer. */
   readonly maxInflight: number;
   readonly maxQueued: number;
+  /** Bytes the stream may hold unsent before messages wait in the queue. */
+  readonly maxBufferedBytes: number;
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
   readonly keepAliveMs: number;
   readonly peerTimeoutMs: number;
@@ -30,7 +40,7 @@ export interface PeerLinksConfig {
   /** Counters shared with the network (the sending ones are written here). */
   readonly stats: Http2NetworkStats;
   readonly log: ((line: string) => void) | undefined;
-  /** Tell the node that `peer` cannot be reached. */
+  /** Tell the owner that `peer` cannot be reached. */
   readonly unreachable: (peer: NodeId) => void;
 }
 
@@ -42,17 +52,29 @@ interface PeerLink {
   readonly authority: string;
   state: LinkState;
   session: ClientHttp2Session | null;
-  queue: RaftMessage[];
+  /** The stream frames are written on; null until opened (again). */
+  stream: ClientHttp2Stream | null;
+  /** Refusals of our stream in a row, for its backoff; no stream is opened before `streamRetryAt` (ms). */
+  streamRefusals: number;
+  streamRetryAt: number;
+  /** Messages waiting, per group, in the order they were sent; `queued` counts them. */
+  queue: Map<string, RaftMessage[]>;
+  queued: number;
+  signals: unknown[];
+  /** Snapshot chunk requests awaiting an answer. */
   inflight: number;
   /** Consecutive failed connects, for the backoff. */
   failures: number;
-  /** Whether the node has been told the peer is unreachable since it was last reachable. */
+  /** Whether the owner has been told the peer is unreachable since it was last reachable. */
   reported: boolean;
   timer: NodeJS.Timeout | null;
   keepAlive: NodeJS.Timeout | null;
   pingSentAt: number | null;
   lastRefusal: string | null;
 }
+
+/** An HTTP/2 stream window large enough that a burst of appends never waits for a WINDOW_UPDATE on loopback. */
+const STREAM_WINDOW_BYTES = 16 * 2 ** 20;
 
 export class PeerLinks {
   private readonly links = new Map<NodeId, PeerLink>();
@@ -83,7 +105,12 @@ export class PeerLinks {
       authority,
       state: this.closed ? 'backoff' : 'idle',
       session: null,
-      queue: [],
+      stream: null,
+      streamRefusals: 0,
+      streamRetryAt: 0,
+      queue: new Map(),
+      queued: 0,
+      signals: [],
       inflight: 0,
       failures: 0,
       reported: false,
@@ -99,27 +126,19 @@ export class PeerLinks {
     return Object.fromEntries([...this.links].map(([peer, link]) => [peer, link.authority.slice(link.authority.indexOf('://') + 3)]));
   }
 
-  /** Queue `message` for `to`, or drop it (and say the peer is unreachable) when its link is down. */
-  send(to: NodeId, message: RaftMessage): void {
-    const stats = this.config.stats;
-    const link = this.links.get(to);
-    if (link === undefined || this.closed) {
-      stats.messagesDropped++;
-      this.config.unreachable(to);
-      return;
-    }
-    if (link.state === 'backoff') {
-      stats.messagesDropped++;
-      this.reportUnreachable(link);
-      return;
-    }
-    if (link.queue.length >= this.config.maxQueued) {
-      stats.messagesDropped++;
-      return;
-    }
-    link.queue.push(message);
-    if (link.state === 'idle') this.connect(link);
-    this.scheduleFlush();
+  /** Queue `message` of `group` for `to`, or drop it (and say the peer is unreachable) when its link is down. */
+  send(to: NodeId, group: string, message: RaftMessage): void {
+    const link = this.writable(to);
+    if (link === null) return;
+    const messages = link.queue.get(group);
+    if (messages === undefined) link.queue.set(group, [message]);
+    else messages.push(message);
+    link.queued++;
+  }
+
+  /** Queue a host-level signal for `to`; it travels in the next frame, with the messages. */
+  signal(to: NodeId, signal: unknown): void {
+    this.writable(to)?.signals.push(signal);
   }
 
   /** A request stream to `peer` on its session; null (and a connect started) when it has none open right now. */
@@ -137,11 +156,35 @@ export class PeerLinks {
     this.closed = true;
     for (const link of this.links.values()) {
       this.clearTimers(link);
-      link.queue = [];
+      this.clearQueue(link);
       link.state = 'backoff'; // never reconnect
       link.session?.destroy();
       link.session = null;
+      link.stream = null;
     }
+  }
+
+  /** The link to `to` with room for one more message (a flush scheduled), or null: the message is dropped. */
+  private writable(to: NodeId): PeerLink | null {
+    const stats = this.config.stats;
+    const link = this.links.get(to);
+    if (link === undefined || this.closed) {
+      stats.messagesDropped++;
+      this.config.unreachable(to);
+      return null;
+    }
+    if (link.state === 'backoff') {
+      stats.messagesDropped++;
+      this.reportUnreachable(link);
+      return null;
+    }
+    if (link.queued + link.signals.length >= this.config.maxQueued) {
+      stats.messagesDropped++;
+      return null;
+    }
+    if (link.state === 'idle') this.connect(link);
+    this.scheduleFlush();
+    return link;
   }
 
   private scheduleFlush(): void {
@@ -154,51 +197,106 @@ export class PeerLinks {
   }
 
   /**
-   * Send what is queued for `link`, if the session is up, while the window has room: every message but snapshot chunks
-   * as one JSON batch, then each snapshot chunk as a request of its own. What does not fit waits for a free slot.
-   * A chunk thus travels apart from the messages queued around it and may arrive before or after them: Raft tolerates
-   * reordering (each message carries its term, each chunk its number and snapshot, and the follower says which chunk
-   * it takes next).
+   * Write what is queued for `link` as one frame on its stream, if the session is up and the stream is not backed
+   * up; snapshot chunks go as requests of their own, while the window of chunk requests has room.
    */
   private flush(link: PeerLink): void {
     const session = link.session;
-    if (link.state !== 'connected' || session === null || link.queue.length === 0 || link.inflight >= this.config.maxInflight) return;
-    const queued = link.queue;
-    link.queue = [];
-    // Replication is the hot path and rarely carries a snapshot chunk: then the queue goes as it is, uncopied.
-    const requests = queued.some(isChunk) ? chunksApart(queued) : [queued];
-    for (const [at, messages] of requests.entries()) {
-      if (link.inflight >= this.config.maxInflight) {
-        link.queue = requests.slice(at).flat();
-        return;
+    if (link.state !== 'connected' || session === null || (link.queued === 0 && link.signals.length === 0)) return;
+    const stream = link.stream ?? this.openFrameStream(link, session);
+    if (stream === null) return;
+    if (stream.writableLength > this.config.maxBufferedBytes) return; // 'drain' flushes again
+    const batches: GroupMessages[] = [];
+    const kept = new Map<string, RaftMessage[]>();
+    let sent = 0;
+    let waiting = 0;
+    for (const [group, messages] of link.queue) {
+      // Replication is the hot path and rarely carries a snapshot chunk: then the messages go as they are, uncopied.
+      const framed = messages.some(isChunk) ? messages.filter((message) => !isChunk(message)) : messages;
+      if (framed !== messages) {
+        const chunks = messages.filter(isChunk).filter((chunk) => !this.postChunk(link, session, group, chunk));
+        if (chunks.length > 0) kept.set(group, chunks);
+        waiting += chunks.length;
       }
-      if (!this.post(link, session, messages)) {
-        // The session is closing; its close handler resets the link.
-        this.config.stats.messagesDropped += requests.slice(at).flat().length;
-        return;
-      }
+      if (framed.length > 0) batches.push({ group, messages: framed });
+      sent += framed.length;
     }
+    const signals = link.signals;
+    link.queue = kept;
+    link.queued = waiting;
+    link.signals = [];
+    if (batches.length === 0 && signals.length === 0) return;
+    const stats = this.config.stats;
+    stats.framesSent++;
+    stats.messagesSent += sent;
+    stream.write(encodeFrame({ batches, signals }));
   }
 
-  /**
-   * One request to `link`'s peer: `messages` as a JSON batch, or one InstallSnapshot as a snapshot chunk request.
-   * False when the session no longer opens streams.
-   */
-  private post(link: PeerLink, session: ClientHttp2Session, messages: readonly RaftMessage[]): boolean {
-    const { stats, log } = this.config;
-    const envelope = { clusterId: this.config.clusterId, from: this.config.id, to: link.id };
-    const [first] = messages;
-    const chunk = messages.length === 1 && first?.type === 'InstallSnapshot' ? first : null;
+  /** Open the stream frames travel on, unless the peer refused the last one too recently. */
+  private openFrameStream(link: PeerLink, session: ClientHttp2Session): ClientHttp2Stream | null {
+    if (Date.now() < link.streamRetryAt) {
+      // Refused: what waits is dropped (Raft resends), so that a peer that does not know us yet costs no memory.
+      this.config.stats.messagesDropped += link.queued;
+      this.clearQueue(link);
+      return null;
+    }
+    const { stats, log, clusterId, id } = this.config;
     let stream: ClientHttp2Stream;
     try {
-      const [path, headers] = chunk === null ? [MESSAGES_PATH, JSON_HEADERS] : [SNAPSHOT_CHUNK_PATH, OCTET_STREAM_HEADERS];
-      stream = session.request({ ':method': 'POST', ':path': path, ...headers });
+      stream = session.request(
+        { ':method': 'POST', ':path': STREAM_PATH, 'content-type': FRAMES_CONTENT_TYPE, [STREAM_HEADERS.cluster]: clusterId, [STREAM_HEADERS.from]: id, [STREAM_HEADERS.to]: link.id },
+        { endStream: false },
+      );
     } catch {
-      return false;
+      return null; // the session is closing; its close handler resets the link
     }
+    stats.requestsSent++;
+    link.stream = stream;
+    let status = 0;
+    const answer: Buffer[] = [];
+    /** The peer will take no more on this stream: forget it, so that the next flush opens another. */
+    const done = (): void => {
+      if (link.stream !== stream) return;
+      link.stream = null;
+      if (link.queued > 0 || link.signals.length > 0) this.scheduleFlush();
+    };
+    stream.on('response', (headers) => {
+      status = Number(headers[':status']);
+      if (status >= 200 && status < 300) link.streamRefusals = 0;
+      else done(); // refused: nothing more is written to it (its body, the reason, is still read for the log)
+    });
+    stream.on('data', (data: Buffer) => answer.length < 4 && answer.push(data));
+    stream.on('drain', () => this.scheduleFlush());
+    stream.on('error', () => undefined);
+    // The peer ended its side (refused, or closing): our side is closed too, or the stream would linger half-open.
+    stream.on('end', () => stream.close());
+    stream.on('close', () => {
+      done();
+      if (status !== 0 && (status < 200 || status >= 300)) {
+        stats.requestsRefusedByPeers++;
+        link.streamRefusals++;
+        link.streamRetryAt = Date.now() + this.backoffMs(link.streamRefusals);
+        const refusal = `${link.id} refused our messages with ${status}: ${Buffer.concat(answer).toString('utf8').slice(0, 300)}`;
+        if (refusal !== link.lastRefusal) log?.(refusal);
+        link.lastRefusal = refusal;
+      }
+    });
+    return stream;
+  }
+
+  /** One snapshot chunk as a request of its own; false when the window of chunk requests is full (it waits). */
+  private postChunk(link: PeerLink, session: ClientHttp2Session, group: string, chunk: RaftMessage): boolean {
+    if (link.inflight >= this.config.maxInflight || chunk.type !== 'InstallSnapshot') return false;
+    let stream: ClientHttp2Stream;
+    try {
+      stream = session.request({ ':method': 'POST', ':path': SNAPSHOT_CHUNK_PATH, ...OCTET_STREAM_HEADERS });
+    } catch {
+      return true; // the session is closing: the chunk is lost with it, and Raft resends
+    }
+    const { stats, log, clusterId, id } = this.config;
     link.inflight++;
     stats.requestsSent++;
-    stats.messagesSent += messages.length;
+    stats.messagesSent++;
     let status = 0;
     const answer: Buffer[] = [];
     stream.on('response', (headers) => (status = Number(headers[':status'])));
@@ -209,28 +307,26 @@ export class PeerLinks {
       if (link.session === session) link.inflight--;
       if (status !== 0 && (status < 200 || status >= 300)) {
         stats.requestsRefusedByPeers++;
-        const refusal = `${link.id} refused our messages with ${status}: ${Buffer.concat(answer).toString('utf8').slice(0, 300)}`;
+        const refusal = `${link.id} refused a snapshot chunk with ${status}: ${Buffer.concat(answer).toString('utf8').slice(0, 300)}`;
         if (refusal !== link.lastRefusal) log?.(refusal);
         link.lastRefusal = refusal;
       }
-      if (link.queue.length > 0) this.scheduleFlush();
+      if (link.queued > 0) this.scheduleFlush();
     });
-    if (chunk === null) stream.end(encodeBatch({ ...envelope, messages }));
-    else {
-      // Two writes, so that the chunk's bytes are not copied into one body.
-      const [prefix, data] = encodeSnapshotChunkRequest({ ...envelope, message: chunk });
-      stream.write(prefix);
-      stream.end(data);
-    }
+    // Two writes, so that the chunk's bytes are not copied into one body.
+    const [prefix, data] = encodeSnapshotChunkRequest({ clusterId, from: id, to: link.id, ...(group === '' ? {} : { group }), message: chunk });
+    stream.write(prefix);
+    stream.end(data);
     return true;
   }
 
   private connect(link: PeerLink): void {
     link.state = 'connecting';
     const { tls, peerTimeoutMs, log } = this.config;
+    const settings = { initialWindowSize: STREAM_WINDOW_BYTES };
     const session = http2.connect(
       link.authority,
-      tls === undefined ? {} : { cert: tls.cert, key: tls.key, ca: tls.ca, servername: undefined },
+      tls === undefined ? { settings } : { settings, cert: tls.cert, key: tls.key, ca: tls.ca, servername: undefined },
     );
     link.session = session;
     this.config.stats.connects++;
@@ -274,25 +370,36 @@ export class PeerLinks {
     }
   }
 
-  /** The session to `link` ended: drop what was waiting, tell the node, and back off before the next connect. */
+  /** The session to `link` ended: drop what was waiting, tell the owner, and back off before the next connect. */
   private lost(link: PeerLink): void {
     this.clearTimers(link);
     link.session = null;
+    link.stream = null;
     link.inflight = 0;
-    this.config.stats.messagesDropped += link.queue.length;
-    link.queue = [];
+    this.config.stats.messagesDropped += link.queued;
+    this.clearQueue(link);
     if (this.closed) return;
     link.failures++;
     this.reportUnreachable(link);
-    const { initialMs, maxMs } = this.config.backoff;
-    const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(link.failures - 1, 30));
     link.state = 'backoff';
     link.timer = setTimeout(() => {
       link.timer = null;
       // Reconnect lazily, on the next message: Raft sends heartbeats often enough, and idle links cost nothing.
       link.state = 'idle';
-    }, ceiling * (0.5 + 0.5 * this.config.random()));
+    }, this.backoffMs(link.failures));
     link.timer.unref();
+  }
+
+  /** The jittered exponential backoff after `failures` failures in a row. */
+  private backoffMs(failures: number): number {
+    const { initialMs, maxMs } = this.config.backoff;
+    return Math.min(maxMs, initialMs * 2 ** Math.min(failures - 1, 30)) * (0.5 + 0.5 * this.config.random());
+  }
+
+  private clearQueue(link: PeerLink): void {
+    link.queue = new Map();
+    link.queued = 0;
+    link.signals = [];
   }
 
   private reportUnreachable(link: PeerLink): void {
@@ -311,11 +418,4 @@ export class PeerLinks {
 
 function isChunk(message: RaftMessage): boolean {
   return message.type === 'InstallSnapshot';
-}
-
-/** The requests for `messages`: every message but snapshot chunks as one batch, then each chunk on its own. */
-function chunksApart(messages: readonly RaftMessage[]): RaftMessage[][] {
-  const batch = messages.filter((message) => !isChunk(message));
-  const chunks = messages.filter(isChunk).map((message) => [message]);
-  return batch.length > 0 ? [batch, ...chunks] : chunks;
 }

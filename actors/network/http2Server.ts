@@ -65,6 +65,8 @@ export type RawRouteHandler = (stream: ServerHttp2Stream, headers: IncomingHttpH
 export interface AnsweredRefusal extends RequestRefusal {
   readonly request: RouteRequest | null;
   readonly remoteAddress: string;
+  /** Who the refused request or stream says it comes from, when it says so and its body was not read. */
+  readonly claimedFrom: string | null;
 }
 
 export interface RouteServerConfig {
@@ -79,6 +81,8 @@ export interface RouteServerConfig {
 type Route = { readonly kind: 'buffered'; readonly handler: RouteHandler } | { readonly kind: 'raw'; readonly handler: RawRouteHandler };
 
 const { NGHTTP2_CANCEL } = http2.constants;
+/** The receive window of each stream (and twice that of each session). */
+const WINDOW_BYTES = 16 * 2 ** 20;
 
 export class RouteServer {
   private readonly server: http2.Http2Server | http2.Http2SecureServer;
@@ -86,8 +90,9 @@ export class RouteServer {
   private readonly routes = new Map<string, Route>();
 
   constructor(private readonly config: RouteServerConfig) {
-    // Many pipelined requests per session are the point; the default of 100 concurrent streams would cap them.
-    const settings = { maxConcurrentStreams: 4096 };
+    // Many pipelined requests per session are the point; the default of 100 concurrent streams would cap them. A peer's
+    // frames all travel on one stream: a 64 KiB window would stall a burst of appends until the next WINDOW_UPDATE.
+    const settings = { maxConcurrentStreams: 4096, initialWindowSize: WINDOW_BYTES };
     const tls = config.tls;
     this.server =
       tls === undefined
@@ -103,6 +108,7 @@ export class RouteServer {
           });
     this.server.on('session', (session: ServerHttp2Session) => {
       this.sessions.add(session);
+      session.setLocalWindowSize(2 * WINDOW_BYTES);
       session.on('error', () => undefined);
       session.on('close', () => this.sessions.delete(session));
     });
@@ -230,8 +236,11 @@ export class RouteServer {
     });
   }
 
-  /** Answer a request once (a refusal may be sent before its body has fully arrived). */
-  private answer(stream: ServerHttp2Stream, response: RouteResponse, request: RouteRequest | null = null): void {
+  /**
+   * Answer a request once (a refusal may be sent before its body has fully arrived). Raw routes answer through it
+   * too, so that their refusals are counted and logged like any other (`claimedFrom`: the sender their headers name).
+   */
+  answer(stream: ServerHttp2Stream, response: RouteResponse, request: RouteRequest | null = null, claimedFrom: string | null = null): void {
     if (stream.destroyed || stream.headersSent) return;
     // Read before the answer: a stream that ends may lose its session.
     const remoteAddress = stream.session?.socket?.remoteAddress ?? 'an unknown address';
@@ -245,7 +254,7 @@ export class RouteServer {
     } catch {
       stream.close(NGHTTP2_CANCEL);
     }
-    if (response.status >= 400 && response.status < 500) this.config.refused({ ...refusalOf(response), request, remoteAddress });
+    if (response.status >= 400 && response.status < 500) this.config.refused({ ...refusalOf(response), request, remoteAddress, claimedFrom });
   }
 }
 
@@ -266,6 +275,11 @@ function refusalOf(response: RouteResponse): RequestRefusal {
 
 function internalError(error: unknown): RouteResponse {
   return { status: 500, body: { error: { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) } } };
+}
+
+/** Subject CN of the client certificate on `stream`'s connection, when it has one. */
+export function peerCommonName(stream: ServerHttp2Stream): string | null {
+  return commonName(stream.session?.socket as TLSSocket | undefined);
 }
 
 function commonName(socket: TLSSocket | undefined): string | null {

@@ -4,8 +4,8 @@
  * PeerUnreachable then reconnection when a peer comes and goes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Http2Network, MESSAGES_PATH, SNAPSHOT_CHUNK_PATH, type RouteHandler } from '../../actors/network/Http2Network.js';
-import { createRaftNode, type NetworkReply, type NodeId, type RaftConfig } from '../../src/index.js';
+import { Http2Network, MESSAGES_PATH, SNAPSHOT_CHUNK_PATH } from '../../actors/network/Http2Network.js';
+import { createRaftNode, type NetworkReply, type NodeId, type RaftConfig, type RaftMessage } from '../../src/index.js';
 import { encodeBatch, encodeSnapshotChunkRequest } from '../../src/wire.js';
 import { counterCommand, counterMachine, type CounterNode } from '../support/cluster.js';
 import { freePorts, RawClient, waitFor } from './support.js';
@@ -16,20 +16,14 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** What each route of a network served: requests, and JSON batches that carried an InstallSnapshot. */
-const served = new WeakMap<Http2Network, { requests: Map<string, number>; chunksInBatches: number }>();
-const servedBy = (network: Http2Network) => served.get(network) ?? { requests: new Map<string, number>(), chunksInBatches: 0 };
+/** How many InstallSnapshot messages a network delivered to its node (whatever route they came by). */
+const chunksDelivered = new WeakMap<Http2Network, number>();
 
-/** An Http2Network that counts what its routes serve (the base constructor registers them, hence the WeakMap). */
+/** An Http2Network that counts the snapshot chunks it delivers. */
 class ObservedNetwork extends Http2Network {
-  override route(method: string, path: string, handler: RouteHandler): void {
-    super.route(method, path, (request) => {
-      const counts = servedBy(this);
-      served.set(this, counts);
-      counts.requests.set(path, (counts.requests.get(path) ?? 0) + 1);
-      if (path === MESSAGES_PATH && request.body.includes('"InstallSnapshot"')) counts.chunksInBatches++;
-      return handler(request);
-    });
+  protected override delivered(from: NodeId, message: RaftMessage): void {
+    if (message.type === 'InstallSnapshot') chunksDelivered.set(this, (chunksDelivered.get(this) ?? 0) + 1);
+    super.delivered(from, message);
   }
 }
 
@@ -132,7 +126,7 @@ describe('Http2Network', () => {
     await waitFor(() => late.stateMachine.state === 200 && late.node.status().appliedIndex === leader.node.status().appliedIndex, 'n3 caught up');
     expect(late.node.status().snapshotIndex).toBeGreaterThanOrEqual(150);
     expect(late.network.stats.messagesReceived).toBeGreaterThan(0);
-    expect(servedBy(late.network).requests.get(SNAPSHOT_CHUNK_PATH)).toBeGreaterThan(1);
+    expect(late.network.stats.chunksReceived).toBeGreaterThan(1);
     // And replication goes on from the snapshot.
     await leader.node.propose({ op: 'add', by: 5 });
     await waitFor(() => late.stateMachine.state === 205, 'n3 applied the next write');
@@ -140,7 +134,8 @@ describe('Http2Network', () => {
     const members = [...early, late];
     expect(members.map(({ stateMachine }) => stateMachine.state)).toEqual([205, 205, 205]);
     for (const { id, network } of members) {
-      expect(servedBy(network).chunksInBatches, id).toBe(0);
+      // Every chunk came on the chunk route, as bytes: none inside a frame or batch.
+      expect(chunksDelivered.get(network) ?? 0, id).toBe(network.stats.chunksReceived);
       expect(network.stats.requestsRefused, id).toBe(0);
       expect(network.stats.requestsRefusedByPeers, id).toBe(0);
     }
@@ -222,7 +217,7 @@ describe('Http2Network', () => {
     expect(lines.slice(3)).toEqual(['refused 4 more request(s) from n2 with WRONG_CLUSTER within 1000 ms']);
   });
 
-  it('reports PeerUnreachable for a peer that is down, reconnects once it is up, and sends the messages of one turn as one request', async () => {
+  it('reports PeerUnreachable for a peer that is down, reconnects once it is up, and sends the messages of one turn as one frame on its stream', async () => {
     const [p1, p2] = await freePorts(2);
     const replies: NetworkReply[] = [];
     const network = new Http2Network({ id: 'n1', clusterId: 'net-test', peers: { n2: `127.0.0.1:${p2}` }, listen: { port: p1! }, backoff: { initialMs: 10, maxMs: 50 } });
@@ -249,14 +244,15 @@ describe('Http2Network', () => {
       return received.some((reply) => reply.type === 'Received' && reply.from === 'n1');
     }, 'delivery after the peer came up', 5000, 50);
 
-    // Everything sent to a peer in one turn travels as one request, in order.
+    // Everything sent to a peer in one turn travels as one frame, in order.
     await new Promise((resolve) => setImmediate(resolve)); // the last probe above leaves the queue
     await waitFor(() => peer.stats.messagesReceived === network.stats.messagesSent, 'earlier requests answered');
     const before = { ...network.stats };
     received.length = 0;
     for (let term = 1; term <= 50; term++) network.receive({ type: 'Send', to: 'n2', message: { ...ping, term } });
     await waitFor(() => received.length >= 50, 'the burst');
-    expect(network.stats.requestsSent - before.requestsSent).toBe(1);
+    expect(network.stats.framesSent - before.framesSent).toBe(1);
+    expect(network.stats.requestsSent - before.requestsSent).toBe(0); // the stream was already open
     expect(network.stats.messagesSent - before.messagesSent).toBe(50);
     expect(received.map((reply) => (reply.type === 'Received' ? reply.message.term : -1))).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
   });

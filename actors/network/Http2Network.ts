@@ -226,10 +226,6 @@ export class Http2Network extends NetworkActor {
    * A join endpoint (membership changes, later) overrides this to admit a joining node.
    */
   protected admitSender(from: NodeId, credentials: SenderCredentials): RequestRefusal | null {
-    if (!this.endpoint.links.has(from)) return { status: 403, code: 'UNKNOWN_SENDER', message: `${from} is not a member of this cluster` };
-    if (this.options.tls?.peerIdentity === 'common-name' && credentials.peerCommonName !== from) {
-      return { status: 403, code: 'IDENTITY_MISMATCH', message: `the client certificate does not name ${from}` };
-    }
-    return null;
+    return this.endpoint.admitPeer(from, credentials);
   }
 }

@@ -103,6 +103,15 @@ export class Http2Endpoint<Signal = never> {
     });
   }
 
+  /** The default admission: a configured peer, named by its client certificate with `peerIdentity: 'common-name'`. */
+  admitPeer(from: NodeId, credentials: SenderCredentials): RequestRefusal | null {
+    if (!this.links.has(from)) return { status: 403, code: 'UNKNOWN_SENDER', message: `${from} is not a member of this cluster` };
+    if (this.options.tls?.peerIdentity === 'common-name' && credentials.peerCommonName !== from) {
+      return { status: 403, code: 'IDENTITY_MISMATCH', message: `the client certificate does not name ${from}` };
+    }
+    return null;
+  }
+
   /** Close every session and stop listening. Idempotent. */
   close(): Promise<void> {
     if (this.closing === null) {

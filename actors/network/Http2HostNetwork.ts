@@ -15,14 +15,14 @@ import type { NodeId, RaftMessage } from '../../src/core/index.js';
 import { HostNetwork, hostSignalSchema, MAX_GROUP_ID_LENGTH, type GroupId, type HostSignal } from './HostNetwork.js';
 import type { Http2NetworkOptions, Http2NetworkStats } from './Http2Network.js';
 import { Http2Endpoint, type SenderCredentials } from './http2Endpoint.js';
-import type { RawRouteHandler, RequestRefusal, RouteHandler } from './http2Server.js';
+import type { RequestRefusal } from './http2Server.js';
 
 export class Http2HostNetwork extends HostNetwork {
   readonly id: NodeId;
   readonly stats: Http2NetworkStats;
   private readonly endpoint: Http2Endpoint<HostSignal>;
 
-  constructor(private readonly options: Http2NetworkOptions) {
+  constructor(options: Http2NetworkOptions) {
     super();
     this.id = options.id;
     this.endpoint = new Http2Endpoint<HostSignal>(options, {
@@ -35,7 +35,7 @@ export class Http2HostNetwork extends HostNetwork {
       unreachable: (peer) => this.unreachable(peer),
     });
     this.stats = this.endpoint.stats;
-    for (const [peer, address] of Object.entries(options.peers)) this.setPeer(peer, address);
+    this.endpoint.setPeers(options.peers);
   }
 
   /** The port the server listens on (after `listen`). */
@@ -45,7 +45,7 @@ export class Http2HostNetwork extends HostNetwork {
 
   /** Start accepting peers. Rejects with `NetworkListenError` (for example code `PORT_IN_USE`). */
   listen(): Promise<number> {
-    return this.endpoint.server.listen(this.options.listen?.host ?? '127.0.0.1', this.options.listen?.port ?? 0);
+    return this.endpoint.listen();
   }
 
   send(to: NodeId, group: GroupId, message: RaftMessage): void {
@@ -56,28 +56,9 @@ export class Http2HostNetwork extends HostNetwork {
     this.endpoint.links.signal(to, signal);
   }
 
-  /** Add a peer host, or move a known one to a new address. This host's own id is ignored. */
-  setPeer(peer: NodeId, address: string): void {
-    if (peer !== this.id) this.endpoint.links.set(peer, address);
-  }
-
+  /** Add peer hosts, or move known ones to new addresses. This host's own id is ignored. */
   override setPeerAddresses(addresses: Readonly<Record<NodeId, string>>): void {
-    const known = this.peers();
-    for (const [peer, address] of Object.entries(addresses)) if (known[peer] !== address) this.setPeer(peer, address);
-  }
-
-  /** Every peer host: id -> `host:port`. */
-  peers(): Record<NodeId, string> {
-    return this.endpoint.links.addresses();
-  }
-
-  /** Serve `method path` on the same server (a client API, metrics). */
-  route(method: string, path: string, handler: RouteHandler): void {
-    this.endpoint.server.route(method, path, handler);
-  }
-
-  rawRoute(method: string, path: string, handler: RawRouteHandler): void {
-    this.endpoint.server.rawRoute(method, path, handler);
+    this.endpoint.setPeers(addresses);
   }
 
   override close(): Promise<void> {

@@ -149,7 +149,7 @@ export class Http2Network extends NetworkActor {
       unreachable: (peer) => this.unreachable(peer),
     });
     this.stats = this.endpoint.stats;
-    for (const [peer, address] of Object.entries(options.peers)) this.setPeer(peer, address);
+    this.endpoint.setPeers(options.peers);
   }
 
   /** The port the server listens on (after `listen`). */
@@ -159,7 +159,7 @@ export class Http2Network extends NetworkActor {
 
   /** Start accepting peers. Rejects with `NetworkListenError` (for example code `PORT_IN_USE`). */
   listen(): Promise<number> {
-    return this.endpoint.server.listen(this.options.listen?.host ?? '127.0.0.1', this.options.listen?.port ?? 0);
+    return this.endpoint.listen();
   }
 
   /**
@@ -168,14 +168,12 @@ export class Http2Network extends NetworkActor {
    * This node's own id is ignored.
    */
   setPeer(peer: NodeId, address: string): void {
-    if (peer === this.id) return;
-    this.endpoint.links.set(peer, address);
+    this.endpoint.setPeer(peer, address);
   }
 
   /** The configuration says where its members are: add the new ones, follow changed addresses. */
   protected override onSetPeerAddresses({ addresses }: SetPeerAddresses): void {
-    const known = this.peers();
-    for (const [peer, address] of Object.entries(addresses)) if (known[peer] !== address) this.setPeer(peer, address);
+    this.endpoint.setPeers(addresses);
   }
 
   /** Every peer this node knows: id -> `host:port`. */

@@ -103,6 +103,22 @@ export class Http2Endpoint<Signal = never> {
     });
   }
 
+  /** Start accepting peers where the options say (default 127.0.0.1, any free port). */
+  listen(): Promise<number> {
+    return this.server.listen(this.options.listen?.host ?? '127.0.0.1', this.options.listen?.port ?? 0);
+  }
+
+  /** Add a peer, or move a known one to a new address; this node's own id is ignored. */
+  setPeer(peer: NodeId, address: string): void {
+    if (peer !== this.options.id) this.links.set(peer, address);
+  }
+
+  /** Where the members are, as the configuration says: add the new ones, follow changed addresses. */
+  setPeers(addresses: Readonly<Record<NodeId, string>>): void {
+    const known = this.links.addresses();
+    for (const [peer, address] of Object.entries(addresses)) if (known[peer] !== address) this.setPeer(peer, address);
+  }
+
   /** The default admission: a configured peer, named by its client certificate with `peerIdentity: 'common-name'`. */
   admitPeer(from: NodeId, credentials: SenderCredentials): RequestRefusal | null {
     if (!this.links.has(from)) return { status: 403, code: 'UNKNOWN_SENDER', message: `${from} is not a member of this cluster` };

@@ -42,6 +42,7 @@ export interface KvNodeOptions {
 export type KvNode = Awaited<ReturnType<typeof startKvNode>>;
 /** A response: JSON `body`, or `text` (with its content type when proxied). */
 type Answer = { status: number; body?: unknown; text?: string; type?: string };
+const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) { super(message); } // prettier-ignore
 }
@@ -61,6 +62,9 @@ export async function startKvNode(options: KvNodeOptions) {
   const node: RaftNode<KvCommand, string | null, KvStore> = createRaftNode({
     id, members: bootstrap ? Object.keys(peers) : [], ...(bootstrap ? { addresses: peers } : {}), commandSchema: kvCommand, stateMachine: store, network, logStore, inspect: feed?.inspect,
     timer: new RealTimer(options.failureDetector === 'fixed' ? { failureDetector: new FixedTimeout() } : {}),
+    // Applies wait while a snapshot is streamed to the log store chunk by chunk, each chunk a turn of its write queue:
+    // 1 MiB chunks make a 12 MB snapshot (100,000 keys) a dozen turns instead of the default's 90.
+    snapshotChunkBytes: SNAPSHOT_CHUNK_BYTES,
     config: { electionTimeoutMs, heartbeatIntervalMs: Math.ceil(electionTimeoutMs / 8), ...(options.snapshotEvery === undefined ? {} : { snapshotThreshold: options.snapshotEvery, snapshotTrailingEntries: Math.floor(options.snapshotEvery / 10) }) },
   });
 

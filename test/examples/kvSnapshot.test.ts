@@ -1,0 +1,66 @@
+/**
+ * The KV store's snapshot bytes (examples/kv/snapshotFormat.ts): what `snapshot()` yields, cut into chunks of any
+ * size, restores the same keys and values; snapshots of the earlier superjson format still restore.
+ */
+import superjson from 'superjson';
+import { describe, expect, it } from 'vitest';
+import { KvStore } from '../../examples/kv/store.js';
+import { encodeSnapshot } from '../../examples/kv/snapshotFormat.js';
+import { rechunk } from '../../actors/state-machine/snapshotStreams.js';
+
+async function* fromArray(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* chunks;
+}
+
+async function collect(source: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const chunk of source) out.push(chunk);
+  return out;
+}
+
+function storeWith(entries: Record<string, string>): KvStore {
+  const store = new KvStore();
+  for (const [key, value] of Object.entries(entries)) store.apply({ op: 'put', key, value });
+  return store;
+}
+
+const sample = { a: '1', 'é/ü': 'ünïcödé ✓', emoji: '🙂'.repeat(50), empty: '', long: 'x'.repeat(5000) };
+
+describe('KV snapshot format', () => {
+  it('restores every key and value whatever the chunk size, across record boundaries', async () => {
+    const bytes = await collect(rechunk(storeWith(sample).snapshot(), 1 << 20));
+    for (const chunkBytes of [1, 3, 7, 64, 4096, 1 << 20]) {
+      const restored = new KvStore();
+      restored.apply({ op: 'put', key: 'stale', value: 'gone after restore' });
+      await restored.restore(rechunk(fromArray(bytes), chunkBytes));
+      expect(Object.fromEntries(restored.data)).toEqual(sample);
+    }
+  });
+
+  it('fills pieces of the requested size, one larger piece for a value that does not fit', () => {
+    const entries: [string, string][] = Array.from({ length: 100 }, (_, at) => [`k${at}`, 'v'.repeat(100)]);
+    entries.push(['big', 'b'.repeat(10_000)]);
+    const pieces = [...encodeSnapshot(entries, 2048)];
+    expect(pieces.length).toBeGreaterThan(5);
+    expect(Math.max(...pieces.map((piece) => piece.byteLength))).toBeGreaterThan(10_000);
+    expect(pieces.slice(0, -2).every((piece) => piece.byteLength <= 2048)).toBe(true);
+  });
+
+  it('restores an empty store', async () => {
+    const restored = storeWith({ left: 'over' });
+    await restored.restore(rechunk(new KvStore().snapshot(), 16));
+    expect(restored.data.size).toBe(0);
+  });
+
+  it('refuses a snapshot cut inside a record', async () => {
+    const [bytes] = await collect(rechunk(storeWith(sample).snapshot(), 1 << 20));
+    await expect(new KvStore().restore(fromArray([bytes!.subarray(0, bytes!.length - 3)]))).rejects.toThrow(/ends inside a record/);
+  });
+
+  it('still restores a snapshot of the earlier format (superjson text of the Map)', async () => {
+    const legacy = new TextEncoder().encode(superjson.stringify({ data: new Map(Object.entries(sample)) }));
+    const restored = new KvStore();
+    await restored.restore(rechunk(fromArray([legacy]), 5));
+    expect(Object.fromEntries(restored.data)).toEqual(sample);
+  });
+});

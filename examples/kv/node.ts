@@ -50,7 +50,7 @@ class HttpError extends Error {
 export async function startKvNode(options: KvNodeOptions) {
   const { id, raft, http, clusterId = 'xraft-kv', electionTimeoutMs = 1000 } = options;
   const store = new KvStore();
-  const metrics = createNodeMetrics({ labels: { node: id } });
+  const metrics = createNodeMetrics({ labels: { node: id }, process: true }); // a process of its own: its memory and GC too
   const feed = options.dashboardFeed === true ? createNodeFeed() : null;
   const logStore = new LevelLogStore({ location: options.data, identity: { clusterId, nodeId: id }, observer: metrics.logStoreObserver });
   const recovered = await logStore.open();

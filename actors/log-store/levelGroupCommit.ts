@@ -57,6 +57,8 @@ export interface PreparedGroup {
   readonly needsSync: boolean;
   /** Whether the batch replaces the current snapshot. */
   readonly swaps: boolean;
+  /** Entries that `CompactLog`s of the group drop, to delete once the batch is durable (see `prepareGroup`). */
+  readonly compaction: { readonly from: number; readonly through: number } | null;
   readonly counts: { readonly writes: number; readonly entries: number; readonly snapshotChunks: number; readonly compacted: number };
 }
 
@@ -84,6 +86,8 @@ export async function prepareGroup(
   let saveLogs = 0;
   let chunksWritten = 0;
   let compacted = 0;
+  let compactFrom: number | null = null; // the first entry the group's CompactLogs drop
+  let compactThrough = 0;
   let swaps = false;
   try {
     for (const write of group) {
@@ -140,10 +144,14 @@ export async function prepareGroup(
         }
         case 'CompactLog': {
           // Only what the current snapshot covers, so that Load always finds the log contiguous after it.
+          // Not deleted in this batch: thousands of per-key deletes would hold the event loop for tens of ms. The
+          // range is dead once the batch is durable (nothing is written at or below a durable snapshot's index again,
+          // and Load skips what lies there), so the store clears it then, on LevelDB's thread (`clear`).
           const through = Math.min(write.through, current?.meta.index ?? 0, lastIndex);
-          for (let index = firstIndex; index <= through; index++) batch.del<Bytes>(entryKey(index, prefix), RAW_KEYS);
           if (through >= firstIndex) {
             compacted += through - firstIndex + 1;
+            compactFrom ??= firstIndex;
+            compactThrough = through;
             firstIndex = through + 1;
           }
           break;
@@ -164,6 +172,7 @@ export async function prepareGroup(
     next: { lastIndex, firstIndex, current, pending, nextGeneration },
     needsSync,
     swaps,
+    compaction: compactFrom === null ? null : { from: compactFrom, through: compactThrough },
     counts: { writes: saveLogs, entries: appended, snapshotChunks: chunksWritten, compacted },
   };
 }

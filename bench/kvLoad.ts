@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- kv-load [--compare etcd] [--seconds S] [--sustained] [--scenarios 1,16,64,256,mix,sustained]
- * [--cpu-prof DIR] [--node-options FLAGS]`:
+ * [--cpu-prof DIR] [--node-options FLAGS] [--kv-flags FLAGS]`:
  * the KV example (three processes from the build, LevelLogStore on disk, HTTP/2 between them) under closed-loop HTTP
  * load from a process of its own, and with `--compare etcd` a local three-member etcd under the same load, scenario by
  * scenario, interleaved. Writes go to the leader (found from /status, or etcd's maintenance status); 100-byte values.
@@ -35,6 +35,8 @@ export interface KvLoadOptions {
   readonly cpuProfDir?: string;
   /** Node flags for every xraft process (`--node-options '--trace-gc --max-semi-space-size=32'`). */
   readonly nodeOptions?: readonly string[];
+  /** Flags for every KV process (`--kv-flags '--snapshot-every 32768'`). */
+  readonly kvFlags?: readonly string[];
   readonly log: (line: string) => void;
 }
 
@@ -79,7 +81,7 @@ export async function benchKvLoad(options: KvLoadOptions): Promise<KvLoadReport>
   try {
     options.log('starting 3 xraft KV processes');
     const profile = options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir];
-    clusters.push(await KvCluster.start({ build: options.build, nodeOptions: [...profile, ...(options.nodeOptions ?? [])] }));
+    clusters.push(await KvCluster.start({ build: options.build, nodeOptions: [...profile, ...(options.nodeOptions ?? [])], flags: options.kvFlags ?? [] }));
     if (options.compareEtcd) {
       const etcd = findEtcd();
       if ('missing' in etcd) {

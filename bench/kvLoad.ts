@@ -7,7 +7,9 @@
  *
  * Each scenario: wait until the cluster is healthy and every member caught up, one second of warm-up, then `seconds`
  * measured: acknowledged requests per second, latency percentiles, each server's CPU (user + system from
- * /proc/PID/stat, the difference over the measured run) and its peak resident memory (VmRSS sampled every 250 ms).
+ * /proc/PID/stat, the difference over the measured run) and its peak resident memory (VmRSS sampled every 250 ms);
+ * for xraft also its GC time and pauses, largest event-loop delay and heap at the end, from its /metrics
+ * (processMetrics.ts).
  */
 import type { BenchCluster, Member, SystemName } from './benchCluster.js';
 import { EtcdCluster, findEtcd } from './etcd.js';

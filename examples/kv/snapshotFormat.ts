@@ -47,8 +47,8 @@ function writeString(piece: Buffer, text: string, at: number): number {
 }
 
 /**
- * Read a snapshot in this format (its first byte already checked to be `FORMAT`) and hand each key and value to
- * `put`, chunk by chunk: a record cut by a chunk boundary waits, copied, for the next chunk.
+ * Read a snapshot in this format (another format byte is refused) and hand each key and value to `put`, chunk by
+ * chunk: a record cut by a chunk boundary waits, copied, for the next chunk.
  */
 export async function decodeSnapshot(chunks: AsyncIterable<Uint8Array>, put: (key: string, value: string) => void): Promise<void> {
   let carry: Buffer | null = null;

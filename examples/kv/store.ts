@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { StateMachine } from '../../src/index.js';
-import { decodeSnapshot, encodeSnapshot, FORMAT } from './snapshotFormat.js';
+import { decodeSnapshot, encodeSnapshot } from './snapshotFormat.js';
 
 const key = z.string().min(1).max(1024);
 export const kvCommand = z.discriminatedUnion('op', [
@@ -13,6 +13,7 @@ export const kvCommand = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('delete'), key }),
 ]);
 export type KvCommand = z.infer<typeof kvCommand>;
+const LEGACY_FIRST_BYTE = 0x7b; // `{`, the first byte of superjson text
 
 /** Applies a command and returns the key's value afterwards (null when absent). */
 export class KvStore extends StateMachine<KvCommand, string | null> {
@@ -48,7 +49,7 @@ export class KvStore extends StateMachine<KvCommand, string | null> {
       yield* rest;
     })();
     // A snapshot taken before snapshotFormat.ts is superjson text (`{...`): the framework's default reads it.
-    if (first.done !== true && first.value[0] !== FORMAT) return super.restore(all);
+    if (first.done !== true && first.value[0] === LEGACY_FIRST_BYTE) return super.restore(all);
     this.data.clear();
     await decodeSnapshot(all, (key, value) => this.data.set(key, value));
   }

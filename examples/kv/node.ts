@@ -62,8 +62,8 @@ export async function startKvNode(options: KvNodeOptions) {
   const node: RaftNode<KvCommand, string | null, KvStore> = createRaftNode({
     id, members: bootstrap ? Object.keys(peers) : [], ...(bootstrap ? { addresses: peers } : {}), commandSchema: kvCommand, stateMachine: store, network, logStore, inspect: feed?.inspect,
     timer: new RealTimer(options.failureDetector === 'fixed' ? { failureDetector: new FixedTimeout() } : {}),
-    // Applies wait while a snapshot is streamed to the log store chunk by chunk, each chunk a turn of its write queue:
-    // 1 MiB chunks make a 12 MB snapshot (100,000 keys) a dozen turns instead of the default's 90.
+    // A snapshot is stored chunk by chunk, each chunk a turn of the log store's write queue (behind the writes queued
+    // before it): 1 MiB chunks make a 12 MB snapshot (100,000 keys) a dozen turns instead of the default's 90.
     snapshotChunkBytes: SNAPSHOT_CHUNK_BYTES,
     config: { electionTimeoutMs, heartbeatIntervalMs: Math.ceil(electionTimeoutMs / 8), ...(options.snapshotEvery === undefined ? {} : { snapshotThreshold: options.snapshotEvery, snapshotTrailingEntries: Math.floor(options.snapshotEvery / 10) }) },
   });

@@ -22,12 +22,14 @@ const LENGTH_BYTES = 4;
 /** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
 const MAX_UTF8_PER_UNIT = 3;
 
-/** The snapshot of `entries` in pieces of about `pieceBytes` (larger when one key and value need more). */
-export function* encodeSnapshot(entries: Iterable<readonly [string, string]>, pieceBytes = 256 * 1024): Generator<Uint8Array> {
+/** The snapshot of `keys[i]` = `values[i]` in pieces of about `pieceBytes` (larger when one key and value need more). */
+export function* encodeSnapshot(keys: readonly string[], values: readonly string[], pieceBytes = 256 * 1024): Generator<Uint8Array> {
   let piece = Buffer.allocUnsafe(pieceBytes);
   piece[0] = FORMAT;
   let at = 1;
-  for (const [key, value] of entries) {
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index]!;
+    const value = values[index]!;
     const worst = 2 * LENGTH_BYTES + MAX_UTF8_PER_UNIT * (key.length + value.length);
     if (at + worst > piece.length) {
       yield piece.subarray(0, at);

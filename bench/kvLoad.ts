@@ -1,17 +1,21 @@
 /**
- * `npm run bench -- kv-load [--compare etcd] [--seconds S] [--sustained] [--scenarios 1,16,64,256,mix,sustained]`:
+ * `npm run bench -- kv-load [--compare etcd] [--seconds S] [--sustained] [--scenarios 1,16,64,256,mix,sustained]
+ * [--cpu-prof DIR] [--node-options FLAGS] [--kv-flags FLAGS]`:
  * the KV example (three processes from the build, LevelLogStore on disk, HTTP/2 between them) under closed-loop HTTP
  * load from a process of its own, and with `--compare etcd` a local three-member etcd under the same load, scenario by
  * scenario, interleaved. Writes go to the leader (found from /status, or etcd's maintenance status); 100-byte values.
  *
  * Each scenario: wait until the cluster is healthy and every member caught up, one second of warm-up, then `seconds`
  * measured: acknowledged requests per second, latency percentiles, each server's CPU (user + system from
- * /proc/PID/stat, the difference over the measured run) and its peak resident memory (VmRSS sampled every 250 ms).
+ * /proc/PID/stat, the difference over the measured run) and its peak resident memory (VmRSS sampled every 250 ms);
+ * for xraft also its GC time and pauses, largest event-loop delay and heap at the end, from its /metrics
+ * (processMetrics.ts).
  */
 import type { BenchCluster, Member, SystemName } from './benchCluster.js';
 import { EtcdCluster, findEtcd } from './etcd.js';
 import { KvCluster } from './kvCluster.js';
 import { LoadClient, type ClosedLoopResult, type Target } from './loadDriver.js';
+import { overRun, scrapeProcess, type ProcessMemory } from './processMetrics.js';
 import { cpuSeconds, RssSampler } from './processes.js';
 
 export interface Scenario {
@@ -31,6 +35,10 @@ export interface KvLoadOptions {
   readonly build: boolean;
   /** Write a V8 CPU profile of every xraft process into this directory (on their exit). */
   readonly cpuProfDir?: string;
+  /** Node flags for every xraft process (`--node-options '--trace-gc --max-semi-space-size=32'`). */
+  readonly nodeOptions?: readonly string[];
+  /** Flags for every KV process (`--kv-flags '--snapshot-every 32768'`). */
+  readonly kvFlags?: readonly string[];
   readonly log: (line: string) => void;
 }
 
@@ -41,6 +49,8 @@ export interface ProcessFigures {
   readonly cpuSeconds: number;
   readonly cpuMsPerOp: number;
   readonly peakRssMiB: number;
+  /** GC, event-loop delay and memory over the run, from the process's /metrics (xraft only). */
+  readonly memory: ProcessMemory | null;
 }
 
 export interface ScenarioRun {
@@ -72,7 +82,8 @@ export async function benchKvLoad(options: KvLoadOptions): Promise<KvLoadReport>
   const client = LoadClient.start();
   try {
     options.log('starting 3 xraft KV processes');
-    clusters.push(await KvCluster.start({ build: options.build, nodeOptions: options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] }));
+    const profile = options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir];
+    clusters.push(await KvCluster.start({ build: options.build, nodeOptions: [...profile, ...(options.nodeOptions ?? [])], flags: options.kvFlags ?? [] }));
     if (options.compareEtcd) {
       const etcd = findEtcd();
       if ('missing' in etcd) {
@@ -107,13 +118,17 @@ async function runScenario(cluster: BenchCluster, client: LoadClient, scenario: 
   const job = { targets, concurrency: scenario.concurrency, keys: scenario.keys, valueBytes: 100, readFraction: scenario.readFraction, timeoutMs: 10_000 };
   await client.closedLoop({ ...job, seconds: 1 }); // warm-up: connections, JIT, caches
   const members = cluster.members;
+  const scrapesBefore = await Promise.all(members.map((member) => scrapeProcess(member.clientUrl)));
   const cpuBefore = members.map((member) => cpuSeconds(member.process.pid));
   const sampler = new RssSampler(() => members.map((member) => ({ name: member.id, pid: member.process.pid })));
   const result = await client.closedLoop({ ...job, seconds: scenario.seconds });
   const peaks = sampler.stop();
+  const cpuAfter = members.map((member) => cpuSeconds(member.process.pid));
+  const scrapesAfter = await Promise.all(members.map((member) => scrapeProcess(member.clientUrl)));
   const processes = members.map((member: Member, at): ProcessFigures => {
-    const used = cpuSeconds(member.process.pid) - cpuBefore[at]!;
-    return { member: member.id, pid: member.process.pid, leader: member === leader, cpuSeconds: used, cpuMsPerOp: (1000 * used) / Math.max(1, result.ok), peakRssMiB: peaks.get(member.id) ?? Number.NaN };
+    const used = cpuAfter[at]! - cpuBefore[at]!;
+    const memory = overRun(scrapesBefore[at]!, scrapesAfter[at]!);
+    return { member: member.id, pid: member.process.pid, leader: member === leader, cpuSeconds: used, cpuMsPerOp: (1000 * used) / Math.max(1, result.ok), peakRssMiB: peaks.get(member.id) ?? Number.NaN, memory };
   });
   return { system: cluster.system, scenario, result, processes };
 }
@@ -138,6 +153,21 @@ export function kvLoadMarkdown(report: KvLoadReport): string {
       `| ${system} | ${scenario.title} | ${count(result.perSecond)} | ${ms(result.latency.p50)} | ${ms(result.latency.p90)} | ${ms(result.latency.p99)} | ` +
         `${ms(result.latency.p999)} | ${ms(result.latency.max)} | ${errors} | ${cpu} | ${perOp} | ${result.clientCpuSeconds.toFixed(1)} |${rss}`,
     );
+  }
+  const withMemory = report.runs.filter((run) => run.processes.some((figures) => figures.memory !== null));
+  if (withMemory.length > 0) {
+    lines.push('', 'Per process over the run, from its /metrics (heap, external and RSS as at the end of the run):', '');
+    lines.push('| system | scenario | process | GC s (major) | GC pauses ≥ 100 ms | max event-loop delay ms | peak RSS MiB | RSS MiB | heap used / total MiB | external MiB |');
+    lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const { system, scenario, processes } of withMemory) {
+      for (const { member, leader, peakRssMiB, memory } of processes) {
+        if (memory === null) continue;
+        lines.push(
+          `| ${system} | ${scenario.title} | ${member}${leader ? ' (L)' : ''} | ${memory.gcSeconds.toFixed(2)} (${memory.gcMajorSeconds.toFixed(2)}) | ${memory.gcPausesOver100ms} | ` +
+            `${ms(memory.loopDelayMaxMs)} | ${Math.round(peakRssMiB)} | ${Math.round(memory.rssMiB)} | ${Math.round(memory.heapUsedMiB)} / ${Math.round(memory.heapTotalMiB)} | ${Math.round(memory.externalMiB)} |`,
+        );
+      }
+    }
   }
   const names = [...new Set(report.runs.map((run) => run.scenario.name))];
   const etcdRuns = report.runs.filter((run) => run.system === 'etcd');

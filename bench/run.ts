@@ -3,7 +3,7 @@
  * paste into BENCHMARKS.md, with the machine it ran on.
  *
  * Process benchmarks of the KV example from the build, named first (see bench/kvLoad.ts and bench/failover.ts):
- *   `npm run bench -- kv-load [--compare etcd] [--seconds S] [--sustained [--sustained-seconds S]] [--scenarios 1,16,64,256,mix,sustained] [--cpu-prof DIR] [--json FILE] [--no-build]`
+ *   `npm run bench -- kv-load [--compare etcd] [--seconds S] [--sustained [--sustained-seconds S]] [--scenarios 1,16,64,256,mix,sustained] [--cpu-prof DIR] [--node-options FLAGS] [--kv-flags FLAGS] [--json FILE] [--no-build]`
  *   `npm run bench -- failover [--compare etcd] [--kills N] [--modes SIGKILL,SIGSTOP] [--detector phi|fixed] [--json FILE] [--no-build]`
  */
 import { spawnSync } from 'node:child_process';
@@ -31,6 +31,8 @@ const { values, positionals } = parseArgs({
     'sustained-seconds': { type: 'string', default: '60' },
     scenarios: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'node-options': { type: 'string' },
+    'kv-flags': { type: 'string' },
     kills: { type: 'string', default: '20' },
     modes: { type: 'string', default: 'SIGKILL,SIGSTOP' },
     detector: { type: 'string', default: 'phi' },
@@ -70,6 +72,8 @@ if (command === 'kv-load') {
   const report = await benchKvLoad({
     seconds, sustainedSeconds: Number(values['sustained-seconds']), scenarios, compareEtcd: values.compare === 'etcd',
     build: !values['no-build'], ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }), log,
+    nodeOptions: values['node-options']?.split(' ').filter((flag) => flag !== '') ?? [],
+    kvFlags: values['kv-flags']?.split(' ').filter((flag) => flag !== '') ?? [],
   });
   console.log(`## KV example under closed-loop HTTP load: 3 processes from the build${report.runs.some((run) => run.system === 'etcd') ? ' vs etcd ' + (report.etcd as { version: string }).version : ''}, 100-byte values, ${scenarios.filter((name) => name !== 'sustained').length > 0 ? `${seconds} s per scenario` : `${values['sustained-seconds']} s`}`);
   console.log(kvLoadMarkdown(report));

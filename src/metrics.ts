@@ -13,7 +13,7 @@
  * metrics.observe(node);
  * // GET /metrics: response.end(await metrics.render()) with content type metrics.contentType
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LevelBatchWritten, LevelLogStoreObserver } from '../actors/log-store/LevelLogStore.js';
 import type { NodeStatus } from './createRaftNode.js';
 import type { NodeEmitted } from './node/machine.js';
@@ -40,10 +40,22 @@ export interface NodeMetrics {
 
 const ROLES = ['follower', 'preCandidate', 'candidate', 'leader', 'removed', 'recovering', 'stopped'] as const;
 
-export function createNodeMetrics(options: { readonly prefix?: string; readonly labels?: Record<string, string> } = {}): NodeMetrics {
+export interface NodeMetricsOptions {
+  readonly prefix?: string;
+  readonly labels?: Record<string, string>;
+  /**
+   * Also the process's own (prom-client's default metrics, under their usual names): resident memory, V8 heap by
+   * space, external memory, GC pauses by kind (`nodejs_gc_duration_seconds`), event loop lag. For a node that has
+   * its process to itself (the KV example); default false, since they describe the process, not the node.
+   */
+  readonly process?: boolean;
+}
+
+export function createNodeMetrics(options: NodeMetricsOptions = {}): NodeMetrics {
   const prefix = options.prefix ?? 'xraft_';
   const registry = new Registry();
   if (options.labels !== undefined) registry.setDefaultLabels(options.labels);
+  if (options.process === true) collectDefaultMetrics({ register: registry });
   let node: ObservedNode | null = null;
   const status = (): NodeStatus | null => node?.status() ?? null;
   const scalar = (name: string, help: string, read: (status: NodeStatus) => number): void => {

@@ -20,6 +20,8 @@
  * batch, so one fsync makes a whole group durable; acknowledgements then go out in write order (one `LogSaved` for a
  * run of consecutive `SaveLog`s, one `SnapshotChunkStored` per chunk): durable throughput grows with load instead of
  * being capped by the disk's fsync rate, and an acknowledgement always implies every earlier write is durable.
+ * `CompactLog` only moves the log's first index in its batch; the entries it drops are deleted once that batch is
+ * durable, as one range `clear` on LevelDB's thread, so that thousands of deletes never hold up the writes after it.
  *
  * Snapshots, two generations and a pointer: a pending snapshot writes its chunks under a fresh generation number
  * (never reused), so they never touch the current snapshot's chunks. The batch holding the `done` chunk also rewrites
@@ -62,6 +64,7 @@ import {
 } from './LogStore.js';
 import { acknowledgeInOrder, InvalidWrite, prepareGroup, type LogPosition, type Write } from './levelGroupCommit.js';
 import { syncWrite, unsyncedWrite, type Bytes, type LevelDatabase, type StoreSublevels, type Sublevel } from './levelLayout.js';
+import { entryKey } from './levelCodec.js';
 import { corruption, readDurableState, readStoredMembers, recoverLayout } from './levelRecovery.js';
 import { FileChunks } from './snapshotChunkFiles.js';
 import { DatabaseChunks, type SnapshotChunkStorage } from './snapshotChunkStorage.js';
@@ -157,6 +160,8 @@ export class LevelLogStore extends LogStore {
   private queue: Write[] = [];
   /** The batch loop, while it runs. */
   private flushing: Promise<void> | null = null;
+  /** Compacted entries being deleted in the background (see `clearCompacted`); close waits for it. */
+  private clearing: Promise<void> = Promise.resolve();
   /** Set on the first failure: the store acknowledges nothing after it. */
   private failure: StoreFailureCause | null = null;
   private counters = { writes: 0, batches: 0, entries: 0, snapshotChunks: 0, compacted: 0 };
@@ -206,6 +211,7 @@ export class LevelLogStore extends LogStore {
     if (this.closing !== null) return this.closing;
     const closing = (async () => {
       while (this.flushing !== null) await this.flushing;
+      await this.clearing;
       const opening = this.opening;
       this.opening = null;
       if (opening !== null) await opening.catch(() => undefined);
@@ -307,7 +313,7 @@ export class LevelLogStore extends LogStore {
 
   /** Write `group` as one batch (see levelGroupCommit.ts) and, once it is durable, move the position on. */
   private async writeGroup(group: readonly Write[]): Promise<void> {
-    const { batch, next, needsSync, swaps, counts } = await prepareGroup(this.db, this.sublevels, this.chunks, this.position, group);
+    const { batch, next, needsSync, swaps, compaction, counts } = await prepareGroup(this.db, this.sublevels, this.chunks, this.position, group);
     if (swaps) this.swapsStarted++;
     const started = this.observer === undefined ? 0 : performance.now();
     try {
@@ -320,11 +326,23 @@ export class LevelLogStore extends LogStore {
     } finally {
       if (swaps) this.swapsFinished++;
     }
+    if (compaction !== null) this.clearCompacted(compaction.from, compaction.through);
     this.counters.writes += counts.writes;
     this.counters.batches += 1;
     this.counters.entries += counts.entries;
     this.counters.snapshotChunks += counts.snapshotChunks;
     this.counters.compacted += counts.compacted;
+  }
+
+  /**
+   * Delete entries `from..through`, which a durable batch compacted, on LevelDB's own thread and off the write path:
+   * writes go on meanwhile. A crash before it finishes leaves entries at or below the snapshot's index, which Load
+   * skips and the next compaction (from the first key found on open) deletes.
+   */
+  private clearCompacted(from: number, through: number): void {
+    this.clearing = this.clearing
+      .then(() => this.sublevels.entries.clear({ gte: entryKey(from), lte: entryKey(through) }))
+      .catch((error: unknown) => this.fail(error));
   }
 
   private batchWritten(group: readonly Write[], counts: { writes: number; entries: number; snapshotChunks: number }, synced: boolean, durationMs: number): void {

@@ -81,10 +81,16 @@ function readUint64(buffer: Uint8Array, offset: number): number {
   return view.readUInt32BE(offset) * TWO_TO_32 + view.readUInt32BE(offset + 4);
 }
 
-/** The 8-byte big-endian key of entry `index`. */
-export function entryKey(index: number): Buffer {
-  const key = Buffer.allocUnsafe(8);
-  writeUint64(key, index, 0);
+const NO_PREFIX = new Uint8Array(0);
+
+/**
+ * The 8-byte big-endian key of entry `index`, after `prefix` when given (the entries sublevel's own, for a batch of
+ * the database itself: the key the sublevel would write, built in one allocation).
+ */
+export function entryKey(index: number, prefix: Uint8Array = NO_PREFIX): Buffer {
+  const key = Buffer.allocUnsafe(prefix.length + 8);
+  key.set(prefix, 0);
+  writeUint64(key, index, prefix.length);
   return key;
 }
 

@@ -27,6 +27,10 @@ import type { SnapshotChunkStorage } from './snapshotChunkStorage.js';
 
 export type Write = SaveLog | WriteSnapshotChunk | CompactLog;
 
+/** Encodings of the operations written as keys of the database itself: bytes as they are. */
+const RAW_KEYS = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
+const NO_KEY = Buffer.alloc(0);
+
 /** A write the contract cannot store (it does not continue the log or the pending snapshot): `INVALID_WRITE`. */
 export class InvalidWrite extends Error {}
 
@@ -53,6 +57,8 @@ export interface PreparedGroup {
   readonly needsSync: boolean;
   /** Whether the batch replaces the current snapshot. */
   readonly swaps: boolean;
+  /** Entries that `CompactLog`s of the group drop, to delete once the batch is durable (see `prepareGroup`). */
+  readonly compaction: { readonly from: number; readonly through: number } | null;
   readonly counts: { readonly writes: number; readonly entries: number; readonly snapshotChunks: number; readonly compacted: number };
 }
 
@@ -69,6 +75,10 @@ export async function prepareGroup(
 ): Promise<PreparedGroup> {
   // A chained batch: measured about a third cheaper per entry than batch(array) with per-operation sublevels.
   const batch = db.batch();
+  // Entries, the bulk of every batch, go in under the entries sublevel's prefix as keys of the database itself: the
+  // same bytes the sublevel would write, without abstract-level's per-operation sublevel handling, which cost about
+  // as much again as the rest of a put (measured 8.8 against 4.8 µs per entry of a 32-entry batch).
+  const prefix = sublevels.entries.prefixKey(NO_KEY, 'buffer', true);
   // What the batch changes, applied to the store only once it is durable.
   let { lastIndex, firstIndex, current, pending, nextGeneration } = position;
   let hardState: HardState | null = null;
@@ -76,6 +86,8 @@ export async function prepareGroup(
   let saveLogs = 0;
   let chunksWritten = 0;
   let compacted = 0;
+  let compactFrom: number | null = null; // the first entry the group's CompactLogs drop
+  let compactThrough = 0;
   let swaps = false;
   try {
     for (const write of group) {
@@ -87,7 +99,7 @@ export async function prepareGroup(
           if (write.truncateFrom !== null) {
             if (write.truncateFrom < 1) throw new InvalidWrite(`write ${write.writeId} truncates from ${write.truncateFrom}`);
             for (let index = Math.max(write.truncateFrom, firstIndex); index <= lastIndex; index++) {
-              batch.del<Bytes>(entryKey(index), { sublevel: sublevels.entries });
+              batch.del<Bytes>(entryKey(index, prefix), RAW_KEYS);
             }
             lastIndex = Math.min(lastIndex, write.truncateFrom - 1);
             next = Math.min(write.truncateFrom, Math.max(lastIndex, snapshotIndex) + 1);
@@ -96,7 +108,7 @@ export async function prepareGroup(
             if (entry.index !== next) {
               throw new InvalidWrite(`write ${write.writeId} appends entry ${entry.index} where entry ${next} belongs`);
             }
-            batch.put<Bytes, Bytes>(entryKey(entry.index), encodeEntry(entry), { sublevel: sublevels.entries });
+            batch.put<Bytes, Bytes>(entryKey(entry.index, prefix), encodeEntry(entry), RAW_KEYS);
             lastIndex = entry.index;
             next++;
           }
@@ -132,10 +144,14 @@ export async function prepareGroup(
         }
         case 'CompactLog': {
           // Only what the current snapshot covers, so that Load always finds the log contiguous after it.
+          // Not deleted in this batch: thousands of per-key deletes would hold the event loop for tens of ms. The
+          // range is dead once the batch is durable (nothing is written at or below a durable snapshot's index again,
+          // and Load skips what lies there), so the store clears it then, on LevelDB's thread (`clear`).
           const through = Math.min(write.through, current?.meta.index ?? 0, lastIndex);
-          for (let index = firstIndex; index <= through; index++) batch.del<Bytes>(entryKey(index), { sublevel: sublevels.entries });
           if (through >= firstIndex) {
             compacted += through - firstIndex + 1;
+            compactFrom ??= firstIndex;
+            compactThrough = through;
             firstIndex = through + 1;
           }
           break;
@@ -156,6 +172,7 @@ export async function prepareGroup(
     next: { lastIndex, firstIndex, current, pending, nextGeneration },
     needsSync,
     swaps,
+    compaction: compactFrom === null ? null : { from: compactFrom, through: compactThrough },
     counts: { writes: saveLogs, entries: appended, snapshotChunks: chunksWritten, compacted },
   };
 }

@@ -141,6 +141,8 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
   readonly #queue: (Apply | TakeSnapshot | BeginRestore)[] = [];
   /** While a snapshot is being taken: produce the next chunk. */
   #nextChunk: (() => void) | null = null;
+  /** A snapshot of a state machine whose `snapshot()` captures the state, streaming while applies go on. */
+  #streaming: Promise<void> | null = null;
   /** While a snapshot is being restored: where its chunks go. */
   #restoreChannel: { readonly meta: SnapshotMeta; readonly channel: ChunkChannel; chunk: number } | null = null;
   /** Position inside queue[0] where applying resumes after an asynchronous apply. */
@@ -158,6 +160,13 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
    * the log, so every node expires the same sessions at the same entry. Override to change.
    */
   protected sessionTimeToLiveMs = 60 * 60 * 1000;
+  /**
+   * True when `snapshot()` captures the state when it is called (copies it, or takes an immutable view) and reads
+   * nothing live afterwards: applies then go on while the snapshot streams to the log store, instead of waiting for
+   * its last chunk. A generator function does not qualify (its body runs only when first read). Default false.
+   */
+  protected readonly snapshotCapturesState: boolean = false;
+
   /** Apply one committed command and return its result (or a promise of it). Throw to reject the command. */
   abstract apply(command: Command, context: ApplyContext): Result | Promise<Result>;
 
@@ -226,6 +235,21 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
   #drain(): void {
     while (this.#queue.length > 0) {
       const work = this.#queue[0]!;
+      if (work.type !== 'Apply' && this.#streaming !== null) {
+        // A restore (or another snapshot) waits until a captured snapshot has streamed out.
+        this.#busy = true;
+        void this.#streaming.then(() => {
+          this.#busy = false;
+          if (this.attached) this.#drain();
+        });
+        return;
+      }
+      if (work.type === 'TakeSnapshot' && this.snapshotCapturesState) {
+        // #streamSnapshot calls snapshot() before its first await: the state is captured once this returns.
+        this.#streaming = this.#streamSnapshot(work).finally(() => (this.#streaming = null));
+        this.#queue.shift();
+        continue;
+      }
       if (work.type !== 'Apply') {
         this.#busy = true;
         const job = work.type === 'TakeSnapshot' ? this.#streamSnapshot(work) : this.#runRestore(work.meta);

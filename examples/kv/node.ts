@@ -42,6 +42,7 @@ export interface KvNodeOptions {
 export type KvNode = Awaited<ReturnType<typeof startKvNode>>;
 /** A response: JSON `body`, or `text` (with its content type when proxied). */
 type Answer = { status: number; body?: unknown; text?: string; type?: string };
+const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) { super(message); } // prettier-ignore
 }
@@ -49,7 +50,7 @@ class HttpError extends Error {
 export async function startKvNode(options: KvNodeOptions) {
   const { id, raft, http, clusterId = 'xraft-kv', electionTimeoutMs = 1000 } = options;
   const store = new KvStore();
-  const metrics = createNodeMetrics({ labels: { node: id } });
+  const metrics = createNodeMetrics({ labels: { node: id }, process: true }); // a process of its own: its memory and GC too
   const feed = options.dashboardFeed === true ? createNodeFeed() : null;
   const logStore = new LevelLogStore({ location: options.data, identity: { clusterId, nodeId: id }, observer: metrics.logStoreObserver });
   const recovered = await logStore.open();
@@ -61,6 +62,9 @@ export async function startKvNode(options: KvNodeOptions) {
   const node: RaftNode<KvCommand, string | null, KvStore> = createRaftNode({
     id, members: bootstrap ? Object.keys(peers) : [], ...(bootstrap ? { addresses: peers } : {}), commandSchema: kvCommand, stateMachine: store, network, logStore, inspect: feed?.inspect,
     timer: new RealTimer(options.failureDetector === 'fixed' ? { failureDetector: new FixedTimeout() } : {}),
+    // A snapshot is stored chunk by chunk, each chunk a turn of the log store's write queue (behind the writes queued
+    // before it): 1 MiB chunks make a 12 MB snapshot (100,000 keys) a dozen turns instead of the default's 90.
+    snapshotChunkBytes: SNAPSHOT_CHUNK_BYTES,
     config: { electionTimeoutMs, heartbeatIntervalMs: Math.ceil(electionTimeoutMs / 8), ...(options.snapshotEvery === undefined ? {} : { snapshotThreshold: options.snapshotEvery, snapshotTrailingEntries: Math.floor(options.snapshotEvery / 10) }) },
   });
 
@@ -90,7 +94,7 @@ export async function startKvNode(options: KvNodeOptions) {
   };
 
   async function serve(request: IncomingMessage, body: string): Promise<Answer> {
-    const url = new URL(request.url ?? '/', 'http://kv');
+    const url = requestTarget(request.url);
     const route = `${request.method} ${url.pathname.replace(/^\/kv\/[^/]+/, '/kv/:key').replace(/^\/admin\/members\/[^/]+$/, '/admin/members/:id')}`;
     const [, , param = '', target = ''] = url.pathname.split('/').map(decodeURIComponent);
     switch (route) {
@@ -185,6 +189,18 @@ async function toRoute(handle: () => Promise<Answer>): Promise<Answer> {
     const { status, body } = errorResponse(error);
     return { status, body };
   }
+}
+
+/**
+ * The path and query of a request. The usual origin-form target (`/kv/k1?consistency=lease`) is cut at `?` as it
+ * is: WHATWG URL parsing of every request was a measurable part of serving one; other forms (absolute, dot segments,
+ * backslashes) still get it, for the same normalization as before.
+ */
+function requestTarget(target = '/'): { pathname: string; searchParams: URLSearchParams } {
+  const query = target.indexOf('?');
+  const pathname = query < 0 ? target : target.slice(0, query);
+  if (!pathname.startsWith('/') || pathname.includes('/.') || pathname.includes('\\')) return new URL(target, 'http://kv');
+  return { pathname, searchParams: new URLSearchParams(query < 0 ? '' : target.slice(query + 1)) };
 }
 
 function split(address: string): { host: string; port: number } {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { StateMachine } from '../../src/index.js';
+import { decodeSnapshot, encodeSnapshot } from './snapshotFormat.js';
 
 const key = z.string().min(1).max(1024);
 export const kvCommand = z.discriminatedUnion('op', [
@@ -12,6 +13,7 @@ export const kvCommand = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('delete'), key }),
 ]);
 export type KvCommand = z.infer<typeof kvCommand>;
+const LEGACY_FIRST_BYTE = 0x7b; // `{`, the first byte of superjson text
 
 /** Applies a command and returns the key's value afterwards (null when absent). */
 export class KvStore extends StateMachine<KvCommand, string | null> {
@@ -33,10 +35,33 @@ export class KvStore extends StateMachine<KvCommand, string | null> {
     }
   }
 
-  protected override snapshotValue(): unknown {
-    return { data: this.data };
+  /** `snapshot()` below copies the state when called: applies go on while the snapshot streams out. */
+  protected override readonly snapshotCapturesState = true;
+
+  /**
+   * Every key and value, length-prefixed, in pieces (see snapshotFormat.ts): no one large string or object. The keys
+   * and values are copied into two arrays first (a few ms for 100,000 keys; the strings themselves are shared), so
+   * that applies need not wait while the pieces are encoded and stored.
+   */
+  override snapshot(): Iterable<Uint8Array> {
+    return encodeSnapshot([...this.data.keys()], [...this.data.values()]);
   }
 
+  override async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const reader = chunks[Symbol.asyncIterator]();
+    const first = await reader.next();
+    const rest: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => reader };
+    const all: AsyncIterable<Uint8Array> = (async function* () {
+      if (first.done !== true) yield first.value;
+      yield* rest;
+    })();
+    // A snapshot taken before snapshotFormat.ts is superjson text (`{...`): the framework's default reads it.
+    if (first.done !== true && first.value[0] === LEGACY_FIRST_BYTE) return super.restore(all);
+    this.data.clear();
+    await decodeSnapshot(all, (key, value) => this.data.set(key, value));
+  }
+
+  /** Only for snapshots in the superjson format of earlier versions (`super.restore` decodes them into this). */
   protected override restoreValue(value: unknown): void {
     const { data } = value as { data: Map<string, string> };
     this.data.clear();

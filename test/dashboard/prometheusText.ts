@@ -53,8 +53,10 @@ export function parsePrometheusText(text: string): Map<string, Family> {
       labels[match[1]!] = match[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
       if (match[3] === '') break;
     }
-    const value = valueText === '+Inf' ? Infinity : valueText === '-Inf' ? -Infinity : valueText === 'NaN' ? NaN : Number(valueText);
-    if (valueText !== 'NaN' && Number.isNaN(value)) fail('value is not a number');
+    // Prometheus reads NaN in any case (Go's ParseFloat); prom-client writes `Nan` for an event-loop lag without samples.
+    const nan = valueText.toLowerCase() === 'nan';
+    const value = valueText === '+Inf' ? Infinity : valueText === '-Inf' ? -Infinity : nan ? NaN : Number(valueText);
+    if (!nan && Number.isNaN(value)) fail('value is not a number');
     family.samples.push({ name, labels, value });
   });
   return families;

@@ -1,7 +1,6 @@
 /**
  * The public entry point: a Raft node around the user's state machine, as a handle with promises and events.
  */
-import { nanoid } from 'nanoid';
 import { createActor } from 'xstate';
 import { MemoryLogStore } from '../actors/log-store/MemoryLogStore.js';
 import type { StateMachine } from '../actors/state-machine/StateMachine.js';
@@ -11,6 +10,7 @@ import { defaultRaftConfig, type MembershipChange, type NodeId, type Proposal, t
 import { OverloadedError, StoppedError, type XraftError } from './errors.js';
 import { createNodeMachine, type NodeEmitted } from './node/machine.js';
 import { checkNodeOptions } from './nodeOptions.js';
+import { operationIds } from './operationIds.js';
 import { whenCampaignDecided, whenLeader, whenSnapshotCovers, type WaitableNode } from './nodeWaits.js';
 import type { AppErrorOf, NodeStatus, ProposeOptions, RaftNode, RaftNodeOptions, ReadOptions, ResultOf } from './raftNode.js';
 import { ClientSession, type SessionOptions } from './session.js';
@@ -40,6 +40,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
   const codec = createCommandCodec(options.commandSchema);
   const machine = createNodeMachine<Command, Result, AppError>();
   const defaultTimeoutMs = options.operationTimeoutMs ?? 10_000;
+  const nextId = operationIds();
   const actor = createActor(machine, {
     input: {
       id: options.id,
@@ -94,11 +95,11 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
   const waitsForLeader = (perCall: boolean | undefined): boolean => !(perCall ?? options.failFast ?? false);
   const proposeData = (data: string, session: SessionTag | undefined, timeoutMs: number, failFast?: boolean): Promise<Result> => {
     if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
-    const id = nanoid();
+    const id = nextId();
     const proposal: Proposal = session === undefined ? { id, data } : { id, data, session };
     return new Promise<Result>((resolve, reject) => {
       try {
-        runtime.waiters.trackProposal(id, timeoutMs, resolve, (error: XraftError) => reject(error), waitsForLeader(failFast) ? proposal : undefined);
+        runtime.waiters.trackProposal(id, timeoutMs, resolve, reject, waitsForLeader(failFast) ? proposal : undefined);
       } catch (error) {
         reject(error as OverloadedError);
         return;
@@ -110,7 +111,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
 
   const changeMembership = (change: MembershipChange, promote: boolean): Promise<void> => {
     if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
-    const id = nanoid();
+    const id = nextId();
     return new Promise<void>((resolve, reject) => {
       try {
         runtime.waiters.trackProposal(id, defaultTimeoutMs, () => resolve(), (error: XraftError) => reject(error));
@@ -165,7 +166,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
           return Promise.reject(error);
         }
       }
-      const id = nanoid();
+      const id = nextId();
       return new Promise<T>((resolve, reject) => {
         try {
           runtime.waiters.trackRead(

@@ -3,22 +3,34 @@
  * proposed (so Date, Map, Set and BigInt survive), and then travels and rests as that string. Decoding validates the
  * result against the user's zod schema: bytes from disk or wire are never trusted.
  *
- * Most commands are plain JSON (objects, arrays, strings, numbers, booleans, null), for which superjson's text is
- * `{"json":<the JSON>}` with no annotations. Encoding them through superjson's walker costs more than the rest of a
- * proposal's trip through the node; `plainJsonText` writes the same text directly (see there for what qualifies).
+ * Most commands are plain JSON, which is encoded to superjson's text without superjson's walker (plainJson.ts): the
+ * walk cost more than the rest of a proposal's trip through the node.
  */
 import superjson from 'superjson';
 import type { z } from 'zod';
 import { InvalidCommandError } from './errors.js';
+import { NOT_PLAIN, plainJsonCopy, plainJsonText } from './plainJson.js';
 
 export interface CommandCodec<Command> {
   /** Validate and encode a command; throws InvalidCommandError when it does not match the schema. */
   encode(command: Command): string;
   /** Decode and validate entry data; throws InvalidCommandError on anything that is not a valid command. */
   decode(data: string): Command;
+  /**
+   * `encode`, and with it what `decode` gives for the text when that is cheaper to have now than to parse later (a
+   * plain JSON command: the copy the text was written from, validated), so that the node proposing it need not parse
+   * its own text to apply it. Optional: without it, or without `decoded`, the node decodes the text.
+   */
+  encodeWithDecoded?(command: Command): EncodedCommand<Command>;
 }
 
-export function createCommandCodec<Command>(schema: z.ZodType<Command>): CommandCodec<Command> {
+export interface EncodedCommand<Command> {
+  readonly data: string;
+  /** Exactly what `decode(data)` returns, held privately (no one else has a reference to it), or undefined. */
+  readonly decoded: { readonly command: Command } | undefined;
+}
+
+export function createCommandCodec<Command>(schema: z.ZodType<Command>): Required<CommandCodec<Command>> {
   const validate = (value: unknown): Command => {
     const result = schema.safeParse(value);
     if (!result.success) {
@@ -29,11 +41,29 @@ export function createCommandCodec<Command>(schema: z.ZodType<Command>): Command
     }
     return result.data;
   };
+  const encodeWithDecoded = (command: Command): EncodedCommand<Command> => {
+    const value = validate(command);
+    const plain = plainJsonCopy(value);
+    if (plain === NOT_PLAIN) return { data: superjson.stringify(value), decoded: undefined };
+    // The text first: a transform of the schema could change what it is given.
+    const data = plainJsonText(plain);
+    // decode(data) is validate(JSON.parse(data).json), and `plain` is what that parse gives. A schema whose second
+    // validation throws (a transform that is not idempotent) throws there too: leave that to decode.
+    let decoded: { readonly command: Command } | undefined;
+    try {
+      decoded = { command: validate(plain) };
+    } catch {
+      decoded = undefined;
+    }
+    return { data, decoded };
+  };
   return {
     encode: (command) => {
       const value = validate(command);
-      return plainJsonText(value) ?? superjson.stringify(value);
+      const plain = plainJsonCopy(value);
+      return plain === NOT_PLAIN ? superjson.stringify(value) : plainJsonText(plain);
     },
+    encodeWithDecoded,
     decode: (data) => {
       let value: unknown;
       try {
@@ -46,62 +76,3 @@ export function createCommandCodec<Command>(schema: z.ZodType<Command>): Command
   };
 }
 
-/**
- * `superjson.stringify(value)` for a value that is plain JSON, written without superjson's walker; null for any other
- * value (superjson encodes it). The text is byte for byte superjson's, so a log written either way reads the same.
- *
- * Plain JSON here: plain objects (prototype Object.prototype or null) and arrays, each reached once (superjson
- * annotates an object reached by two paths, and refuses cycles), strings, booleans, null and finite numbers other than -0; no
- * `undefined`, no array holes, no key superjson refuses (`__proto__`, `constructor`, `prototype`), and no custom
- * superjson transformer registered (one might claim a plain value).
- */
-export function plainJsonText(value: unknown): string | null {
-  if (customTransformersMayApply()) return null;
-  return isPlainJson(value, []) ? `{"json":${JSON.stringify(value)}}` : null;
-}
-
-function isPlainJson(value: unknown, containers: object[]): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(value) && !Object.is(value, -0); // superjson annotates -0
-    case 'object':
-      break;
-    default:
-      return false;
-  }
-  if (value === null) return true;
-  // Commands are small: a linear scan beats a Set; a command of many objects goes to superjson.
-  if (containers.length >= MAX_CONTAINERS || containers.includes(value)) return false;
-  containers.push(value);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      if (!(i in value) || !isPlainJson(value[i], containers)) return false;
-    }
-    return true;
-  }
-  const prototype = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) return false;
-  for (const key in value) {
-    if (key === '__proto__' || key === 'constructor' || key === 'prototype') return false;
-    if (!isPlainJson((value as Record<string, unknown>)[key], containers)) return false;
-  }
-  return true;
-}
-
-const MAX_CONTAINERS = 64;
-
-/**
- * Whether a custom transformer is registered with superjson's default instance (the one `superjson.registerCustom`
- * adds to). superjson does not expose the question; its registry is read where it keeps it, and if that changes
- * shape the answer is yes, so that every command goes through superjson.
- */
-function customTransformersMayApply(): boolean {
-  const instance = (superjson as unknown as { readonly defaultInstance?: { readonly customTransformerRegistry?: { readonly transfomers?: object } } }).defaultInstance;
-  const registered = instance?.customTransformerRegistry?.transfomers;
-  if (registered === undefined) return true;
-  for (const _ in registered) return true;
-  return false;
-}

@@ -2,7 +2,8 @@
  * Commands arriving from the leader are checked at the boundary: every command entry of an AppendEntries must decode
  * with the node's schema before the core sees it. One that does not was not proposed through any node of this
  * application, and a follower that stored it would skip it when applying while the others apply the leader's entry
- * there. Each command is decoded once: the state machine gets the decoded command back when it applies the entry.
+ * there. Each command is decoded once: the state machine gets the decoded command back when it applies the entry. The
+ * leader's own entries never arrive: their commands come from the callers that proposed them, when they can.
  *
  * The decoded commands wait in a queue ordered by log index, each with the entry object it arrived in: the core
  * appends those very objects and the state machine applies them in index order, so applying takes from the head.
@@ -24,7 +25,11 @@ export class CommandIntake<Command> {
   /** Position of the queue's head in `queue` (taking from the head moves it; the array is compacted now and then). */
   private head = 0;
 
-  constructor(private readonly codec: CommandCodec<Command>) {}
+  constructor(
+    private readonly codec: CommandCodec<Command>,
+    /** A command this node proposed and decoded already (see CommandCodec.encodeWithDecoded), for its own entries. */
+    private readonly proposedHere: (id: string, data: string) => { readonly command: Command } | undefined,
+  ) {}
 
   /** Why one of `entries` cannot be accepted (a command that does not decode), or null; decodes and keeps the rest. */
   problem(entries: readonly Entry[]): string | null {
@@ -46,7 +51,10 @@ export class CommandIntake<Command> {
     return null;
   }
 
-  /** The state machine's decoder: the command decoded on arrival, or (the leader's own entries) decoded now. */
+  /**
+   * The state machine's decoder: the command decoded on arrival, or the one decoded when this node proposed it, or
+   * (neither) decoded now.
+   */
   readonly decode = (entry: Entry): Command => {
     const queue = this.queue;
     while (this.head < queue.length && queue[this.head]!.entry.index <= entry.index) {
@@ -57,7 +65,8 @@ export class CommandIntake<Command> {
       }
     }
     this.compact();
-    return this.codec.decode(entry.data);
+    const proposed = entry.id === undefined ? undefined : this.proposedHere(entry.id, entry.data);
+    return proposed === undefined ? this.codec.decode(entry.data) : proposed.command;
   };
 
   /** Drop the consumed head of the queue once it is most of the array. */

@@ -1,13 +1,22 @@
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createCommandCodec, plainJsonText } from '../../src/codec.js';
+import { createCommandCodec } from '../../src/codec.js';
+import { NOT_PLAIN, plainJsonCopy, plainJsonText } from '../../src/plainJson.js';
 
-describe('plainJsonText', () => {
+const textOf = (value: unknown): string | null => {
+  const plain = plainJsonCopy(value);
+  return plain === NOT_PLAIN ? null : plainJsonText(plain);
+};
+
+describe('plain JSON commands', () => {
   it('writes exactly what superjson writes for plain JSON', () => {
     const nullPrototype = Object.assign(Object.create(null) as object, { a: 1 });
     const values: unknown[] = ['text', '', 0, 1.5, -7, true, false, null, [], {}, [1, 'two', null, [3]], { a: { b: [1, { c: 'x"\\\n' }] }, 'd.e': 2 }, nullPrototype, { 'ü': 'ω' }];
-    for (const value of values) expect(plainJsonText(value), JSON.stringify(value)).toBe(superjson.stringify(value));
+    for (const value of values) {
+      expect(textOf(value), JSON.stringify(value)).toBe(superjson.stringify(value));
+      expect(plainJsonCopy(value)).toStrictEqual(superjson.parse(superjson.stringify(value)));
+    }
   });
 
   it('leaves to superjson what it annotates or refuses', () => {
@@ -35,23 +44,42 @@ describe('plainJsonText', () => {
       JSON.parse('{"__proto__": {"x": 1}}'),
       Array.from({ length: 100 }, () => ({})),
     ];
-    for (const value of values) expect(plainJsonText(value)).toBeNull();
+    for (const value of values) expect(textOf(value)).toBeNull();
   });
 
   it('steps aside while a custom superjson transformer is registered (reading superjson\'s registry still works)', () => {
     superjson.registerCustom<string, string>({ isApplicable: (value: unknown): value is string => value === Symbol.for('never'), serialize: String, deserialize: String }, 'probe');
     const registry = (superjson as unknown as { defaultInstance: { customTransformerRegistry: { transfomers: Record<string, unknown> } } }).defaultInstance.customTransformerRegistry;
     try {
-      expect(plainJsonText({ a: 1 })).toBeNull();
+      expect(textOf({ a: 1 })).toBeNull();
     } finally {
       delete registry.transfomers.probe;
     }
-    expect(plainJsonText({ a: 1 })).toBe('{"json":{"a":1}}');
+    expect(textOf({ a: 1 })).toBe('{"json":{"a":1}}');
   });
 
   it('round-trips through the command codec either way', () => {
     const codec = createCommandCodec(z.object({ key: z.string(), at: z.date().optional() }));
     expect(codec.decode(codec.encode({ key: 'k' }))).toEqual({ key: 'k' });
     expect(codec.decode(codec.encode({ key: 'k', at: new Date(5) }))).toEqual({ key: 'k', at: new Date(5) });
+  });
+
+  it('hands the proposer exactly what decoding its text gives, or nothing', () => {
+    const codec = createCommandCodec(z.object({ key: z.string(), n: z.number().optional(), tags: z.array(z.string()).optional() }));
+    const command = { key: 'k', n: 2, tags: ['a'] };
+    const encoded = codec.encodeWithDecoded(command);
+    expect(encoded.data).toBe(codec.encode(command));
+    expect(encoded.decoded?.command).toStrictEqual(codec.decode(encoded.data));
+    expect(encoded.decoded?.command).not.toBe(command);
+    expect(encoded.decoded?.command.tags).not.toBe(command.tags);
+    const dated = createCommandCodec(z.object({ at: z.date() }));
+    expect(dated.encodeWithDecoded({ at: new Date(1) }).decoded).toBeUndefined();
+    // A transform that is not idempotent: decoding validates again, and so must the proposer's copy.
+    const doubling = createCommandCodec(z.object({ n: z.number().transform((n) => n * 2) }));
+    const twice = doubling.encodeWithDecoded({ n: 1 });
+    expect(twice.decoded?.command).toStrictEqual(doubling.decode(twice.data));
+    const once = createCommandCodec(z.object({ s: z.string().transform((s) => s.length) }) as unknown as z.ZodType<{ s: string }>);
+    expect(once.encodeWithDecoded({ s: 'abc' }).decoded).toBeUndefined();
+    expect(() => once.decode(once.encode({ s: 'abc' }))).toThrow();
   });
 });

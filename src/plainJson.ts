@@ -27,7 +27,8 @@ export function plainJsonCopy(value: unknown): unknown {
   try {
     return copy(value, containers);
   } finally {
-    containers.length = 0;
+    // Popping the few entries beats assigning `length` (a call into the runtime) at this rate.
+    while (containers.length > 0) containers.pop();
     scratch = containers;
   }
 }

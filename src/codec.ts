@@ -26,7 +26,10 @@ export interface CommandCodec<Command> {
 
 export interface EncodedCommand<Command> {
   readonly data: string;
-  /** Exactly what `decode(data)` returns, held privately (no one else has a reference to it), or undefined. */
+  /**
+   * Exactly what `decode(data)` returns, or undefined. Made from a copy, so it shares nothing with the caller's command
+   * (which the caller may change after proposing) that a decoded one would not.
+   */
   readonly decoded: { readonly command: Command } | undefined;
 }
 

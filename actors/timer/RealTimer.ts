@@ -4,8 +4,9 @@
  * A follower re-arms its election timer on every message from its leader, each time a little later than before.
  * Replacing the process timeout every time (clearTimeout, setTimeout) costs more than the rest of handling a small
  * message; instead each timer keeps its due time, and a process timeout already set to wake it no later than that
- * stays: when it wakes and the timer is not due yet, it sleeps again for the rest. A timer never fires before it is
- * due by `now()`, and a replaced or disarmed timer never fires.
+ * stays: when it wakes and the due time was pushed back meanwhile, it sleeps again for the difference. Whether a
+ * timer is due is decided by the process timeouts, as before, not by reading `now()` on waking, so fake timers in
+ * tests (which may not fake `performance`) drive it as they drove setTimeout. A replaced or disarmed timer never fires.
  */
 import { PhiAccrualDetector } from './FailureDetector.js';
 import { TimerActor, type TimerName, type TimerOptions } from './TimerActor.js';
@@ -58,19 +59,21 @@ export class RealTimer extends TimerActor {
     this.armed.delete(timer);
   }
 
-  private sleep(timer: TimerName, armed: Armed, now: number, ms: number): void {
-    // setTimeout counts whole milliseconds on the event loop's clock: round up, and check `now()` on waking.
+  /** Sleep `ms` from `from` (on `now()`'s clock), rounded up to setTimeout's whole milliseconds. */
+  private sleep(timer: TimerName, armed: Armed, from: number, ms: number): void {
     const wholeMs = Math.max(1, Math.ceil(ms));
-    armed.wakesAt = now + wholeMs;
+    armed.wakesAt = from + wholeMs;
     armed.timeout = setTimeout(() => this.woke(timer, armed), wholeMs);
   }
 
   private woke(timer: TimerName, armed: Armed): void {
     armed.timeout = null;
     if (this.armed.get(timer) !== armed) return;
-    const now = this.now();
-    if (armed.due > now) {
-      this.sleep(timer, armed, now, armed.due - now);
+    // Re-armed for later while asleep: sleep for the time it was pushed back by, or for what is left of it when this
+    // wake came late (a paused process). A timer that was not pushed back fires whatever `now()` says.
+    const rest = Math.min(armed.due - armed.wakesAt, armed.due - this.now());
+    if (rest > 0) {
+      this.sleep(timer, armed, armed.due - rest, rest);
       return;
     }
     // A timer that fires late because this process was paused (a long GC, a slow synchronous step) may have messages

@@ -93,11 +93,14 @@ if (command === 'failover') {
 
 if (wanted('cluster')) {
   console.log('## In-process 3-node cluster, memory actors, 100-byte commands');
-  console.log('| concurrent proposals | committed/s | p50 latency | p99 latency |');
-  console.log('|---:|---:|---:|---:|');
+  console.log('| concurrent proposals | committed/s | p50 latency | p99 latency | CPU per proposal | committed per CPU-second |');
+  console.log('|---:|---:|---:|---:|---:|---:|');
   for (const concurrency of [1, 64, 1024]) {
     const result = await benchCluster(concurrency, seconds);
-    console.log(`| ${concurrency} | ${Math.round(result.perSecond).toLocaleString('en-US')} | ${result.p50Ms.toFixed(2)} ms | ${result.p99Ms.toFixed(2)} ms |`);
+    console.log(
+      `| ${concurrency} | ${Math.round(result.perSecond).toLocaleString('en-US')} | ${result.p50Ms.toFixed(2)} ms | ${result.p99Ms.toFixed(2)} ms | ` +
+        `${result.cpuMicrosPerProposal.toFixed(1)} µs | ${Math.round(result.perCpuSecond).toLocaleString('en-US')} |`,
+    );
   }
   console.log();
 }

@@ -1,16 +1,16 @@
 /**
  * The public entry point: a Raft node around the user's state machine, as a handle with promises and events.
  */
-import { nanoid } from 'nanoid';
 import { createActor } from 'xstate';
 import { MemoryLogStore } from '../actors/log-store/MemoryLogStore.js';
 import type { StateMachine } from '../actors/state-machine/StateMachine.js';
 import { RealTimer } from '../actors/timer/RealTimer.js';
-import { createCommandCodec } from './codec.js';
+import { createCommandCodec, type EncodedCommand } from './codec.js';
 import { defaultRaftConfig, type MembershipChange, type NodeId, type Proposal, type SessionTag } from './core/index.js';
 import { OverloadedError, StoppedError, type XraftError } from './errors.js';
 import { createNodeMachine, type NodeEmitted } from './node/machine.js';
 import { checkNodeOptions } from './nodeOptions.js';
+import { operationIds } from './operationIds.js';
 import { whenCampaignDecided, whenLeader, whenSnapshotCovers, type WaitableNode } from './nodeWaits.js';
 import type { AppErrorOf, NodeStatus, ProposeOptions, RaftNode, RaftNodeOptions, ReadOptions, ResultOf } from './raftNode.js';
 import { ClientSession, type SessionOptions } from './session.js';
@@ -40,6 +40,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
   const codec = createCommandCodec(options.commandSchema);
   const machine = createNodeMachine<Command, Result, AppError>();
   const defaultTimeoutMs = options.operationTimeoutMs ?? 10_000;
+  const nextId = operationIds();
   const actor = createActor(machine, {
     input: {
       id: options.id,
@@ -92,13 +93,21 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
   };
 
   const waitsForLeader = (perCall: boolean | undefined): boolean => !(perCall ?? options.failFast ?? false);
-  const proposeData = (data: string, session: SessionTag | undefined, timeoutMs: number, failFast?: boolean): Promise<Result> => {
+  /** `decoded`: the command as decoding `data` gives it, when the codec had it already (see encodeWithDecoded). */
+  const proposeData = (
+    data: string,
+    session: SessionTag | undefined,
+    timeoutMs: number,
+    failFast?: boolean,
+    decoded?: { readonly command: Command },
+  ): Promise<Result> => {
     if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
-    const id = nanoid();
+    const id = nextId();
     const proposal: Proposal = session === undefined ? { id, data } : { id, data, session };
+    const known = decoded === undefined ? undefined : { data, command: decoded.command };
     return new Promise<Result>((resolve, reject) => {
       try {
-        runtime.waiters.trackProposal(id, timeoutMs, resolve, (error: XraftError) => reject(error), waitsForLeader(failFast) ? proposal : undefined);
+        runtime.waiters.trackProposal(id, timeoutMs, resolve, reject, waitsForLeader(failFast) ? proposal : undefined, known);
       } catch (error) {
         reject(error as OverloadedError);
         return;
@@ -110,7 +119,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
 
   const changeMembership = (change: MembershipChange, promote: boolean): Promise<void> => {
     if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
-    const id = nanoid();
+    const id = nextId();
     return new Promise<void>((resolve, reject) => {
       try {
         runtime.waiters.trackProposal(id, defaultTimeoutMs, () => resolve(), (error: XraftError) => reject(error));
@@ -135,25 +144,26 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
     id: options.id,
     actor: actor as unknown as RaftNode<Command, Result, SM>['actor'],
     propose(command: Command, proposeOptions: ProposeOptions = {}): Promise<Result> {
-      let data: string;
+      let encoded: EncodedCommand<Command>;
       try {
-        data = codec.encode(command);
+        encoded = codec.encodeWithDecoded(command);
       } catch (error) {
         return Promise.reject(error);
       }
-      return proposeData(data, undefined, proposeOptions.timeoutMs ?? defaultTimeoutMs, proposeOptions.failFast);
+      return proposeData(encoded.data, undefined, proposeOptions.timeoutMs ?? defaultTimeoutMs, proposeOptions.failFast, encoded.decoded);
     },
     proposeEncoded(data: string, encodedOptions: ProposeOptions & { readonly session?: SessionTag } = {}): Promise<Result> {
       const { session } = encodedOptions;
       const registration = session !== undefined && session.seq === 0;
+      let decoded: { readonly command: Command } | undefined;
       if (!registration) {
         try {
-          codec.decode(data);
+          decoded = { command: codec.decode(data) };
         } catch (error) {
           return Promise.reject(error);
         }
       }
-      return proposeData(registration ? '' : data, session, encodedOptions.timeoutMs ?? defaultTimeoutMs, encodedOptions.failFast);
+      return proposeData(registration ? '' : data, session, encodedOptions.timeoutMs ?? defaultTimeoutMs, encodedOptions.failFast, decoded);
     },
     read<T>(query: (stateMachine: SM) => T, readOptions: ReadOptions = {}): Promise<T> {
       if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
@@ -165,7 +175,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
           return Promise.reject(error);
         }
       }
-      const id = nanoid();
+      const id = nextId();
       return new Promise<T>((resolve, reject) => {
         try {
           runtime.waiters.trackRead(

@@ -107,7 +107,15 @@ export class MemoryLogStore extends LogStore {
   }
 
   protected override onCompactLog(message: CompactLog): void {
-    this.entries = this.entries.filter((entry) => entry.index > message.through);
+    // Entries are in index order (with a gap where an installed snapshot skipped ahead): cut at the first one kept.
+    let low = 0;
+    let high = this.entries.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.entries[middle]!.index <= message.through) low = middle + 1;
+      else high = middle;
+    }
+    if (low > 0) this.entries = this.entries.slice(low);
   }
 
   protected override onStop(): void {

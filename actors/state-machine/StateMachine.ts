@@ -270,41 +270,38 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
           continue;
         }
         const session = entry.session === undefined ? undefined : this.#admitSession(entry.session);
-        const settle = (outcome: ApplyOutcome<Result, AppError>): void => {
-          if (session?.record !== undefined) session.record.responses.set(entry.session!.seq, outcome);
-          if (proposalId !== undefined) this.#results.push({ proposalId, index: entry.index, outcome });
-        };
         if (session !== undefined && session.answer !== undefined) {
           // A retry of a request this session already made, or a registration: answered without applying.
           if (proposalId !== undefined) this.#results.push({ proposalId, index: entry.index, outcome: session.answer });
           continue;
         }
+        const record = session?.record;
         let command: Command;
         try {
           command = this.#decode(entry);
         } catch (error) {
-          settle({ ok: false, error: new CommandDecodeError(entry.index, error instanceof Error ? error.message : String(error)) });
+          this.#settle(entry, proposalId, record, { ok: false, error: new CommandDecodeError(entry.index, error instanceof Error ? error.message : String(error)) });
           continue;
         }
         let result: Result | Promise<Result>;
         try {
           result = this.apply(command, { index: entry.index, term: entry.term });
         } catch (error) {
-          settle({ ok: false, error: error as AppError });
+          this.#settle(entry, proposalId, record, { ok: false, error: error as AppError });
           continue;
         }
         if (isPromiseLike(result)) {
           this.#busy = true;
           result.then(
-            (value) => settle({ ok: true, value }),
-            (error: unknown) => settle({ ok: false, error: error as AppError }),
+            (value) => this.#settle(entry, proposalId, record, { ok: true, value }),
+            (error: unknown) => this.#settle(entry, proposalId, record, { ok: false, error: error as AppError }),
           ).then(() => {
             this.#busy = false;
             if (this.attached) this.#drain();
           });
           return;
         }
-        settle({ ok: true, value: result });
+        this.#settle(entry, proposalId, record, { ok: true, value: result });
       }
       this.#queue.shift();
       this.#cursor = 0;
@@ -315,6 +312,12 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
         this.reply({ type: 'Applied', index: last.index, results });
       }
     }
+  }
+
+  /** Record an applied command's outcome: in its session (for retries), and for its proposer when proposed here. */
+  #settle(entry: Entry, proposalId: string | undefined, record: SessionRecord<Result, AppError> | undefined, outcome: ApplyOutcome<Result, AppError>): void {
+    if (record !== undefined) record.responses.set(entry.session!.seq, outcome);
+    if (proposalId !== undefined) this.#results.push({ proposalId, index: entry.index, outcome });
   }
 
   /** Produce the snapshot chunk by chunk: chunk 0 is the framework's own state (sessions), then the user's bytes. */

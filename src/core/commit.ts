@@ -36,8 +36,10 @@ export function maybeApply(core: CoreState): void {
   if (core.commit <= core.handedToApply) return;
   const entries = core.log.slice(core.handedToApply + 1, core.commit);
   const proposals = new Map<number, string>();
+  // A follower usually has no proposals of its own waiting: skip the lookups.
+  const anyPending = core.pendingProposals.size > 0;
   for (const entry of entries) {
-    if (entry.id !== undefined && core.pendingProposals.delete(entry.id)) proposals.set(entry.index, entry.id);
+    if (anyPending && entry.id !== undefined && core.pendingProposals.delete(entry.id)) proposals.set(entry.index, entry.id);
     core.bytesSinceSnapshot += entry.data.length;
   }
   core.handedToApply = core.commit;

@@ -50,8 +50,14 @@ export function membershipFromLog(core: CoreState): void {
   setMembership(core, core.baseMembership, core.log.snapshotIndex);
 }
 
-/** The configuration in force at `index` (at or after the log's starting point). */
+/**
+ * The configuration in force at `index` (at or after the log's starting point). No configuration entry follows
+ * `membershipIndex` (it is the latest), so from there on the answer needs no search of the log: a snapshot at the
+ * applied index, the usual question, would otherwise walk back through every entry since the last snapshot.
+ */
 export function membershipAt(core: CoreState, index: number): Membership {
+  const latest = core.membershipIndex;
+  if (index >= latest) return latest >= core.log.firstIndex ? decodeMembership(core.log.entryAt(latest)!.data) : core.baseMembership;
   for (let i = Math.min(index, core.log.lastIndex); i >= core.log.firstIndex; i--) {
     const entry = core.log.entryAt(i)!;
     if (entry.kind === 'config') return decodeMembership(entry.data);

@@ -84,7 +84,10 @@ export class CoreState {
   readonly initialMembership: Membership;
   /** The latest configuration in the log (committed or not); it is the one in force. */
   membership: Membership;
-  /** Index of the entry that set `membership`; where the log starts (0, or the snapshot's index) for the one in force there. */
+  /**
+   * Index of the entry that set `membership`; where the log starts (0, or the snapshot's index) for the one in force
+   * there. Invariant: no configuration entry in the log follows it.
+   */
   membershipIndex = 0;
   readonly random: RandomSource;
   readonly log: RaftLog;

@@ -88,7 +88,7 @@ export class NodeRuntime<Command, Result, AppError> {
     // The core aborts a transfer after an election timeout; the caller's backstop is twice that.
     this.transfers = new TransferTracker(input.id, 2 * this.electionTimeoutMs);
     this.snapshots = new SnapshotFlow<Result, AppError>({ core: () => this.raft, startCore: (state) => this.startCore(state) }, this.snapshotChunkBytes);
-    this.intake = new CommandIntake(input.codec);
+    this.intake = new CommandIntake(input.codec, (id, data) => this.waiters.decodedCommand(id, data));
     input.actors.stateMachine.useDecoder(this.intake.decode);
   }
 

@@ -30,6 +30,8 @@ interface ProposalWaiter<Result> extends Waiter {
   readonly resolve: (result: Result) => void;
   /** Proposed again once a leader is known when it failed for want of one (absent: fail fast). */
   readonly retry: Proposal | undefined;
+  /** The proposed data and exactly what decoding it gives, when the caller's node had that already (handed out once). */
+  decoded: { readonly data: string; readonly command: unknown } | undefined;
 }
 
 interface ReadWaiter<Command, Result, AppError> extends Waiter {
@@ -66,8 +68,29 @@ export class Waiters<Command, Result, AppError> {
     return this.waiters.size;
   }
 
-  trackProposal(id: string, timeoutMs: number, resolve: (result: Result) => void, reject: (error: XraftError) => void, retry?: Proposal): void {
-    this.admit(id, { kind: 'proposal', resolve, reject, deadline: this.now() + timeoutMs, timeoutMs, retry });
+  /** `decoded`: the proposal's data and its command as decoding the data gives it (see CommandCodec.encodeWithDecoded). */
+  trackProposal(
+    id: string,
+    timeoutMs: number,
+    resolve: (result: Result) => void,
+    reject: (error: XraftError) => void,
+    retry?: Proposal,
+    decoded?: { readonly data: string; readonly command: Command },
+  ): void {
+    this.admit(id, { kind: 'proposal', resolve, reject, deadline: this.now() + timeoutMs, timeoutMs, retry, decoded });
+  }
+
+  /**
+   * The command of the waiting proposal `id`, decoded when it was proposed, if `data` is what was proposed (an entry
+   * carrying another proposal's id is decoded from its own data). Handed out once, as decoding gives a fresh command
+   * each time: were the proposal ever applied twice, the second apply decodes.
+   */
+  decodedCommand(id: string, data: string): { readonly command: Command } | undefined {
+    const waiter = this.waiters.get(id);
+    if (waiter?.kind !== 'proposal' || waiter.decoded === undefined || waiter.decoded.data !== data) return undefined;
+    const decoded = waiter.decoded as { readonly command: Command };
+    waiter.decoded = undefined;
+    return decoded;
   }
 
   trackRead(

@@ -251,6 +251,9 @@ export class SimHost {
           answer(proposal.id, { ok: true, value: { result, data } });
         }),
         (error) => this.guard(() => answer(proposal.id, { ok: false, error })),
+        undefined,
+        // As `proposeEncoded` does: the node that proposes applies its own entries from the command it decoded here.
+        decodedOrUndefined(runtime.codec, proposal.data),
       );
     }
     this.actor!.send({ type: 'xraft.propose', proposals });
@@ -337,5 +340,13 @@ export class SimHost {
     } catch (error) {
       this.driver.fail(error);
     }
+  }
+}
+
+function decodedOrUndefined<Command>(codec: CommandCodec<Command>, data: string): { readonly data: string; readonly command: Command } | undefined {
+  try {
+    return { data, command: codec.decode(data) };
+  } catch {
+    return undefined;
   }
 }

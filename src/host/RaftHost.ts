@@ -25,6 +25,7 @@ import { InvalidConfigError, UnknownGroupError } from '../errors.js';
 import type { NodeStatus, ProposeOptions, RaftNode, RaftNodeOptions, ReadOptions, ResultOf } from '../raftNode.js';
 import { GroupNetwork } from './GroupNetwork.js';
 import { GroupQuiescence } from './groupQuiescence.js';
+import { LeaderBalancer } from './leaderBalancer.js';
 import { PREFERRED_PRIORITY, preferredLeader } from './leaderSpread.js';
 import { PeerLiveness } from './peerLiveness.js';
 import { QuiescingTimer } from './QuiescingTimer.js';
@@ -40,7 +41,10 @@ export interface RaftHostOptions {
   readonly wheel?: TimerWheel;
   /** Put idle groups to sleep. Default true. */
   readonly quiesce?: boolean;
-  /** Spread leaders by a per-group preferred member (unless a group sets `config.electionPriority`). Default true. */
+  /**
+   * Spread leaders by a per-group preferred member (unless a group sets `config.electionPriority`), and move the
+   * leadership of a group led here to its preferred member once it has led for an election timeout. Default true.
+   */
   readonly spreadLeaders?: boolean;
   /** Changes at every start of the host process, so peers notice a quick restart. Default: a random UUID. */
   readonly incarnation?: string;
@@ -87,6 +91,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
   private readonly spreadLeaders: boolean;
   private readonly groups = new Map<GroupId, HostedGroup<Command, ResultOf<SM>, SM>>();
   private readonly liveness: PeerLiveness;
+  private readonly balancer: LeaderBalancer | null;
   private readonly heartbeatMs: number;
   private unknownGroupMessages = 0;
   private closed = false;
@@ -102,6 +107,8 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     const timings = { ...defaultRaftConfig, ...this.config };
     this.heartbeatMs = timings.heartbeatIntervalMs;
     this.liveness = new PeerLiveness(timings.electionTimeoutMs);
+    // At most 20 transfers per heartbeat interval: a few hundred per second at the default timings.
+    this.balancer = this.spreadLeaders ? new LeaderBalancer(this.id, timings.electionTimeoutMs, 20) : null;
     this.network.attach({
       received: (from, group, message) => this.received(from, group, message),
       signalled: (from, signal) => this.signalled(from, signal),
@@ -149,6 +156,10 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
       );
     }
     this.groups.set(id, { node, network, quiescence });
+    const balancer = this.balancer;
+    if (balancer !== null && options.config?.electionPriority === undefined) {
+      node.on('leaderChanged', ({ leader }) => balancer.leaderChanged(id, leader, preferredLeader(id, node.members().voters), this.wheel.now()));
+    }
     return node;
   }
 
@@ -157,6 +168,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     const group = this.groups.get(id);
     if (group === undefined) throw new UnknownGroupError(id);
     this.groups.delete(id);
+    this.balancer?.forget(id);
     await group.node.stop();
   }
 
@@ -262,12 +274,25 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     for (const group of this.groups.values()) group.quiescence?.peerSilent(peer);
   }
 
+  /** Hand a few misplaced leaderships to their preferred members (see leaderBalancer.ts). */
+  private moveMisplacedLeaders(): void {
+    if (this.balancer === null) return;
+    for (const { group: id, target } of this.balancer.due(this.wheel.now(), (peer) => this.liveness.isSuspected(peer))) {
+      const group = this.groups.get(id);
+      if (group === undefined || group.node.status().role !== 'leader') continue;
+      group.quiescence?.wakeLocally();
+      // A refused or aborted transfer leaves this leader in place; the balancer tries again later.
+      group.node.transferLeadership(target).catch(() => undefined);
+    }
+  }
+
   /** Once per heartbeat interval: one beat to each peer host, and a look for silent ones. */
   private beat(): void {
     if (this.closed) return;
     const beat: HostSignal = { type: 'beat', incarnation: this.incarnation };
     for (const peer of this.liveness.peers()) this.network.signal(peer, beat);
     for (const peer of this.liveness.newlySilent(this.wheel.now())) this.peerSuspected(peer);
+    this.moveMisplacedLeaders();
     this.wheel.schedule(this.heartbeatMs, () => this.beat());
   }
 }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryHostNetworkHub } from '../../actors/network/MemoryHostNetwork.js';
 import { UnknownGroupError, InvalidConfigError } from '../../src/errors.js';
+import { preferredLeader } from '../../src/host/leaderSpread.js';
 import { RaftHost } from '../../src/host/RaftHost.js';
 import { counterCommand, counterMachine, testConfig, type CounterCommand } from '../support/cluster.js';
 import { waitFor } from '../support/waitFor.js';
@@ -106,14 +107,18 @@ describe('RaftHost', () => {
     await waitFor(() => survivors.some((host) => host.group('g')!.status().role === 'leader'), { what: describeGroups(survivors, 'g'), timeoutMs: 10_000 });
   });
 
-  it('spreads the leaders of many groups over the hosts', async () => {
+  it('spreads the leaders of many groups over the hosts: each group ends up led by its preferred host', async () => {
     const { hosts: all } = hosts(new MemoryHostNetworkHub(), { quiesce: false });
     const groups = Array.from({ length: 30 }, (_, i) => `shard-${i}`);
     for (const group of groups) createEverywhere(all, group);
     await waitFor(() => all[0]!.status().groups.withLeader === groups.length && all.every((host) => host.status().groups.withLeader === groups.length), { what: 'leaders everywhere', timeoutMs: 10_000 });
-    const leading = all.map((host) => host.status().groups.leading);
-    expect(leading.reduce((a, b) => a + b, 0)).toBe(groups.length);
-    // Perfectly even would be 10 each; the hash and election timing may shift a few.
-    for (const count of leading) expect(count).toBeGreaterThanOrEqual(5);
+    // Elections mostly pick each group's preferred member, and the hosts move the other leaderships there.
+    const preferredCounts = all.map((host) => groups.filter((group) => preferredLeader(group, hostIds) === host.id).length);
+    await waitFor(() => groups.every((group) => leaderOf(all, group)?.id === preferredLeader(group, hostIds)), {
+      what: () => `every group led by its preferred host (leading ${all.map((host) => host.status().groups.leading).join('/')}, preferred ${preferredCounts.join('/')})`,
+      timeoutMs: 15_000,
+    });
+    // The hash spreads 30 groups over 3 hosts evenly enough.
+    for (const count of preferredCounts) expect(count).toBeGreaterThanOrEqual(5);
   });
 });

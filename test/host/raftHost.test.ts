@@ -38,7 +38,9 @@ describe('RaftHost', () => {
     const { hosts: all } = hosts();
     const groups = ['a', 'b', 'c', 'd', 'e', 'f'];
     for (const group of groups) createEverywhere(all, group);
-    await waitFor(() => all[0]!.status().groups.withLeader === groups.length, { what: 'a leader in every group', timeoutMs: 10_000 });
+    // Once each group is led by its preferred host (the hosts move leaderships there; a proposal racing such a move
+    // may fail with NotLeaderError, which callers retry as after any leader change).
+    await waitFor(() => groups.every((group) => leaderOf(all, group)?.id === preferredLeader(group, hostIds)), { what: 'every group led by its preferred host', timeoutMs: 10_000 });
     // Each group is its own state machine: a proposal to one changes no other.
     expect(await all[1]!.propose('a', { op: 'add', by: 5 })).toBe(5);
     expect(await all[2]!.propose('b', { op: 'add', by: 7 })).toBe(7);

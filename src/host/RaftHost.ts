@@ -16,6 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { groupIdSchema, type GroupId, type HostNetwork, type HostSignal } from '../../actors/network/HostNetwork.js';
+import type { LogStore } from '../../actors/log-store/LogStore.js';
 import { MemoryLogStore } from '../../actors/log-store/MemoryLogStore.js';
 import type { StateMachine } from '../../actors/state-machine/StateMachine.js';
 import type { TimerActor } from '../../actors/timer/TimerActor.js';
@@ -48,6 +49,11 @@ export interface RaftHostOptions {
   readonly spreadLeaders?: boolean;
   /** Changes at every start of the host process, so peers notice a quick restart. Default: a random UUID. */
   readonly incarnation?: string;
+  /**
+   * The log store of each group created without one, e.g. `(group) => shared.store(group)` for one LevelDB shared by
+   * every group (SharedLevelLogStores). Default: a `MemoryLogStore` per group.
+   */
+  readonly logStore?: (group: GroupId) => LogStore;
 }
 
 /** A group's options: a node's, without what the host provides (its id, network and timer). */
@@ -89,6 +95,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
   private readonly config: Partial<RaftConfig>;
   private readonly quiesce: boolean;
   private readonly spreadLeaders: boolean;
+  private readonly logStoreFor: (group: GroupId) => LogStore;
   private readonly groups = new Map<GroupId, HostedGroup<Command, ResultOf<SM>, SM>>();
   private readonly liveness: PeerLiveness;
   private readonly balancer: LeaderBalancer | null;
@@ -104,6 +111,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     this.quiesce = options.quiesce ?? true;
     this.spreadLeaders = options.spreadLeaders ?? true;
     this.incarnation = options.incarnation ?? randomUUID();
+    this.logStoreFor = options.logStore ?? (() => new MemoryLogStore());
     const timings = { ...defaultRaftConfig, ...this.config };
     this.heartbeatMs = timings.heartbeatIntervalMs;
     this.liveness = new PeerLiveness(timings.electionTimeoutMs);
@@ -138,7 +146,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
       quiescence?.sent(to, message);
       this.network.send(to, id, message);
     });
-    const node = createRaftNode<Command, SM>({ ...options, logStore: options.logStore ?? new MemoryLogStore(), id: this.id, network, timer, config });
+    const node = createRaftNode<Command, SM>({ ...options, logStore: options.logStore ?? this.logStoreFor(id), id: this.id, network, timer, config });
     if (timer instanceof QuiescingTimer) {
       quiescence = new GroupQuiescence(
         id,

@@ -19,7 +19,7 @@
  */
 import { join } from 'node:path';
 import { Level } from 'level';
-import { groupIdSchema, type GroupId } from '../network/HostNetwork.js';
+import { groupIdSchema, type GroupId } from '../../src/groupId.js';
 import type { NodeId } from '../../src/core/index.js';
 import { LevelLogStore, type LevelDatabase, type SharedSync } from './LevelLogStore.js';
 import { syncWrite, type Bytes } from './levelLayout.js';

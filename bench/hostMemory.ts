@@ -40,8 +40,16 @@ async function main(): Promise<void> {
   const created = performance.now();
   // Bounded wait on a real condition (every node of every group knows a leader).
   const deadline = performance.now() + 600_000;
+  let lastReport = performance.now();
+  const progress = (): void => {
+    if (performance.now() - lastReport < 5000) return;
+    lastReport = performance.now();
+    const statuses = hosts.map((host) => host.status().groups);
+    console.error(`${((performance.now() - began) / 1000).toFixed(0)}s: with leader ${statuses.map((s) => s.withLeader).join('/')}, leading ${statuses.map((s) => s.leading).join('/')}, quiesced ${statuses.map((s) => s.quiesced).join('/')}`);
+  };
   while (!hosts.every((host) => host.status().groups.withLeader === groups)) {
     if (performance.now() > deadline) throw new Error('not every group elected within 10 minutes');
+    progress();
     await sleep(100);
   }
   const elected = performance.now();
@@ -49,6 +57,7 @@ async function main(): Promise<void> {
   if (quiesce) {
     while (!hosts.every((host) => host.status().groups.quiesced === groups)) {
       if (performance.now() > deadline) throw new Error(`not quiesced: ${hosts.map((h) => h.status().groups.quiesced).join(',')}`);
+      progress();
       await sleep(100);
     }
     quiescedAt = performance.now();

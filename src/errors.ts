@@ -16,7 +16,8 @@ export type XraftErrorCode =
   | 'TRANSFER_ABORTED'
   | 'INVALID_CONFIG'
   | 'CLOSE_FAILED'
-  | 'SNAPSHOT_FAILED';
+  | 'SNAPSHOT_FAILED'
+  | 'UNKNOWN_GROUP';
 
 export abstract class XraftError extends Error {
   abstract readonly code: XraftErrorCode;
@@ -161,5 +162,14 @@ export class CloseFailedError extends XraftError {
         .join(', ')}`,
     );
     this.name = 'CloseFailedError';
+  }
+}
+
+/** A `RaftHost` was asked about a group it does not host (never created, or removed). */
+export class UnknownGroupError extends XraftError {
+  readonly code = 'UNKNOWN_GROUP';
+  constructor(readonly group: string) {
+    super(`this host has no group ${JSON.stringify(group)}`);
+    this.name = 'UnknownGroupError';
   }
 }

@@ -36,3 +36,9 @@ export * from '../actors/log-store/LogStore.js';
 export { MemoryLogStore, type MemoryLogStoreOptions } from '../actors/log-store/MemoryLogStore.js';
 export * from '../actors/state-machine/StateMachine.js';
 export { ReducerStateMachine, type Reducer } from '../actors/state-machine/ReducerStateMachine.js';
+
+// Multi-Raft: many groups per process (docs/multiraft.md).
+export { RaftHost, type RaftHostOptions, type GroupOptions, type GroupStatus, type HostStatus } from './host/RaftHost.js';
+export { TimerWheel, WheelTimer } from './host/TimerWheel.js';
+export * from '../actors/network/HostNetwork.js';
+export { MemoryHostNetwork, MemoryHostNetworkHub } from '../actors/network/MemoryHostNetwork.js';

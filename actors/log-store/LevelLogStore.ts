@@ -89,6 +89,12 @@ export type LevelLogStoreOptions = {
   readonly snapshotDirectory?: string | null;
   /** Told about each durable batch (metrics: fsync latency, batch sizes); never on the write's critical path. */
   readonly observer?: LevelLogStoreObserver;
+  /**
+   * Share one fsync with other stores of the same database (many Raft groups in one process, see
+   * SharedLevelLogStores.ts): the store writes its batch without syncing, then waits for `sharedSync.sync()`, one
+   * synced write that makes every earlier write of the database durable (LevelDB's log is sequential).
+   */
+  readonly sharedSync?: SharedSync;
 } & (
   | {
       /** Directory of a classic-level (LevelDB) database, created when missing. The store opens and closes it. */
@@ -131,6 +137,11 @@ export interface LevelBatchWritten {
   readonly durationMs: number;
 }
 
+/** One synced write for many stores: resolves once a synced write begun after the call is durable. */
+export interface SharedSync {
+  sync(): Promise<void>;
+}
+
 export interface LevelLogStoreObserver {
   batchWritten(batch: LevelBatchWritten): void;
 }
@@ -166,11 +177,13 @@ export class LevelLogStore extends LogStore {
   private failure: StoreFailureCause | null = null;
   private counters = { writes: 0, batches: 0, entries: 0, snapshotChunks: 0, compacted: 0 };
   private readonly observer: LevelLogStoreObserver | undefined;
+  private readonly sharedSync: SharedSync | undefined;
 
   constructor(options: LevelLogStoreOptions) {
     super();
     this.identity = options.identity;
     this.observer = options.observer;
+    this.sharedSync = options.sharedSync;
     if (options.db !== undefined) {
       this.db = options.db;
       this.ownsDb = false;
@@ -317,7 +330,12 @@ export class LevelLogStore extends LogStore {
     if (swaps) this.swapsStarted++;
     const started = this.observer === undefined ? 0 : performance.now();
     try {
-      await batch.write(needsSync ? syncWrite : unsyncedWrite);
+      if (needsSync && this.sharedSync !== undefined) {
+        await batch.write(unsyncedWrite);
+        await this.sharedSync.sync();
+      } else {
+        await batch.write(needsSync ? syncWrite : unsyncedWrite);
+      }
       if (this.observer !== undefined) this.batchWritten(group, counts, needsSync, performance.now() - started);
       this.position = next;
       // Only now drop what the batch replaced: a read that finds the old generation gone, and asks again, must find

@@ -20,14 +20,9 @@
  */
 import { z } from 'zod';
 import type { NodeId, RaftMessage } from '../../src/core/index.js';
+import { groupIdSchema, MAX_GROUP_ID_LENGTH, type GroupId } from '../../src/groupId.js';
 
-/** The id of one Raft group on a host: 1 to 256 characters. */
-export type GroupId = string;
-
-/** Longest group id accepted (the same bound as node ids on the wire). */
-export const MAX_GROUP_ID_LENGTH = 256;
-
-export const groupIdSchema: z.ZodType<GroupId> = z.string().min(1).max(MAX_GROUP_ID_LENGTH);
+export { groupIdSchema, MAX_GROUP_ID_LENGTH, type GroupId };
 
 /**
  * A host is alive. Sent to every peer host once per heartbeat interval, whatever its groups do: it carries the

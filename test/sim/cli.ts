@@ -23,6 +23,9 @@
  *   --detector D      the election timer's failure detector: fixed (the core's timeout, default) | phi (φ accrual)
  *   --jitter          a calm run: no crashes, partitions, loss or clock skew, only jittered delays and slow disks;
  *                     prints the elections begun after the first leader (each one spurious)
+ *   --groups N        multi-Raft: N groups on the same hosts, one host-level network, faults per host pair, idle
+ *                     groups quiescing; every group keeps every check (clients on one group in five)
+ *   --no-quiesce      (with --groups) keep every group's timers running
  *
  * Exits non-zero when any seed fails. The closing line of a batch is always `N passed, N failed`.
  */
@@ -30,7 +33,8 @@ import { parseArgs } from 'node:util';
 import { membershipSchedules, type MembershipScheduleName } from './membershipSchedule.js';
 import { SimRecorder } from './recorder.js';
 import { sabotages, type Sabotage } from './simOptions.js';
-import { defaultClients, replayCommandOf, runSeed, type SimOptions, type SimResult } from './simulation.js';
+import { defaultClients, replayCommandOf, runSeed as runSingleGroupSeed, type SimOptions, type SimResult } from './simulation.js';
+import { runMultiGroupSeed } from './multiGroupSimulation.js';
 
 const { values } = parseArgs({
   options: {
@@ -54,6 +58,8 @@ const { values } = parseArgs({
     record: { type: 'string' },
     detector: { type: 'string', default: 'fixed' },
     jitter: { type: 'boolean', default: false },
+    groups: { type: 'string' },
+    'no-quiesce': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -105,7 +111,10 @@ const options: SimOptions = {
   ...(values.stacks ? { stacks: true } : {}),
   ...(values.detector === 'phi' ? { detector: 'phi' as const } : {}),
   ...(values.jitter ? { jitter: true } : {}),
+  ...(values.groups === undefined ? {} : { groups: integer('groups', values.groups) }),
+  ...(values['no-quiesce'] ? { quiesce: false } : {}),
 };
+const runSeed = (seed: number, run: SimOptions): Promise<SimResult> => (run.groups === undefined ? runSingleGroupSeed(seed, run) : runMultiGroupSeed(seed, run));
 
 function describeFailure(result: SimResult): string {
   const failure = result.failure!;
@@ -125,6 +134,7 @@ if (values.seed !== undefined) {
   console.log(`seed ${seed} nodes ${nodes} steps ${steps}: ${result.ok ? 'ok' : 'FAILED'}`);
   console.log(`trace hash ${result.traceHash}`);
   console.log(`stats ${JSON.stringify(result.stats)}`);
+  if ('multiGroup' in result) console.log(`multi-group ${JSON.stringify(result.multiGroup)}`);
   if (!result.ok) {
     console.log(describeFailure(result));
     if (result.failure!.invariant === 'Exception') console.log(result.failure!.message);

@@ -23,8 +23,12 @@ import type { TraceRecorder } from './traceRecorder.js';
 import type { LivenessProbe } from './workload.js';
 import type { Phase, SimEvent, SimWorld } from './world.js';
 
-export abstract class RunWorld implements HostDriver, SimWorld {
-  readonly queue = new EventQueue<SimEvent>();
+/** What the run's own steps ask of its nemesis (a multi-group run injects faults per host instead, see hostFaults.ts). */
+export type NemesisHooks = Pick<Nemesis, 'filter' | 'extraDelay' | 'restartDelay' | 'roleChanged' | 'otherEvent' | 'stepped' | 'snapshotStoring'>;
+
+export abstract class RunWorld<WorldNemesis extends NemesisHooks = Nemesis> implements HostDriver, SimWorld {
+  /** The scheduler; the groups of a multi-group run share one. */
+  readonly queue: EventQueue<SimEvent>;
   hosts: SimHost[] = [];
   protected readonly byId = new Map<NodeId, SimHost>();
   network!: SimulatedNetwork;
@@ -38,12 +42,16 @@ export abstract class RunWorld implements HostDriver, SimWorld {
   protected trace!: TraceRecorder;
   protected diskRandom!: RandomStream;
   protected disks!: DiskTiming;
-  protected nemesis!: Nemesis;
+  protected nemesis!: WorldNemesis;
   protected probe!: LivenessProbe;
   /** Removed nodes still to be stopped; the run does not end before they are. */
   pendingDecommissions = 0;
   /** The first broken promise of the current event, thrown once the event is handled. */
   protected violation: unknown = null;
+
+  constructor(queue: EventQueue<SimEvent> = new EventQueue<SimEvent>()) {
+    this.queue = queue;
+  }
 
   protected throwViolation(): void {
     if (this.violation === null) return;

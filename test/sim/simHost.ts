@@ -13,7 +13,7 @@
  * `xraft.*` events on its actor. Nothing here may throw into xstate: every hook reports to `HostDriver.fail`.
  */
 import { createActor, type Actor } from 'xstate';
-import type { TimerName } from '../../actors/timer/TimerActor.js';
+import type { TimerActor, TimerName } from '../../actors/timer/TimerActor.js';
 import { FixedTimeout, type FailureDetector } from '../../actors/timer/FailureDetector.js';
 import type { CommandCodec } from '../../src/codec.js';
 import type { MembershipChange } from '../../src/core/membership.js';
@@ -103,6 +103,8 @@ export class SimHost {
     private readonly randomFor: (incarnation: number) => RandomSource,
     /** Each incarnation's election-timer failure detector (a fresh one: a restart forgets the leader's rhythm). */
     private readonly failureDetector: () => FailureDetector = () => new FixedTimeout(),
+    /** What the node gets as its timer, around each incarnation's `SimTimer` (a multi-group run adds quiescing). */
+    private readonly wrapTimer: (timer: SimTimer) => TimerActor = (timer) => timer,
   ) {
     this.kv = new KvStateMachine(id);
   }
@@ -174,7 +176,7 @@ export class SimHost {
       input: {
         id: this.id,
         members: this.voters,
-        actors: { timer: this.timer, network: this.network, logStore: this.store, stateMachine: this.kv },
+        actors: { timer: this.wrapTimer(this.timer), network: this.network, logStore: this.store, stateMachine: this.kv },
         codec,
         config: this.config,
         random: this.randomFor(this.incarnation),

@@ -71,6 +71,13 @@ export interface SimOptions {
    * network's delays jitter (now and then far beyond a heartbeat interval) and disks turn slow. Default off.
    */
   readonly jitter?: boolean;
+  /**
+   * Multi-Raft: this many groups on the same hosts, every host running one node of each over one host-level network,
+   * faults per host (multiGroupSimulation.ts). Absent: one group, the single-group run.
+   */
+  readonly groups?: number;
+  /** With `groups`: idle groups quiesce (as RaftHost makes them). Default on. */
+  readonly quiesce?: boolean;
 }
 
 /** The core configuration of simulated runs: short enough timeouts for several elections per run. */
@@ -100,6 +107,8 @@ export function optionFlags(options: SimOptions): string {
   if (options.detector === 'phi') flags.push('--detector phi');
   if (options.jitter === true) flags.push('--jitter');
   if (options.sabotage !== undefined) flags.push(`--sabotage ${options.sabotage}`);
+  if (options.groups !== undefined) flags.push(`--groups ${options.groups}`);
+  if (options.quiesce === false) flags.push('--no-quiesce');
   return flags.join(' ');
 }
 

@@ -5,6 +5,7 @@
  * Process benchmarks of the KV example from the build, named first (see bench/kvLoad.ts and bench/failover.ts):
  *   `npm run bench -- kv-load [--compare etcd] [--seconds S] [--sustained [--sustained-seconds S]] [--scenarios 1,16,64,256,mix,sustained] [--cpu-prof DIR] [--node-options FLAGS] [--kv-flags FLAGS] [--json FILE] [--no-build]`
  *   `npm run bench -- failover [--compare etcd] [--kills N] [--modes SIGKILL,SIGSTOP] [--detector phi|fixed] [--json FILE] [--no-build]`
+ *   `npm run bench -- multiraft [--groups 1000,10000] [--seconds S] [--json FILE] [--no-build]`
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { benchCluster } from './cluster.js';
 import { benchFailover, failoverMarkdown, type FailureMode } from './failover.js';
 import { benchKvLoad, kvLoadMarkdown } from './kvLoad.js';
 import { benchLogStore } from './logStore.js';
+import { benchMultiraft, multiraftMarkdown } from './multiraft.js';
 import { benchNetwork } from './network.js';
 import { benchSim } from './sim.js';
 import { benchSnapshotTransfer } from './snapshot.js';
@@ -38,13 +40,16 @@ const { values, positionals } = parseArgs({
     detector: { type: 'string', default: 'phi' },
     'no-build': { type: 'boolean', default: false },
     'skip-xraft': { type: 'boolean', default: false },
+    groups: { type: 'string', default: '1000,10000' },
   },
 });
 const command = positionals[0] ?? null;
-if (command !== null && command !== 'kv-load' && command !== 'failover') throw new Error(`unknown benchmark ${command}: kv-load or failover (or none, with --only)`);
+if (command !== null && command !== 'kv-load' && command !== 'failover' && command !== 'multiraft') {
+  throw new Error(`unknown benchmark ${command}: kv-load, failover or multiraft (or none, with --only)`);
+}
 if (values.compare !== undefined && values.compare !== 'etcd') throw new Error(`--compare ${values.compare}: only etcd`);
 const only = values.only?.split(',') ?? null;
-const seconds = Number(values.seconds ?? (command === 'kv-load' ? '10' : '3'));
+const seconds = Number(values.seconds ?? (command === 'kv-load' || command === 'multiraft' ? '10' : '3'));
 const wanted = (name: string): boolean => command === null && (only === null || only.includes(name));
 
 console.log(`# xraft benchmarks, ${new Date().toISOString().slice(0, 10)}`);
@@ -87,6 +92,16 @@ if (command === 'failover') {
   const report = await benchFailover({ kills: Number(values.kills), compareEtcd: values.compare === 'etcd', build: !values['no-build'], modes, skipXraft: values['skip-xraft'], detector: values.detector === 'fixed' ? 'fixed' : 'phi', log });
   console.log('## Failover: leader signalled, open-loop writes every 10 ms (500 ms deadline) to the survivors');
   console.log(failoverMarkdown(report));
+  console.log(`\nload average at the end: ${loadAverage()}`);
+  writeJson(report);
+}
+
+if (command === 'multiraft') {
+  const groups = values.groups.split(',').map(Number);
+  if (!groups.every((count) => Number.isInteger(count) && count >= 1)) throw new Error(`--groups ${values.groups}: a list of group counts`);
+  const report = await benchMultiraft({ groups, seconds, build: !values['no-build'], log });
+  console.log('## Multi-Raft: 3 sharded KV processes from the build (`--groups N`), loopback, LevelDB logs');
+  console.log(multiraftMarkdown(report));
   console.log(`\nload average at the end: ${loadAverage()}`);
   writeJson(report);
 }

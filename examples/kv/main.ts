@@ -4,11 +4,15 @@
  *   npm run kv -- --id n1 --raft 127.0.0.1:7001 --http 127.0.0.1:8001 --data data/n1
  *   npm run kv -- --id n2 --raft 127.0.0.1:7002 --http 127.0.0.1:8002 --data data/n2 --join 127.0.0.1:7001
  *
+ * With `--groups N` (and a static `--peers` list) the node hosts N Raft groups and hashes keys to them
+ * (examples/kv/shardedNode.ts): the same HTTP API, and `/status` counts the groups with a leader and those led here.
+ *
  * Prints `{"event":"listening",...}` once serving; SIGINT or SIGTERM stops it gracefully.
  */
 import { Command } from 'commander';
 import { startKvDashboard } from './dashboard.js';
 import { startKvNode } from './node.js';
+import { startShardedKvNode } from './shardedNode.js';
 
 const flags = new Command('kv')
   .requiredOption('--id <id>', 'this node id')
@@ -21,14 +25,32 @@ const flags = new Command('kv')
   .option('--election-timeout-ms <ms>', 'base election timeout', Number)
   .option('--failure-detector <phi|fixed>', 'how a follower suspects a silent leader (default phi: learns its rhythm)')
   .option('--snapshot-every <entries>', 'entries between snapshots (default 8192)', Number)
+  .option('--groups <n>', 'host N Raft groups and hash keys to them (needs --peers)', Number)
   .option('--dashboard-feed', 'serve inspection events and status at GET /dashboard/feed for a dashboard')
   .option('--dashboard <host:port>', 'serve a dashboard of the cluster here (loopback), following every node that has a feed')
   .parse()
-  .opts<{ id: string; raft: string; http: string; peers?: string; join?: string; data?: string; cluster: string; electionTimeoutMs?: number; failureDetector?: string; snapshotEvery?: number; dashboardFeed?: boolean; dashboard?: string }>();
+  .opts<{ id: string; raft: string; http: string; peers?: string; join?: string; data?: string; cluster: string; electionTimeoutMs?: number; failureDetector?: string; snapshotEvery?: number; groups?: number; dashboardFeed?: boolean; dashboard?: string }>();
 
 const peers = flags.peers === undefined ? undefined : Object.fromEntries(flags.peers.split(',').map((peer) => peer.split('=') as [string, string]));
 const log = (line: string): void => void process.stderr.write(`[${flags.id}] ${line}\n`);
+let signal: NodeJS.Signals | null = null;
 try {
+  const { stop, listening } = flags.groups === undefined ? await startSingle() : await startSharded(flags.groups);
+  process.stdout.write(`${JSON.stringify({ event: 'listening', id: flags.id, raft: flags.raft, ...listening })}\n`);
+  let stopping: Promise<void> | null = null; // Ctrl-C under `npm start` signals twice: the terminal and the launcher
+  const shutdown = (received: NodeJS.Signals): void => {
+    signal ??= received;
+    stopping ??= stop().then(() => process.exit(0), (error: Error) => (log(`stop failed: ${error.message}`), process.exit(1)));
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+} catch (error) {
+  log(`cannot start: ${(error as Error).message}`);
+  process.exit(2);
+}
+
+/** One group: the node of examples/kv/node.ts, which may join a running cluster. */
+async function startSingle() {
   const kv = await startKvNode({ ...flags, failureDetector: detectorOf(flags.failureDetector), peers, clusterId: flags.cluster, data: flags.data ?? `data/${flags.id}`, log, dashboardFeed: flags.dashboardFeed === true || flags.dashboard !== undefined });
   if (flags.dashboard !== undefined) log(`dashboard ${(await startKvDashboard(kv, flags.dashboard)).url}`);
   kv.node.on('roleChanged', ({ role, term }) => log(`${role} in term ${term}`));
@@ -37,19 +59,15 @@ try {
   // Each refusal is logged with its sender: by the network (through `log`) a request that does not decode or breaks a
   // message check, by the core a message that contradicts this node's state. Neither changes anything.
   kv.node.on('refused', ({ from, messageType, reason }) => log(`refused ${messageType} from ${from}: ${reason}`));
-  let signal: NodeJS.Signals | null = null;
   kv.node.on('stopped', ({ error }) => log(`stopped: ${error ?? `on ${signal ?? 'request'}`}`)); // and /status says so
-  process.stdout.write(`${JSON.stringify({ event: 'listening', id: flags.id, raft: flags.raft, http: kv.http })}\n`);
-  let stopping: Promise<void> | null = null; // Ctrl-C under `npm start` signals twice: the terminal and the launcher
-  const shutdown = (received: NodeJS.Signals): void => {
-    signal ??= received;
-    stopping ??= kv.stop().then(() => process.exit(0), (error: Error) => (log(`stop failed: ${error.message}`), process.exit(1)));
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
-} catch (error) {
-  log(`cannot start: ${(error as Error).message}`);
-  process.exit(2);
+  return { stop: kv.stop, listening: { http: kv.http } };
+}
+
+/** `--groups N`: a node of the sharded store (static membership: `--peers` names every node). */
+async function startSharded(groups: number) {
+  if (peers === undefined) throw new Error('--groups needs --peers (a sharded cluster is static)');
+  const kv = await startShardedKvNode({ id: flags.id, raft: flags.raft, http: flags.http, peers, groups, data: flags.data ?? `data/${flags.id}`, clusterId: flags.cluster, electionTimeoutMs: flags.electionTimeoutMs, log });
+  return { stop: kv.stop, listening: { http: kv.http, groups } };
 }
 
 function detectorOf(name: string | undefined): 'phi' | 'fixed' | undefined {

@@ -10,17 +10,17 @@
  * too, learns where it is from the log), and promotes it once it has caught up. A node whose data directory already
  * holds a log has joined before and does not ask again. The state machine holds no addresses.
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import http2 from 'node:http2';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
-import { createRaftNode, FixedTimeout, MembershipChangeError, RealTimer, type RaftNode } from '../../src/index.js';
+import { createRaftNode, FixedTimeout, RealTimer, type RaftNode } from '../../src/index.js';
 import { serveClientApi } from '../../src/clientApi.js';
-import { errorResponse } from '../../src/process/index.js';
 import { KvStore, kvCommand, type KvCommand } from './store.js';
 import { createClient } from '../../src/client/index.js';
 import { createNodeFeed, fromLoopback, serveFeed } from '../../src/dashboard/index.js';
 import { createNodeMetrics } from '../../src/metrics.js';
 import { CuttableNetwork } from './cuttableNetwork.js';
+import { HttpError, serveHttp, split, type Answer, type RequestTarget } from './http.js';
 
 export interface KvNodeOptions {
   readonly id: string;
@@ -40,12 +40,7 @@ export interface KvNodeOptions {
   readonly dashboardFeed?: boolean;
 }
 export type KvNode = Awaited<ReturnType<typeof startKvNode>>;
-/** A response: JSON `body`, or `text` (with its content type when proxied). */
-type Answer = { status: number; body?: unknown; text?: string; type?: string };
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
-class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) { super(message); } // prettier-ignore
-}
 
 export async function startKvNode(options: KvNodeOptions) {
   const { id, raft, http, clusterId = 'xraft-kv', electionTimeoutMs = 1000 } = options;
@@ -93,8 +88,7 @@ export async function startKvNode(options: KvNodeOptions) {
     }
   };
 
-  async function serve(request: IncomingMessage, body: string): Promise<Answer> {
-    const url = requestTarget(request.url);
+  async function serve(request: IncomingMessage, url: RequestTarget, body: string): Promise<Answer> {
     const route = `${request.method} ${url.pathname.replace(/^\/kv\/[^/]+/, '/kv/:key').replace(/^\/admin\/members\/[^/]+$/, '/admin/members/:id')}`;
     const [, , param = '', target = ''] = url.pathname.split('/').map(decodeURIComponent);
     switch (route) {
@@ -138,24 +132,15 @@ export async function startKvNode(options: KvNodeOptions) {
         throw new HttpError(404, 'NOT_FOUND', `no route ${request.method} ${url.pathname}`);
     }
   }
-  const server = createServer((request, response) => {
-    if (feed !== null && request.method === 'GET' && request.url === '/dashboard/feed') return serveFeed(feed, request, response);
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      void toRoute(() => serve(request, Buffer.concat(chunks).toString('utf8'))).then(({ status, body, text, type }) => {
-        if (status === 204) response.writeHead(204).end();
-        else if (text !== undefined) response.writeHead(status, { 'content-type': type ?? 'text/plain; charset=utf-8' }).end(text);
-        else response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      });
-    });
+  const server = await serveHttp(http, serve, (request, response) => {
+    if (feed === null || request.method !== 'GET' || request.url !== '/dashboard/feed') return false;
+    serveFeed(feed, request, response);
+    return true;
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(split(http).port, split(http).host, resolve));
   const stop = async (): Promise<void> => {
-    server.closeAllConnections();
     feed?.close();
     members.close();
-    await Promise.all([node.stop().then(() => logStore.close()), network.close(), new Promise((resolve) => server.close(resolve))]);
+    await Promise.all([node.stop().then(() => logStore.close()), network.close(), server.close()]);
   };
 
   node.on('membershipChanged', learnHttpAddresses);
@@ -176,36 +161,6 @@ export async function startKvNode(options: KvNodeOptions) {
     }
   }
   return { node, store, network, http, httpAddresses, metrics, stop };
-}
-
-/** A handler's answer, or its failure as a JSON error. */
-async function toRoute(handle: () => Promise<Answer>): Promise<Answer> {
-  try {
-    return await handle();
-  } catch (error) {
-    if (error instanceof HttpError) return { status: error.status, body: { error: { code: error.code, message: error.message } } };
-    if (error instanceof MembershipChangeError) return { status: 409, body: { error: { code: error.reason, message: error.message } } };
-    if (error instanceof SyntaxError) return { status: 400, body: { error: { code: 'BAD_REQUEST', message: error.message } } };
-    const { status, body } = errorResponse(error);
-    return { status, body };
-  }
-}
-
-/**
- * The path and query of a request. The usual origin-form target (`/kv/k1?consistency=lease`) is cut at `?` as it
- * is: WHATWG URL parsing of every request was a measurable part of serving one; other forms (absolute, dot segments,
- * backslashes) still get it, for the same normalization as before.
- */
-function requestTarget(target = '/'): { pathname: string; searchParams: URLSearchParams } {
-  const query = target.indexOf('?');
-  const pathname = query < 0 ? target : target.slice(0, query);
-  if (!pathname.startsWith('/') || pathname.includes('/.') || pathname.includes('\\')) return new URL(target, 'http://kv');
-  return { pathname, searchParams: new URLSearchParams(query < 0 ? '' : target.slice(query + 1)) };
-}
-
-function split(address: string): { host: string; port: number } {
-  const at = address.lastIndexOf(':');
-  return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) };
 }
 
 /** One HTTP/2 GET (the raft port speaks HTTP/2 only). */

@@ -1,0 +1,159 @@
+/**
+ * `npm run bench -- multiraft [--groups 1000,10000] [--seconds S] [--no-build]`: three sharded KV processes from the
+ * build (`--groups N`, examples/kv/shardedNode.ts) on loopback, for each N:
+ * - cold start: from spawning the processes until every node knows a leader for every group;
+ * - idle: once every group has quiesced, the CPU each process uses over 10 s (% of one core), and its resident memory
+ *   (per group: the process's RSS above a one-group process's, divided by N);
+ * - load: closed-loop writes (64 clients, 100-byte values, 100,000 keys) spread over the three nodes, against one
+ *   group's throughput under the same load in the same run.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { LoadClient, type ClosedLoopResult, type Target } from './loadDriver.js';
+import { cpuSeconds, ensureBuild, freePorts, makeTempDir, pause, removeTempDir, residentMiB, ServerProcess } from './processes.js';
+
+export interface MultiraftOptions {
+  readonly groups: readonly number[];
+  readonly seconds: number;
+  readonly build: boolean;
+  readonly log: (line: string) => void;
+}
+
+interface GroupCounts {
+  readonly total: number;
+  readonly withLeader: number;
+  readonly leading: number;
+  readonly quiesced: number;
+}
+
+export interface MultiraftRun {
+  readonly groups: number;
+  /** Seconds from spawn until every node knew a leader of every group (null: not within the bound). */
+  readonly coldStartSeconds: number | null;
+  /** Groups led by each node once all had leaders. */
+  readonly leading: readonly number[];
+  /** Seconds until every group on every node had quiesced after the cold start (null: not within the bound). */
+  readonly quiescedAfterSeconds: number | null;
+  readonly idleCpuPercent: readonly number[];
+  readonly rssMiB: readonly number[];
+  readonly load: ClosedLoopResult;
+}
+
+const STEP_MS = 250;
+
+class ShardedCluster {
+  private constructor(readonly processes: readonly ServerProcess[], readonly httpUrls: readonly string[], private readonly dir: string) {}
+
+  static async start(main: string, groups: number): Promise<ShardedCluster> {
+    const dir = makeTempDir('xraft-bench-multiraft-');
+    const ids = ['n1', 'n2', 'n3'];
+    const ports = await freePorts(6);
+    const peers = ids.map((id, at) => `${id}=127.0.0.1:${ports[at]}`).join(',');
+    const processes = ids.map((id, at) => {
+      mkdirSync(join(dir, id));
+      const args = [main, '--id', id, '--raft', `127.0.0.1:${ports[at]}`, '--http', `127.0.0.1:${ports[at + 3]}`, '--data', join(dir, id, 'data'), '--peers', peers, '--groups', String(groups)];
+      return new ServerProcess(`xraft ${id}`, process.execPath, args, join(dir, `${id}.log`));
+    });
+    const cluster = new ShardedCluster(processes, ids.map((_, at) => `http://127.0.0.1:${ports[at + 3]}`), dir);
+    try {
+      await Promise.all(processes.map((server) => server.start((output) => output.includes('"event":"listening"'), 600_000)));
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  /** Each node's group counts, or null for a node that did not answer in time. */
+  async counts(): Promise<(GroupCounts | null)[]> {
+    return Promise.all(
+      this.httpUrls.map(async (url) => {
+        try {
+          const answer = await request(`${url}/status`, { signal: AbortSignal.timeout(5000) });
+          if (answer.statusCode !== 200) return (await answer.body.dump(), null);
+          return ((await answer.body.json()) as { groups: GroupCounts }).groups;
+        } catch {
+          return null;
+        }
+      }),
+    );
+  }
+
+  /** Poll until `done(counts)` holds for every node; the seconds it took since `since`, or null after `boundMs`. */
+  async waitFor(done: (counts: GroupCounts) => boolean, since: number, boundMs: number): Promise<number | null> {
+    while (performance.now() - since < boundMs) {
+      const counts = await this.counts();
+      if (counts.every((count) => count !== null && done(count))) return (performance.now() - since) / 1000;
+      await pause(STEP_MS);
+    }
+    return null;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.processes.map((server) => server.stop()));
+    removeTempDir(this.dir);
+  }
+}
+
+export async function benchMultiraft(options: MultiraftOptions): Promise<{ baselineRssMiB: readonly number[]; runs: MultiraftRun[] }> {
+  const main = ensureBuild(options.build);
+  const client = LoadClient.start();
+  const runs: MultiraftRun[] = [];
+  let baselineRssMiB: number[] = [];
+  try {
+    for (const groups of [1, ...options.groups.filter((count) => count !== 1)]) {
+      options.log(`${groups} group(s) per process: starting 3 processes`);
+      const started = performance.now();
+      const cluster = await ShardedCluster.start(main, groups);
+      try {
+        const coldStartSeconds = await cluster.waitFor((count) => count.withLeader === groups, started, 600_000);
+        const leading = (await cluster.counts()).map((count) => count?.leading ?? 0);
+        options.log(`  all leaders after ${coldStartSeconds?.toFixed(1) ?? 'more than 600'} s; leading ${leading.join(' / ')}`);
+        const settled = performance.now();
+        const quiescedAfterSeconds = await cluster.waitFor((count) => count.quiesced === groups, settled, 120_000);
+        const pids = cluster.processes.map((server) => server.pid);
+        const cpuBefore = pids.map(cpuSeconds);
+        const idleFrom = performance.now();
+        await pause(10_000);
+        const idleSeconds = (performance.now() - idleFrom) / 1000;
+        const idleCpuPercent = pids.map((pid, at) => (100 * (cpuSeconds(pid) - cpuBefore[at]!)) / idleSeconds);
+        const rssMiB = pids.map((pid) => residentMiB(pid).rss);
+        if (groups === 1) baselineRssMiB = rssMiB;
+        options.log(`  quiesced after ${quiescedAfterSeconds?.toFixed(1) ?? 'more than 120'} s; idle CPU ${idleCpuPercent.map((cpu) => cpu.toFixed(1)).join(' / ')} %; RSS ${rssMiB.map(Math.round).join(' / ')} MiB`);
+        const targets: Target[] = cluster.httpUrls.map((url) => ({ system: 'xraft', url, gateway: '' }));
+        const job = { targets, concurrency: 64, keys: 100_000, valueBytes: 100, readFraction: 0, timeoutMs: 10_000 };
+        await client.closedLoop({ ...job, seconds: 1 }); // warm-up: connections, JIT, waking groups
+        const load = await client.closedLoop({ ...job, seconds: options.seconds });
+        options.log(`  load: ${Math.round(load.perSecond)} writes/s, p50 ${load.latency.p50.toFixed(2)} ms, p99 ${load.latency.p99.toFixed(2)} ms`);
+        runs.push({ groups, coldStartSeconds, leading, quiescedAfterSeconds, idleCpuPercent, rssMiB, load });
+      } finally {
+        await cluster.stop();
+      }
+    }
+  } finally {
+    await client.close();
+  }
+  return { baselineRssMiB, runs };
+}
+
+export function multiraftMarkdown({ baselineRssMiB, runs }: { baselineRssMiB: readonly number[]; runs: readonly MultiraftRun[] }): string {
+  const single = runs.find((run) => run.groups === 1);
+  const lines = [
+    '| groups per process | all leaders after (cold start) | groups led per node | all quiesced after | idle CPU per process (% of a core) | RSS per process MiB | RSS per group KiB | writes/s (64 clients over 3 nodes) | p50 / p99 ms | vs one group |',
+    '|---:|---:|---|---:|---|---|---:|---:|---|---:|',
+  ];
+  for (const run of runs) {
+    const perGroupKiB = run.groups === 1 ? '-' : Math.round((1024 * mean(run.rssMiB.map((rss, at) => rss - (baselineRssMiB[at] ?? 0)))) / run.groups).toString();
+    const seconds = (value: number | null): string => (value === null ? 'not reached' : `${value.toFixed(1)} s`);
+    lines.push(
+      `| ${run.groups.toLocaleString('en-US')} | ${seconds(run.coldStartSeconds)} | ${run.leading.join(' / ')} | ${seconds(run.quiescedAfterSeconds)} | ` +
+        `${run.idleCpuPercent.map((cpu) => cpu.toFixed(1)).join(' / ')} | ${run.rssMiB.map(Math.round).join(' / ')} | ${perGroupKiB} | ` +
+        `${Math.round(run.load.perSecond).toLocaleString('en-US')} | ${run.load.latency.p50.toFixed(1)} / ${run.load.latency.p99.toFixed(1)} | ` +
+        `${single === undefined ? '-' : (run.load.perSecond / single.load.perSecond).toFixed(2)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const mean = (values: readonly number[]): number => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);

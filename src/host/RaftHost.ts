@@ -25,6 +25,7 @@ import { createRaftNode } from '../createRaftNode.js';
 import { InvalidConfigError, UnknownGroupError } from '../errors.js';
 import type { NodeStatus, ProposeOptions, RaftNode, RaftNodeOptions, ReadOptions, ResultOf } from '../raftNode.js';
 import { GroupNetwork } from './GroupNetwork.js';
+import { retryThroughHandover } from './handoverRetry.js';
 import { GroupQuiescence } from './groupQuiescence.js';
 import { LeaderBalancer } from './leaderBalancer.js';
 import { PREFERRED_PRIORITY, preferredLeader } from './leaderSpread.js';
@@ -100,6 +101,22 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
   private readonly liveness: PeerLiveness;
   private readonly balancer: LeaderBalancer | null;
   private readonly heartbeatMs: number;
+  /** Ends the pauses of operations retried through a handover (handoverRetry.ts) when the host closes. */
+  private readonly pauses = new Set<() => void>();
+  private readonly retryClock = {
+    now: () => this.wheel.now(),
+    pause: (ms: number): Promise<void> =>
+      new Promise<void>((resume) => {
+        if (this.closed) return resume();
+        const end = (): void => {
+          this.pauses.delete(end);
+          this.wheel.cancel(entry);
+          resume();
+        };
+        const entry = this.wheel.schedule(ms, end);
+        this.pauses.add(end);
+      }),
+  };
   private unknownGroupMessages = 0;
   private closed = false;
 
@@ -190,12 +207,15 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     return [...this.groups.keys()];
   }
 
-  /** Propose `command` to group `id` (see RaftNode.propose); rejects with UnknownGroupError for an unknown group. */
+  /**
+   * Propose `command` to group `id` (see RaftNode.propose); rejects with UnknownGroupError for an unknown group. A
+   * refusal while the group's leadership is handed over (the balancer moves leaders) is retried until the deadline.
+   */
   propose(id: GroupId, command: Command, options?: ProposeOptions): Promise<ResultOf<SM>> {
     const group = this.groups.get(id);
     if (group === undefined) return Promise.reject(new UnknownGroupError(id));
     group.quiescence?.wakeLocally();
-    return group.node.propose(command, options);
+    return retryThroughHandover(this.retryClock, this.heartbeatMs, options, (attempt) => group.node.propose(command, attempt));
   }
 
   /** Read from group `id` (see RaftNode.read): a quiesced group wakes first, and serves as an awake one would. */
@@ -203,7 +223,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     const group = this.groups.get(id);
     if (group === undefined) return Promise.reject(new UnknownGroupError(id));
     group.quiescence?.wakeLocally();
-    return group.node.read(query, options);
+    return retryThroughHandover(this.retryClock, this.heartbeatMs, options, (attempt) => group.node.read(query, { ...options, ...attempt }));
   }
 
   /** Wake group `id` now (before a membership change or a transfer through its node, for instance). */
@@ -244,6 +264,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     const nodes = [...this.groups.values()].map((group) => group.node);
     this.groups.clear();
     const stopped = await Promise.allSettled(nodes.map((node) => node.stop()));
+    for (const end of [...this.pauses]) end();
     this.wheel.close();
     await this.network.close();
     const failure = stopped.find((result) => result.status === 'rejected');

@@ -50,6 +50,24 @@ describe('RaftHost', () => {
     expect(all[0]!.status().groups.total).toBe(groups.length);
   });
 
+  it('answers proposals made while a group hands its leadership over, applying each once, instead of refusing them', async () => {
+    const { hosts: all } = hosts();
+    createEverywhere(all, 'h');
+    await waitFor(() => leaderOf(all, 'h')?.id === preferredLeader('h', hostIds), { what: 'h led by its preferred host', timeoutMs: 10_000 });
+    const leader = leaderOf(all, 'h')!;
+    const target = all.find((host) => host !== leader)!;
+    // A node refuses proposals during a handover (NotLeaderError, not appended); the host tries them again.
+    const handover = leader.group('h')!.transferLeadership(target.id);
+    const results = await Promise.all(all.map((host) => host.propose('h', { op: 'add', by: 1 })));
+    await handover;
+    expect(results.sort()).toEqual([1, 2, 3]);
+    expect(await target.read('h', (counter) => counter.state)).toBe(3);
+    // A caller that asked to fail fast still hears the refusal.
+    const again = target.group('h')!.transferLeadership(leader.id);
+    await expect(target.propose('h', { op: 'add', by: 1 }, { failFast: true })).rejects.toMatchObject({ code: 'NOT_LEADER', outcome: 'not-appended' });
+    await again;
+  });
+
   it('creates and removes groups at run time, and refuses unknown and invalid group ids', async () => {
     const { hosts: all } = hosts();
     createEverywhere(all, 'g1');

@@ -101,6 +101,8 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
   private readonly balancer: LeaderBalancer | null;
   private readonly heartbeatMs: number;
   private unknownGroupMessages = 0;
+  /** When the last beat ran, to tell a stall of this process from the silence of its peers. */
+  private lastBeatAt: number;
   private closed = false;
 
   constructor(options: RaftHostOptions) {
@@ -122,6 +124,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
       signalled: (from, signal) => this.signalled(from, signal),
       unreachable: (peer) => this.unreachable(peer),
     });
+    this.lastBeatAt = this.wheel.now();
     this.wheel.schedule(this.heartbeatMs, () => this.beat());
   }
 
@@ -299,7 +302,11 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     if (this.closed) return;
     const beat: HostSignal = { type: 'beat', incarnation: this.incarnation };
     for (const peer of this.liveness.peers()) this.network.signal(peer, beat);
-    for (const peer of this.liveness.newlySilent(this.wheel.now())) this.peerSuspected(peer);
+    const now = this.wheel.now();
+    // A beat late by more than an interval means this process stalled: that time is not the peers' silence.
+    this.liveness.excuse(now - this.lastBeatAt - 2 * this.heartbeatMs, now);
+    this.lastBeatAt = now;
+    for (const peer of this.liveness.newlySilent(now)) this.peerSuspected(peer);
     this.moveMisplacedLeaders();
     this.wheel.schedule(this.heartbeatMs, () => this.beat());
   }

@@ -43,6 +43,12 @@ export interface RaftHostOptions {
   /** Put idle groups to sleep. Default true. */
   readonly quiesce?: boolean;
   /**
+   * Most groups campaigning at once on this host; a follower whose election timer fires beyond it waits a little
+   * (a fraction of an election timeout) and tries again. Keeps a cold start of thousands of groups from flooding the
+   * process with votes that arrive after their elections timed out. Default 100.
+   */
+  readonly maxCampaigns?: number;
+  /**
    * Spread leaders by a per-group preferred member (unless a group sets `config.electionPriority`), and move the
    * leadership of a group led here to its preferred member once it has led for an election timeout. Default true.
    */
@@ -101,6 +107,10 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
   private readonly balancer: LeaderBalancer | null;
   private readonly heartbeatMs: number;
   private unknownGroupMessages = 0;
+  /** Groups whose node here is campaigning (pre-candidate or candidate), for campaign admission. */
+  private readonly campaigning = new Set<GroupId>();
+  private readonly maxCampaigns: number;
+  private readonly electionTimeoutMs: number;
   /** When the last beat ran, to tell a stall of this process from the silence of its peers. */
   private lastBeatAt: number;
   private closed = false;
@@ -116,6 +126,8 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     this.logStoreFor = options.logStore ?? (() => new MemoryLogStore());
     const timings = { ...defaultRaftConfig, ...this.config };
     this.heartbeatMs = timings.heartbeatIntervalMs;
+    this.electionTimeoutMs = timings.electionTimeoutMs;
+    this.maxCampaigns = options.maxCampaigns ?? 100;
     this.liveness = new PeerLiveness(timings.electionTimeoutMs);
     // At most 20 transfers per heartbeat interval: a few hundred per second at the default timings.
     this.balancer = this.spreadLeaders ? new LeaderBalancer(this.id, timings.electionTimeoutMs, 20) : null;
@@ -164,8 +176,13 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
         },
         timer,
         (to, signal) => this.network.signal(to, signal),
+        () => (this.campaigning.size < this.maxCampaigns ? 0 : Math.round(this.electionTimeoutMs * (0.25 + 0.5 * Math.random()))),
       );
     }
+    node.on('roleChanged', ({ role }) => {
+      if (role === 'preCandidate' || role === 'candidate') this.campaigning.add(id);
+      else this.campaigning.delete(id);
+    });
     this.groups.set(id, { node, network, quiescence });
     const balancer = this.balancer;
     if (balancer !== null && options.config?.electionPriority === undefined) {
@@ -179,6 +196,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     const group = this.groups.get(id);
     if (group === undefined) throw new UnknownGroupError(id);
     this.groups.delete(id);
+    this.campaigning.delete(id);
     this.balancer?.forget(id);
     await group.node.stop();
   }

@@ -57,8 +57,15 @@ export class GroupQuiescence {
     private readonly node: QuiescentNode,
     readonly timer: QuiescingTimer,
     private readonly signal: (to: NodeId, signal: HostSignal) => void,
+    /** How long to hold back this follower's election (0: campaign now); see RaftHost's campaign admission. */
+    private readonly campaignDelay: () => number = () => 0,
   ) {
-    timer.setHooks({ heartbeatDue: () => this.heartbeatDue(), wokeByCore: () => this.woke() });
+    timer.setHooks({
+      heartbeatDue: () => this.heartbeatDue(),
+      // Only a follower's timeout starts a campaign; a leader's is its check-quorum, a candidate's a retry.
+      electionDelay: () => (this.node.status().role === 'follower' ? this.campaignDelay() : 0),
+      wokeByCore: () => this.woke(),
+    });
   }
 
   get asleep(): boolean {

@@ -17,6 +17,11 @@ import { TimerActor, type StartElectionTimer, type TimerMessage, type TimerName,
 export interface QuiescingTimerHooks {
   /** The leader's heartbeat is due: return true to put the group to sleep instead of telling the core. */
   heartbeatDue(): boolean;
+  /**
+   * The election timer fired: return a delay in ms to hold it back for (the host has enough campaigns under way),
+   * or 0 to tell the core now. Holding a timeout back only delays an election, as a slower clock would.
+   */
+  electionDelay(): number;
   /** The core asked for a timer while the group slept (something reached it): the group woke. */
   wokeByCore(): void;
 }
@@ -27,7 +32,7 @@ export class QuiescingTimer extends TimerActor {
   private election: StartElectionTimer | null = null;
   /** The core wants heartbeats (it leads): the last request was a start, not a cancel, and it has not fired since. */
   private heartbeatWanted = false;
-  private hooks: QuiescingTimerHooks = { heartbeatDue: () => false, wokeByCore: () => undefined };
+  private hooks: QuiescingTimerHooks = { heartbeatDue: () => false, electionDelay: () => 0, wokeByCore: () => undefined };
 
   constructor(private readonly inner: TimerActor) {
     super();
@@ -84,6 +89,13 @@ export class QuiescingTimer extends TimerActor {
 
   private fromInner(reply: TimerReply): void {
     if (this.#asleep) return;
+    if (reply.type === 'ElectionTimeout') {
+      const delay = this.hooks.electionDelay();
+      if (delay > 0) {
+        this.inner.receive({ type: 'StartElectionTimer', afterMs: delay });
+        return;
+      }
+    }
     if (reply.type === 'HeartbeatDue') {
       if (this.hooks.heartbeatDue()) {
         // Asleep with the heartbeat still wanted: waking sends one at once.

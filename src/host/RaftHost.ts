@@ -44,6 +44,12 @@ export interface RaftHostOptions {
   /** Put idle groups to sleep. Default true. */
   readonly quiesce?: boolean;
   /**
+   * Most groups campaigning at once on this host; a follower whose election timer fires beyond it waits a little
+   * (a fraction of an election timeout) and tries again. Keeps a cold start of thousands of groups from flooding the
+   * process with votes that arrive after their elections timed out. Default 100.
+   */
+  readonly maxCampaigns?: number;
+  /**
    * Spread leaders by a per-group preferred member (unless a group sets `config.electionPriority`), and move the
    * leadership of a group led here to its preferred member once it has led for an election timeout. Default true.
    */
@@ -118,6 +124,12 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
       }),
   };
   private unknownGroupMessages = 0;
+  /** Groups whose node here is campaigning (pre-candidate or candidate), for campaign admission. */
+  private readonly campaigning = new Set<GroupId>();
+  private readonly maxCampaigns: number;
+  private readonly electionTimeoutMs: number;
+  /** When the last beat ran, to tell a stall of this process from the silence of its peers. */
+  private lastBeatAt: number;
   private closed = false;
 
   constructor(options: RaftHostOptions) {
@@ -131,6 +143,8 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     this.logStoreFor = options.logStore ?? (() => new MemoryLogStore());
     const timings = { ...defaultRaftConfig, ...this.config };
     this.heartbeatMs = timings.heartbeatIntervalMs;
+    this.electionTimeoutMs = timings.electionTimeoutMs;
+    this.maxCampaigns = options.maxCampaigns ?? 100;
     this.liveness = new PeerLiveness(timings.electionTimeoutMs);
     // At most 20 transfers per heartbeat interval: a few hundred per second at the default timings.
     this.balancer = this.spreadLeaders ? new LeaderBalancer(this.id, timings.electionTimeoutMs, 20) : null;
@@ -139,6 +153,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
       signalled: (from, signal) => this.signalled(from, signal),
       unreachable: (peer) => this.unreachable(peer),
     });
+    this.lastBeatAt = this.wheel.now();
     this.wheel.schedule(this.heartbeatMs, () => this.beat());
   }
 
@@ -178,8 +193,13 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
         },
         timer,
         (to, signal) => this.network.signal(to, signal),
+        () => (this.campaigning.size < this.maxCampaigns ? 0 : Math.round(this.electionTimeoutMs * (0.25 + 0.5 * Math.random()))),
       );
     }
+    node.on('roleChanged', ({ role }) => {
+      if (role === 'preCandidate' || role === 'candidate') this.campaigning.add(id);
+      else this.campaigning.delete(id);
+    });
     this.groups.set(id, { node, network, quiescence });
     const balancer = this.balancer;
     if (balancer !== null && options.config?.electionPriority === undefined) {
@@ -193,6 +213,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     const group = this.groups.get(id);
     if (group === undefined) throw new UnknownGroupError(id);
     this.groups.delete(id);
+    this.campaigning.delete(id);
     this.balancer?.forget(id);
     await group.node.stop();
   }
@@ -320,7 +341,11 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     if (this.closed) return;
     const beat: HostSignal = { type: 'beat', incarnation: this.incarnation };
     for (const peer of this.liveness.peers()) this.network.signal(peer, beat);
-    for (const peer of this.liveness.newlySilent(this.wheel.now())) this.peerSuspected(peer);
+    const now = this.wheel.now();
+    // A beat late by more than an interval means this process stalled: that time is not the peers' silence.
+    this.liveness.excuse(now - this.lastBeatAt - 2 * this.heartbeatMs, now);
+    this.lastBeatAt = now;
+    for (const peer of this.liveness.newlySilent(now)) this.peerSuspected(peer);
     this.moveMisplacedLeaders();
     this.wheel.schedule(this.heartbeatMs, () => this.beat());
   }

@@ -69,7 +69,10 @@ export class TimerWheel {
     if (this.closed) return;
     if (this.handle !== null) clearTimeout(this.handle);
     this.armedSlot = slot;
-    this.handle = setTimeout(() => this.turn(), Math.max(0, slot * this.tickMs - this.clock()));
+    // Due entries run on the next immediate, not in the timeout's callback: a wheel that fires late because this
+    // process was busy lets the I/O waiting behind it (answers, heartbeats) through first, so that a local stall
+    // does not make groups time out on peers that did answer (RealTimer does the same).
+    this.handle = setTimeout(() => setImmediate(() => this.turn()), Math.max(0, slot * this.tickMs - this.clock()));
   }
 
   /** Run every due slot, earliest first, then arm for the next one. */

@@ -3,9 +3,9 @@
  * ranges and dragonboat's quiesce). It decides only about timers (see QuiescingTimer): nothing here changes what the
  * core decides, so safety is the core's as always; only liveness depends on it, and every path below ends awake.
  *
- * Leader: at a heartbeat, the group sleeps when nothing happened since the previous heartbeat (same term, last
- * index and commit, with commit = last index = applied), nobody waits on this node, and every member answered a
- * heartbeat round sent since the previous heartbeat with the whole log (so each follower has seen this commit).
+ * Leader: at a heartbeat, the group sleeps when nothing changed since an earlier heartbeat (same term, last index
+ * and commit, with commit = last index = applied), nobody waits on this node, and every member answered a heartbeat
+ * round sent since then with the whole log (so each follower has seen this commit).
  * It tells each member with a `quiesce` notice (term, commit).
  * Follower: a notice from its current leader, at its term, matching its commit and last index, puts it to sleep;
  * any mismatch answers `wake`, so the leader resumes heartbeats instead of the follower timing out.
@@ -38,7 +38,7 @@ interface Quiet {
   readonly term: number;
   readonly lastIndex: number;
   readonly commit: number;
-  /** The highest heartbeat round sent when this state was observed. */
+  /** The highest heartbeat round sent when this state was first observed. */
   readonly round: number;
 }
 
@@ -46,7 +46,8 @@ export class GroupQuiescence {
   /** Per member: the highest round it acknowledged with the whole log, in `ackTerm`. */
   private readonly acked = new Map<NodeId, { term: number; index: number; round: number }>();
   private roundSent = 0;
-  private previous: Quiet | null = null;
+  /** The state as first seen at a heartbeat, and the last round sent by then; null once it changed or the group slept. */
+  private stable: Quiet | null = null;
   /** Times this group went to sleep, for status and tests. */
   sleeps = 0;
 
@@ -56,8 +57,15 @@ export class GroupQuiescence {
     private readonly node: QuiescentNode,
     readonly timer: QuiescingTimer,
     private readonly signal: (to: NodeId, signal: HostSignal) => void,
+    /** How long to hold back this follower's election (0: campaign now); see RaftHost's campaign admission. */
+    private readonly campaignDelay: () => number = () => 0,
   ) {
-    timer.setHooks({ heartbeatDue: () => this.heartbeatDue(), wokeByCore: () => this.woke() });
+    timer.setHooks({
+      heartbeatDue: () => this.heartbeatDue(),
+      // Only a follower's timeout starts a campaign; a leader's is its check-quorum, a candidate's a retry.
+      electionDelay: () => (this.node.status().role === 'follower' ? this.campaignDelay() : 0),
+      wokeByCore: () => this.woke(),
+    });
   }
 
   get asleep(): boolean {
@@ -120,23 +128,29 @@ export class GroupQuiescence {
     );
   }
 
-  /** The leader's heartbeat is due: sleep (true) when idle, with every member told. */
+  /**
+   * The leader's heartbeat is due: sleep (true) when idle, with every member told. Idle: the state has not changed
+   * since it was first seen at an earlier heartbeat, and every member acknowledged the whole log in a round sent after
+   * that (such a round carried this commit index). Any later round counts, not only the latest: on a busy process
+   * answers may lag more than a heartbeat interval.
+   */
   private heartbeatDue(): boolean {
     const status = this.node.status();
-    const now: Quiet = { term: status.term, lastIndex: status.lastIndex, commit: status.commitIndex, round: this.roundSent };
-    const previous = this.previous;
-    this.previous = now;
+    const stable = this.stable;
+    if (stable === null || stable.term !== status.term || stable.lastIndex !== status.lastIndex || stable.commit !== status.commitIndex) {
+      this.stable = { term: status.term, lastIndex: status.lastIndex, commit: status.commitIndex, round: this.roundSent };
+      return false;
+    }
     if (status.role !== 'leader' || status.commitIndex !== status.lastIndex || status.appliedIndex !== status.lastIndex) return false;
-    if (this.node.waiting() > 0 || previous === null) return false;
-    if (previous.term !== now.term || previous.lastIndex !== now.lastIndex || previous.commit !== now.commit) return false;
+    if (this.node.waiting() > 0) return false;
     const peers = this.node.peers();
     for (const peer of peers) {
       const ack = this.acked.get(peer);
-      if (ack === undefined || ack.term !== now.term || ack.index !== now.lastIndex || ack.round <= previous.round) return false;
+      if (ack === undefined || ack.term !== stable.term || ack.index !== stable.lastIndex || ack.round <= stable.round) return false;
     }
-    this.previous = null;
+    this.stable = null;
     this.sleeps++;
-    for (const peer of peers) this.signal(peer, { type: 'quiesce', group: this.group, term: now.term, commit: now.commit });
+    for (const peer of peers) this.signal(peer, { type: 'quiesce', group: this.group, term: stable.term, commit: stable.commit });
     return true;
   }
 
@@ -146,7 +160,7 @@ export class GroupQuiescence {
    * from before the leader slept.
    */
   private woke(): void {
-    this.previous = null;
+    this.stable = null;
     const status = this.node.status();
     if (status.role !== 'leader' && status.leader !== null && status.leader !== this.self) {
       this.signal(status.leader, { type: 'wake', group: this.group, term: status.term });

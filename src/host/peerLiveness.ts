@@ -44,6 +44,15 @@ export class PeerLiveness {
     return true;
   }
 
+  /**
+   * This process was stalled for `ms` (a long GC, a slow synchronous step): nobody could be heard meanwhile, so the
+   * stall does not count as the peers' silence.
+   */
+  excuse(ms: number, now: number): void {
+    if (ms <= 0) return;
+    for (const [peer, at] of this.lastHeard) this.lastHeard.set(peer, Math.min(now, at + ms));
+  }
+
   /** Peers silent for the timeout and not yet reported. */
   newlySilent(now: number): NodeId[] {
     const silent: NodeId[] = [];

@@ -27,6 +27,7 @@ export interface ShardedKvNodeOptions {
   readonly groups: number;
   readonly data: string;
   readonly clusterId?: string;
+  /** Default 1000 ms, 3000 ms beyond 1,000 groups. */
   readonly electionTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
@@ -34,9 +35,14 @@ export type ShardedKvNode = Awaited<ReturnType<typeof startShardedKvNode>>;
 
 /** Most groups one node hosts (each costs a statechart and a core). */
 export const MAX_GROUPS = 100_000;
+/** Beyond this many groups the default election timeout is 3 s instead of 1 s. */
+const MANY_GROUPS = 1000;
 
 export async function startShardedKvNode(options: ShardedKvNodeOptions) {
-  const { id, raft, http, peers, groups, clusterId = 'xraft-kv', electionTimeoutMs = 1000 } = options;
+  const { id, raft, http, peers, groups, clusterId = 'xraft-kv' } = options;
+  // A cold start runs an election per group: with thousands of groups a process cannot answer every group's
+  // heartbeats within a 1 s timeout until they quiesce, and followers would campaign again and again.
+  const electionTimeoutMs = options.electionTimeoutMs ?? (groups > MANY_GROUPS ? 3000 : 1000);
   if (!Number.isInteger(groups) || groups < 1 || groups > MAX_GROUPS) throw new Error(`--groups is an integer in 1..${MAX_GROUPS}, not ${groups}`);
   if (!(id in peers)) throw new Error(`--peers must name this node (${id}) too: a sharded cluster is static`);
   const members = Object.keys(peers);

@@ -5,7 +5,8 @@
  * - idle: once every group has quiesced, the CPU each process uses over 10 s (% of one core), and its resident memory
  *   (per group: the process's RSS above a one-group process's, divided by N);
  * - load: closed-loop writes (64 clients, 100-byte values, 100,000 keys) spread over the three nodes, against one
- *   group's throughput under the same load in the same run.
+ *   group's throughput under the same load in the same run;
+ * - read back: 300 keys, each written through one node and read (linearizable) through another.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +39,8 @@ export interface MultiraftRun {
   readonly idleCpuPercent: readonly number[];
   readonly rssMiB: readonly number[];
   readonly load: ClosedLoopResult;
+  /** Keys written through one node and read back, linearizably, through the next: how many came back as written. */
+  readonly readBack: { readonly written: number; readonly matched: number };
 }
 
 const STEP_MS = 250;
@@ -126,7 +129,9 @@ export async function benchMultiraft(options: MultiraftOptions): Promise<{ basel
         await client.closedLoop({ ...job, seconds: 1 }); // warm-up: connections, JIT, waking groups
         const load = await client.closedLoop({ ...job, seconds: options.seconds });
         options.log(`  load: ${Math.round(load.perSecond)} writes/s, p50 ${load.latency.p50.toFixed(2)} ms, p99 ${load.latency.p99.toFixed(2)} ms`);
-        runs.push({ groups, coldStartSeconds, leading, quiescedAfterSeconds, idleCpuPercent, rssMiB, load });
+        const readBack = await writeAndReadBack(cluster.httpUrls, `rb${groups}`, 300);
+        options.log(`  read back ${readBack.matched} of ${readBack.written} keys written through another node`);
+        runs.push({ groups, coldStartSeconds, leading, quiescedAfterSeconds, idleCpuPercent, rssMiB, load, readBack });
       } finally {
         await cluster.stop();
       }
@@ -140,8 +145,8 @@ export async function benchMultiraft(options: MultiraftOptions): Promise<{ basel
 export function multiraftMarkdown({ baselineRssMiB, runs }: { baselineRssMiB: readonly number[]; runs: readonly MultiraftRun[] }): string {
   const single = runs.find((run) => run.groups === 1);
   const lines = [
-    '| groups per process | all leaders after (cold start) | groups led per node | all quiesced after | idle CPU per process (% of a core) | RSS per process MiB | RSS per group KiB | writes/s (64 clients over 3 nodes) | p50 / p99 ms | vs one group |',
-    '|---:|---:|---|---:|---|---|---:|---:|---|---:|',
+    '| groups per process | all leaders after (cold start) | groups led per node | all quiesced after | idle CPU per process (% of a core) | RSS per process MiB | RSS per group KiB | writes/s (64 clients over 3 nodes) | p50 / p99 ms | vs one group | read back through another node |',
+    '|---:|---:|---|---:|---|---|---:|---:|---|---:|---:|',
   ];
   for (const run of runs) {
     const perGroupKiB = run.groups === 1 ? '-' : Math.round((1024 * mean(run.rssMiB.map((rss, at) => rss - (baselineRssMiB[at] ?? 0)))) / run.groups).toString();
@@ -150,10 +155,29 @@ export function multiraftMarkdown({ baselineRssMiB, runs }: { baselineRssMiB: re
       `| ${run.groups.toLocaleString('en-US')} | ${seconds(run.coldStartSeconds)} | ${run.leading.join(' / ')} | ${seconds(run.quiescedAfterSeconds)} | ` +
         `${run.idleCpuPercent.map((cpu) => cpu.toFixed(1)).join(' / ')} | ${run.rssMiB.map(Math.round).join(' / ')} | ${perGroupKiB} | ` +
         `${Math.round(run.load.perSecond).toLocaleString('en-US')} | ${run.load.latency.p50.toFixed(1)} / ${run.load.latency.p99.toFixed(1)} | ` +
-        `${single === undefined ? '-' : (run.load.perSecond / single.load.perSecond).toFixed(2)} |`,
+        `${single === undefined ? '-' : (run.load.perSecond / single.load.perSecond).toFixed(2)} | ${run.readBack.matched} / ${run.readBack.written} |`,
     );
   }
   return lines.join('\n');
+}
+
+/** Write `count` keys, each through node i mod 3, and read each back (linearizable) through the next node. */
+async function writeAndReadBack(urls: readonly string[], prefix: string, count: number): Promise<{ written: number; matched: number }> {
+  let matched = 0;
+  for (let i = 0; i < count; i++) {
+    const key = `${prefix}-${i}`;
+    try {
+      const put = await request(`${urls[i % urls.length]}/kv/${key}`, { method: 'PUT', body: `value-${i}`, signal: AbortSignal.timeout(10_000) });
+      await put.body.dump();
+      if (put.statusCode !== 204) continue;
+      const got = await request(`${urls[(i + 1) % urls.length]}/kv/${key}`, { signal: AbortSignal.timeout(10_000) });
+      if (got.statusCode === 200 && (await got.body.text()) === `value-${i}`) matched++;
+      else await got.body.dump();
+    } catch {
+      // counted as not read back
+    }
+  }
+  return { written: count, matched };
 }
 
 const mean = (values: readonly number[]): number => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);

@@ -20,58 +20,8 @@ import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import type { NodeId, RaftMessage } from '../../src/core/index.js';
 import { encodeSnapshotChunkRequest } from '../../src/wire.js';
 import { encodeFrame, FRAMES_CONTENT_TYPE, STREAM_HEADERS, type GroupMessages } from '../../src/wireFrames.js';
-import type { Http2NetworkStats, Http2TlsOptions } from './Http2Network.js';
+import { newLink, type PeerLink, type PeerLinksConfig } from './http2PeerLink.js';
 import { OCTET_STREAM_HEADERS, SNAPSHOT_CHUNK_PATH, STREAM_PATH } from './http2Paths.js';
-
-/** What the links need from the network that owns them. */
-export interface PeerLinksConfig {
-  readonly id: NodeId;
-  readonly clusterId: string;
-  readonly tls: Http2TlsOptions | undefined;
-  /** Snapshot chunk requests to one peer awaiting an answer. */
-  readonly maxInflight: number;
-  readonly maxQueued: number;
-  /** Bytes the stream may hold unsent before messages wait in the queue. */
-  readonly maxBufferedBytes: number;
-  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
-  readonly keepAliveMs: number;
-  readonly peerTimeoutMs: number;
-  readonly random: () => number;
-  /** Counters shared with the network (the sending ones are written here). */
-  readonly stats: Http2NetworkStats;
-  readonly log: ((line: string) => void) | undefined;
-  /** Tell the owner that `peer` cannot be reached. */
-  readonly unreachable: (peer: NodeId) => void;
-}
-
-type LinkState = 'idle' | 'connecting' | 'connected' | 'backoff';
-
-/** The sending side for one peer. */
-interface PeerLink {
-  readonly id: NodeId;
-  readonly authority: string;
-  state: LinkState;
-  session: ClientHttp2Session | null;
-  /** The stream frames are written on; null until opened (again). */
-  stream: ClientHttp2Stream | null;
-  /** Refusals of our stream in a row, for its backoff; no stream is opened before `streamRetryAt` (ms). */
-  streamRefusals: number;
-  streamRetryAt: number;
-  /** Messages waiting, per group, in the order they were sent; `queued` counts them. */
-  queue: Map<string, RaftMessage[]>;
-  queued: number;
-  signals: unknown[];
-  /** Snapshot chunk requests awaiting an answer. */
-  inflight: number;
-  /** Consecutive failed connects, for the backoff. */
-  failures: number;
-  /** Whether the owner has been told the peer is unreachable since it was last reachable. */
-  reported: boolean;
-  timer: NodeJS.Timeout | null;
-  keepAlive: NodeJS.Timeout | null;
-  pingSentAt: number | null;
-  lastRefusal: string | null;
-}
 
 /** An HTTP/2 stream window large enough that a burst of appends never waits for a WINDOW_UPDATE on loopback. */
 const STREAM_WINDOW_BYTES = 16 * 2 ** 20;
@@ -100,25 +50,7 @@ export class PeerLinks {
       previous.session?.destroy();
       previous.session = null;
     }
-    this.links.set(peer, {
-      id: peer,
-      authority,
-      state: this.closed ? 'backoff' : 'idle',
-      session: null,
-      stream: null,
-      streamRefusals: 0,
-      streamRetryAt: 0,
-      queue: new Map(),
-      queued: 0,
-      signals: [],
-      inflight: 0,
-      failures: 0,
-      reported: false,
-      timer: null,
-      keepAlive: null,
-      pingSentAt: null,
-      lastRefusal: null,
-    });
+    this.links.set(peer, newLink(peer, authority, this.closed ? 'backoff' : 'idle'));
   }
 
   /** Every peer: id -> `host:port`. */
@@ -240,7 +172,7 @@ export class PeerLinks {
       this.clearQueue(link);
       return null;
     }
-    const { stats, log, clusterId, id } = this.config;
+    const { stats, clusterId, id } = this.config;
     let stream: ClientHttp2Stream;
     try {
       stream = session.request(
@@ -276,9 +208,7 @@ export class PeerLinks {
         stats.requestsRefusedByPeers++;
         link.streamRefusals++;
         link.streamRetryAt = Date.now() + this.backoffMs(link.streamRefusals);
-        const refusal = `${link.id} refused our messages with ${status}: ${Buffer.concat(answer).toString('utf8').slice(0, 300)}`;
-        if (refusal !== link.lastRefusal) log?.(refusal);
-        link.lastRefusal = refusal;
+        this.logRefusal(link, `${link.id} refused our messages with ${status}`, answer);
       }
     });
     return stream;
@@ -293,7 +223,7 @@ export class PeerLinks {
     } catch {
       return true; // the session is closing: the chunk is lost with it, and Raft resends
     }
-    const { stats, log, clusterId, id } = this.config;
+    const { stats, clusterId, id } = this.config;
     link.inflight++;
     stats.requestsSent++;
     stats.messagesSent++;
@@ -307,9 +237,7 @@ export class PeerLinks {
       if (link.session === session) link.inflight--;
       if (status !== 0 && (status < 200 || status >= 300)) {
         stats.requestsRefusedByPeers++;
-        const refusal = `${link.id} refused a snapshot chunk with ${status}: ${Buffer.concat(answer).toString('utf8').slice(0, 300)}`;
-        if (refusal !== link.lastRefusal) log?.(refusal);
-        link.lastRefusal = refusal;
+        this.logRefusal(link, `${link.id} refused a snapshot chunk with ${status}`, answer);
       }
       if (link.queued > 0) this.scheduleFlush();
     });
@@ -388,6 +316,13 @@ export class PeerLinks {
       link.state = 'idle';
     }, this.backoffMs(link.failures));
     link.timer.unref();
+  }
+
+  /** Log a peer's refusal with the start of its answer, unless it is the same as the last one from that peer. */
+  private logRefusal(link: PeerLink, what: string, answer: readonly Buffer[]): void {
+    const refusal = `${what}: ${Buffer.concat(answer).toString('utf8').slice(0, 300)}`;
+    if (refusal !== link.lastRefusal) this.config.log?.(refusal);
+    link.lastRefusal = refusal;
   }
 
   /** The jittered exponential backoff after `failures` failures in a row. */

@@ -317,7 +317,8 @@ describe('refused messages', () => {
     // It keeps replicating.
     const result = await settledWithin(nodes[0]!.node.propose({ op: 'add', by: 2 }), { what: 'a proposal after the forgery' });
     expect(result).toBe(2);
-    await waitFor(() => follower.node.status().appliedIndex === nodes[0]!.node.status().commitIndex, { what: 'the follower to apply it' });
+    // The follower hears of the commit with the leader's next heartbeat.
+    await advanceUntil(nodes, () => follower.node.status().appliedIndex === nodes[0]!.node.status().commitIndex, 1000, 'the follower to apply it');
   });
 
   test("a command entry that does not decode with the node's schema is refused before the core stores it", async () => {

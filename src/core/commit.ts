@@ -27,7 +27,7 @@ export function maybeCommit(core: CoreState): void {
     // for every commit would double the messages of a lightly loaded cluster. A follower whose forwarded proposal
     // just committed hears at once, since its caller waits for it to apply.
     for (const [peer, progress] of core.progress) {
-      if (progress.forwardedUpTo > previous && progress.mode === 'replicate') {
+      if (progress.forwardedUpTo > previous && progress.mode === 'replicate' && progress.matchIndex === core.log.lastIndex && progress.inflight.length === 0) {
         sendHeartbeat(core, peer, false);
       }
     }

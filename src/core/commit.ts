@@ -15,7 +15,6 @@ import type { CoreState } from './state.js';
 export function maybeCommit(core: CoreState): void {
   const quorumIndex = committedIndex(core.voters, (id) => (id === core.id ? core.stable : (core.progress.get(id)?.matchIndex ?? 0)));
   if (quorumIndex > core.commit && core.commitsByCounting(quorumIndex)) {
-    const previous = core.commit;
     core.commit = quorumIndex;
     maybeApply(core);
     if (!core.isVoter && core.membershipIndex <= core.commit) {
@@ -23,11 +22,9 @@ export function maybeCommit(core: CoreState): void {
       return;
     }
     for (const read of core.readsAwaitingCommit.splice(0)) confirmLeadershipFor(core, read.ids, read.from, undefined);
-    // Followers learn the new commit index with the next append or heartbeat: a message (and its answer) of its own
-    // for every commit would double the messages of a lightly loaded cluster. A follower whose forwarded proposal
-    // just committed hears at once, since its caller waits for it to apply.
+    // Followers learn the new commit index with the next append or heartbeat.
     for (const [peer, progress] of core.progress) {
-      if (progress.forwardedUpTo > previous && progress.mode === 'replicate' && progress.matchIndex === core.log.lastIndex && progress.inflight.length === 0) {
+      if (progress.mode === 'replicate' && progress.matchIndex === core.log.lastIndex && progress.inflight.length === 0) {
         sendHeartbeat(core, peer, false);
       }
     }

@@ -38,11 +38,6 @@ export class Progress {
    * are outstanding means the messages carrying them were lost (see leaderReplication.sendHeartbeat).
    */
   matchAtLastHeartbeat = -1;
-  /**
-   * The last entry appended from a proposal this follower forwarded (0: none): the follower answers its caller once
-   * it applies that entry, so it hears of that entry's commit at once rather than with the next heartbeat.
-   */
-  forwardedUpTo = 0;
   /** The latest heartbeat round the follower has answered in this term (for ReadIndex and leases). */
   ackedRound = 0;
   /**

@@ -47,11 +47,7 @@ export function handleForwardProposals(core: CoreState, from: NodeId, message: F
   if (core.currentRole === 'leader' && core.transferTarget === null) {
     // Only forwards addressed to this term: one sent to an earlier life of this node may have been appended
     // then, before a crash erased `decidedForwards`. Dropped in silence, it fails at its caller's deadline.
-    if (message.term === core.currentTerm && fresh.length > 0) {
-      appendProposals(core, fresh);
-      const progress = core.progress.get(from);
-      if (progress !== undefined) progress.forwardedUpTo = core.log.lastIndex;
-    }
+    if (message.term === core.currentTerm) appendProposals(core, fresh);
   } else if (fresh.length > 0 && (!mayHaveLedIn(core, message.term) || (core.currentRole === 'leader' && message.term === core.currentTerm))) {
     // Rejected as never appended only when that is certain. `decidedForwards` does not survive a restart: a
     // network duplicate reaching a restarted ex-leader must not be rejected as not-appended when its first copy

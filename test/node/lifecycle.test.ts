@@ -317,8 +317,7 @@ describe('refused messages', () => {
     // It keeps replicating.
     const result = await settledWithin(nodes[0]!.node.propose({ op: 'add', by: 2 }), { what: 'a proposal after the forgery' });
     expect(result).toBe(2);
-    // The follower hears of the commit with the leader's next heartbeat.
-    await advanceUntil(nodes, () => follower.node.status().appliedIndex === nodes[0]!.node.status().commitIndex, 1000, 'the follower to apply it');
+    await waitFor(() => follower.node.status().appliedIndex === nodes[0]!.node.status().commitIndex, { what: 'the follower to apply it' });
   });
 
   test("a command entry that does not decode with the node's schema is refused before the core stores it", async () => {

@@ -7,7 +7,7 @@
  */
 import { maybeApply } from './commit.js';
 import { persist, reply } from './durability.js';
-import { adoptConfigEntries, checkRemoved, membershipFromLog } from './membershipChanges.js';
+import { adoptConfigEntries, checkRemoved, forgetUncommittedMembership, membershipFromLog } from './membershipChanges.js';
 import { becomeFollower } from './roles.js';
 import { snapshotResponse } from './snapshotReceive.js';
 import type { CoreState } from './state.js';
@@ -75,8 +75,10 @@ function acceptEntries(core: CoreState, from: NodeId, request: AppendEntries): v
     core.log.append(newEntries);
     persist(core, truncateFrom, newEntries);
   }
-  if (truncateFrom !== null && truncateFrom <= core.membershipIndex) membershipFromLog(core);
-  else adoptConfigEntries(core, newEntries);
+  if (truncateFrom !== null && truncateFrom <= core.membershipIndex) {
+    membershipFromLog(core);
+    forgetUncommittedMembership(core);
+  } else adoptConfigEntries(core, newEntries);
   const matched = request.prevLogIndex + request.entries.length;
   const newCommit = Math.min(request.leaderCommit, matched);
   if (newCommit > core.commit) {

@@ -51,6 +51,21 @@ export function membershipFromLog(core: CoreState): void {
 }
 
 /**
+ * A new leader overwrote entries of this node's log, and with them perhaps the configuration that added this node (it
+ * never committed). A node that no configuration it still holds names was not removed, it was not added yet: it must
+ * not conclude that it was removed (and stop for good) when an earlier configuration leaving it out commits.
+ */
+export function forgetUncommittedMembership(core: CoreState): void {
+  if (isMember(core.membership, core.id) || !core.everMember) return;
+  if (isMember(core.baseMembership, core.id)) return;
+  for (let index = core.log.lastIndex; index >= core.log.firstIndex; index--) {
+    const entry = core.log.entryAt(index)!;
+    if (entry.kind === 'config' && isMember(decodeMembership(entry.data), core.id)) return;
+  }
+  core.everMember = false;
+}
+
+/**
  * The configuration in force at `index` (at or after the log's starting point). No configuration entry follows
  * `membershipIndex` (it is the latest), so from there on the answer needs no search of the log: a snapshot at the
  * applied index, the usual question, would otherwise walk back through every entry since the last snapshot.

@@ -10,7 +10,7 @@
  * which snapshot is current, and the restore must not have its files replaced under it.
  */
 import { reply, persist } from './durability.js';
-import { checkRemoved, membershipFromLog } from './membershipChanges.js';
+import { checkRemoved, forgetUncommittedMembership, membershipFromLog } from './membershipChanges.js';
 import { membershipOf } from './membership.js';
 import { becomeFollower } from './roles.js';
 import { sameSnapshot } from './snapshotSend.js';
@@ -78,7 +78,10 @@ function storeChunk(core: CoreState, request: InstallSnapshot): void {
     const from = Math.max(meta.index + 1, core.log.firstIndex);
     core.log.truncateFrom(from);
     persist(core, from, []);
-    if (from <= core.membershipIndex) membershipFromLog(core);
+    if (from <= core.membershipIndex) {
+      membershipFromLog(core);
+      forgetUncommittedMembership(core);
+    }
   }
   core.effects.push({ type: 'writeSnapshotChunk', meta, chunk: request.chunk, data: request.data, done: request.done });
 }
@@ -109,6 +112,8 @@ function installSnapshot(core: CoreState, meta: SnapshotMeta): void {
   core.snapshotMeta = meta;
   core.baseMembership = membershipOf(meta);
   membershipFromLog(core);
+  // A snapshot from before this node was added (its leader's later entries add it) is not its removal.
+  forgetUncommittedMembership(core);
   core.commit = Math.max(core.commit, meta.index);
   core.handedToApply = meta.index;
   core.bytesSinceSnapshot = 0;

@@ -10,7 +10,6 @@
  * quiesce, and only the faults and the final probe wake them.
  */
 import { defaultRaftConfig, type RaftConfig } from '../../src/core/types.js';
-import { checkLinearizable } from '../support/linearizability.js';
 import { EventQueue } from './eventQueue.js';
 import { GroupWorld } from './groupWorld.js';
 import { HostFabric } from './hostFabric.js';
@@ -18,7 +17,8 @@ import { HostFaults } from './hostFaults.js';
 import { deriveSeed, RandomStream, StreamPurpose } from './randomStreams.js';
 import { SafetyViolation } from './safetyViolation.js';
 import { SimulatedNetwork } from './simulatedNetwork.js';
-import { defaultClients, nodeIds, optionFlags, simConfig, type SimOptions } from './simOptions.js';
+import { defaultClients, nodeIds, simConfig, type SimOptions } from './simOptions.js';
+import { checkHistory, countOutcomes, simResult } from './simOutcome.js';
 import { emptyStats, type SimFailure, type SimResult, type SimStats } from './stats.js';
 import { TraceRecorder } from './traceRecorder.js';
 import type { SimEvent } from './world.js';
@@ -216,32 +216,14 @@ class MultiGroupSimulation {
   }
 
   private checkLinearizability(world: GroupWorld): void {
-    if (world.workload === null) return;
-    world.workload.finish();
-    const began = performance.now();
-    const result = checkLinearizable(world.workload.history);
-    this.linearizabilityCheckMs += performance.now() - began;
-    if (!result.ok) {
-      const ops = result.history!.map((entry) => `${entry.client}:${entry.op.kind}${'value' in entry.op ? `(${entry.op.value})` : ''}@${entry.call.toFixed(0)}..${entry.ret === null ? '?' : entry.ret.toFixed(0)}=${entry.output ?? '-'}`);
-      throw new SafetyViolation('Linearizability', `group g${world.group}: the history of key ${result.key} has no linearization: ${ops.join(' ')}`);
-    }
+    if (world.workload !== null) this.linearizabilityCheckMs += checkHistory(world.workload, `group g${world.group}: `);
   }
 
   private result(failure?: SimFailure): SimResult & { readonly multiGroup: MultiGroupStats } {
     const stats: SimStats = emptyStats();
     for (const world of this.worlds) {
       const own = world.stats;
-      own.leaderTerms = world.checker.leaderTermCount;
-      own.committedIndex = world.checker.committedIndex;
-      own.acknowledged = world.ledger.count('acknowledged');
-      own.failedNotAppended = world.ledger.count('failed-not-appended');
-      own.failedUnknown = world.ledger.count('failed-unknown');
-      if (world.workload !== null) {
-        own.clientOperations = world.workload.stats.operations;
-        own.clientCompleted = world.workload.stats.completed;
-        own.clientAbandoned = world.workload.stats.abandoned;
-        own.clientAttempts = world.workload.stats.attempts;
-      }
+      countOutcomes(own, world);
       for (const key of Object.keys(stats) as (keyof SimStats)[]) stats[key] += own[key];
       stats.highestTerm = Math.max(stats.highestTerm, ...world.hosts.map((host) => host.core?.term ?? host.disk.hardState.term));
       stats.recoveryMs = Math.max(stats.recoveryMs, world.livenessProbe.recoveryMs);
@@ -250,17 +232,9 @@ class MultiGroupSimulation {
     stats.virtualTimeMs = Math.round(this.queue.now);
     stats.crashes = this.fabric.stats.crashes;
     stats.partitions = this.fabric.stats.partitions;
+    const run = { seed: this.seed, nodes: this.nodeCount, steps: this.steps, options: this.options, trace: this.trace, linearizabilityCheckMs: this.linearizabilityCheckMs };
     return {
-      seed: this.seed,
-      nodes: this.nodeCount,
-      steps: this.steps,
-      ok: failure === undefined,
-      traceHash: this.trace.digest(),
-      ...(failure === undefined ? {} : { failure }),
-      stats,
-      flags: optionFlags(this.options),
-      linearizabilityCheckMs: this.linearizabilityCheckMs,
-      ...(this.trace.lines === undefined ? {} : { trace: this.trace.lines }),
+      ...simResult(run, stats, failure),
       multiGroup: {
         quiesceNotices: this.fabric.stats.quiesceNotices,
         signalsDelivered: this.fabric.stats.signalsDelivered,

@@ -17,7 +17,6 @@
  */
 import { FixedTimeout, PhiAccrualDetector } from '../../actors/timer/FailureDetector.js';
 import { defaultRaftConfig, type NodeId, type RaftMessage } from '../../src/core/types.js';
-import { checkLinearizable } from '../support/linearizability.js';
 import { describeMessage } from './describe.js';
 import { DiskTiming } from './diskTiming.js';
 import { KvWorkload } from './kvClients.js';
@@ -30,7 +29,8 @@ import { SafetyChecker } from './safetyChecker.js';
 import { SafetyViolation } from './safetyViolation.js';
 import { SimHost } from './simHost.js';
 import { SimulatedNetwork } from './simulatedNetwork.js';
-import { defaultClients, optionFlags, simConfig, type SimOptions } from './simOptions.js';
+import { defaultClients, simConfig, type SimOptions } from './simOptions.js';
+import { checkHistory, countOutcomes, simResult } from './simOutcome.js';
 import type { SimFailure, SimResult } from './stats.js';
 import { TraceRecorder } from './traceRecorder.js';
 import { LivenessProbe, PlainProposals, membershipHost } from './workload.js';
@@ -314,17 +314,7 @@ class Simulation extends RunWorld {
   }
 
   private checkLinearizability(): void {
-    if (this.workload === null) return;
-    this.workload.finish();
-    const began = performance.now();
-    const result = checkLinearizable(this.workload.history);
-    this.linearizabilityCheckMs = performance.now() - began;
-    if (!result.ok) {
-      const ops = result.history!.map((entry) =>
-        `${entry.client}:${entry.op.kind}${'value' in entry.op ? `(${entry.op.value})` : ''}@${entry.call.toFixed(0)}..${entry.ret === null ? '?' : entry.ret.toFixed(0)}=${entry.output ?? '-'}`,
-      );
-      throw new SafetyViolation('Linearizability', `the history of key ${result.key} has no linearization: ${ops.join(' ')}`);
-    }
+    if (this.workload !== null) this.linearizabilityCheckMs = checkHistory(this.workload, '');
   }
 
   private result(failure?: SimFailure): SimResult {
@@ -332,32 +322,11 @@ class Simulation extends RunWorld {
     stats.steps = this.step;
     stats.virtualTimeMs = Math.round(this.queue.now);
     stats.recoveryMs = this.probe.recoveryMs;
-    stats.leaderTerms = this.checker.leaderTermCount;
     stats.highestTerm = Math.max(0, ...this.hosts.map((host) => host.core?.term ?? host.disk.hardState.term));
     stats.termsAfterFirstLeader = this.firstLeaderTerm === null ? 0 : stats.highestTerm - this.firstLeaderTerm;
-    stats.committedIndex = this.checker.committedIndex;
-    stats.acknowledged = this.ledger.count('acknowledged');
-    stats.failedNotAppended = this.ledger.count('failed-not-appended');
-    stats.failedUnknown = this.ledger.count('failed-unknown');
-    if (this.workload !== null) {
-      stats.clientOperations = this.workload.stats.operations;
-      stats.clientCompleted = this.workload.stats.completed;
-      stats.clientAbandoned = this.workload.stats.abandoned;
-      stats.clientAttempts = this.workload.stats.attempts;
-      stats.leaseReads = this.workload.stats.leaseReads;
-    }
-    return {
-      seed: this.seed,
-      nodes: this.nodeCount,
-      steps: this.steps,
-      ok: failure === undefined,
-      traceHash: this.trace.digest(),
-      ...(failure === undefined ? {} : { failure }),
-      stats,
-      flags: optionFlags(this.options),
-      linearizabilityCheckMs: this.linearizabilityCheckMs,
-      ...(this.trace.lines === undefined ? {} : { trace: this.trace.lines }),
-    };
+    countOutcomes(stats, { checker: this.checker, ledger: this.ledger, workload: this.workload });
+    const run = { seed: this.seed, nodes: this.nodeCount, steps: this.steps, options: this.options, trace: this.trace, linearizabilityCheckMs: this.linearizabilityCheckMs };
+    return simResult(run, stats, failure);
   }
 
 }

@@ -9,6 +9,7 @@ import type { StateMachineReply } from '../../actors/state-machine/StateMachine.
 import type { Entry } from '../../src/core/index.js';
 import { encodeSnapshot } from '../../examples/kv/snapshotFormat.js';
 import { rechunk } from '../../actors/state-machine/snapshotStreams.js';
+import { waitFor } from '../support/waitFor.js';
 
 async function* fromArray(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
   yield* chunks;
@@ -68,13 +69,13 @@ describe('KV snapshot format', () => {
     store.attach((reply) => replies.push(reply));
     const put = (index: number, value: string): Entry => ({ index, term: 1, kind: 'command', data: JSON.stringify({ op: 'put', key: 'a', value }) });
     const taken = (chunk: number) => replies.find((reply) => reply.type === 'SnapshotChunkTaken' && reply.chunk === chunk) as { data: Uint8Array; done: boolean } | undefined;
-    const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+    const applied = (index: number) => replies.some((reply) => reply.type === 'Applied' && reply.index >= index);
     const meta = { index: 1, term: 1, voters: ['n1'], learners: [] };
 
     store.receive({ type: 'Apply', entries: [put(1, 'x'.repeat(40))], proposals: new Map() });
     store.receive({ type: 'TakeSnapshot', meta, chunkBytes: 16 });
     store.receive({ type: 'Apply', entries: [put(2, 'after')], proposals: new Map() });
-    await settle();
+    await waitFor(() => applied(2) && taken(0) !== undefined, { what: 'the second apply and the first chunk' });
     // Applied at once, though only the first chunk is out and not yet stored.
     expect(store.data.get('a')).toBe('after');
     expect(replies.filter((reply) => reply.type === 'SnapshotChunkTaken')).toHaveLength(1);
@@ -84,7 +85,7 @@ describe('KV snapshot format', () => {
       chunks.push(Uint8Array.from(reply.data));
       if (reply.done) break;
       store.receive({ type: 'NextSnapshotChunk', meta });
-      await settle();
+      await waitFor(() => taken(chunk + 1) !== undefined, { what: `chunk ${chunk + 1}` });
     }
     const restored = new KvStore();
     await restored.restore(fromArray(chunks.slice(1))); // chunk 0 is the framework's (sessions)

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- multiraft [--groups 1000,10000] [--seconds S] [--no-build]`: three sharded KV processes from the
+ * `npm run bench -- multiraft [--groups 1000,10000] [--seconds S] [--cpu-prof DIR] [--no-build]`: three sharded KV processes from the
  * build (`--groups N`, examples/kv/shardedNode.ts) on loopback, for each N:
  * - cold start: from spawning the processes until every node knows a leader for every group;
  * - idle: once every group has quiesced, the CPU each process uses over 10 s (% of one core), and its resident memory
@@ -18,6 +18,8 @@ export interface MultiraftOptions {
   readonly groups: readonly number[];
   readonly seconds: number;
   readonly build: boolean;
+  /** Write each process's V8 CPU profile into this directory (`--cpu-prof`). */
+  readonly cpuProfDir?: string;
   readonly log: (line: string) => void;
 }
 
@@ -26,6 +28,12 @@ interface GroupCounts {
   readonly withLeader: number;
   readonly leading: number;
   readonly quiesced: number;
+}
+
+interface Traffic {
+  readonly messages: number;
+  readonly signals: number;
+  readonly frames: number;
 }
 
 export interface MultiraftRun {
@@ -39,6 +47,10 @@ export interface MultiraftRun {
   readonly idleCpuPercent: readonly number[];
   readonly rssMiB: readonly number[];
   readonly load: ClosedLoopResult;
+  /** CPU time of the three processes together during the load, per committed write, in µs. */
+  readonly cpuMicrosPerWrite: number;
+  /** Raft messages, host signals and frames sent between the nodes during the load, per committed write. */
+  readonly perWrite: Traffic;
   /** Keys written through one node and read back, linearizably, through the next: how many came back as written. */
   readonly readBack: { readonly written: number; readonly matched: number };
 }
@@ -48,14 +60,14 @@ const STEP_MS = 250;
 class ShardedCluster {
   private constructor(readonly processes: readonly ServerProcess[], readonly httpUrls: readonly string[], private readonly dir: string) {}
 
-  static async start(main: string, groups: number): Promise<ShardedCluster> {
+  static async start(main: string, groups: number, nodeOptions: readonly string[]): Promise<ShardedCluster> {
     const dir = makeTempDir('xraft-bench-multiraft-');
     const ids = ['n1', 'n2', 'n3'];
     const ports = await freePorts(6);
     const peers = ids.map((id, at) => `${id}=127.0.0.1:${ports[at]}`).join(',');
     const processes = ids.map((id, at) => {
       mkdirSync(join(dir, id));
-      const args = [main, '--id', id, '--raft', `127.0.0.1:${ports[at]}`, '--http', `127.0.0.1:${ports[at + 3]}`, '--data', join(dir, id, 'data'), '--peers', peers, '--groups', String(groups)];
+      const args = [...nodeOptions, main, '--id', id, '--raft', `127.0.0.1:${ports[at]}`, '--http', `127.0.0.1:${ports[at + 3]}`, '--data', join(dir, id, 'data'), '--peers', peers, '--groups', String(groups)];
       return new ServerProcess(`xraft ${id}`, process.execPath, args, join(dir, `${id}.log`));
     });
     const cluster = new ShardedCluster(processes, ids.map((_, at) => `http://127.0.0.1:${ports[at + 3]}`), dir);
@@ -83,6 +95,19 @@ class ShardedCluster {
     );
   }
 
+  /** Raft messages, signals and frames the three nodes have sent so far (from `/status`). */
+  async sentSoFar(): Promise<Traffic> {
+    const totals = { messages: 0, signals: 0, frames: 0 };
+    for (const url of this.httpUrls) {
+      const answer = await request(`${url}/status`, { signal: AbortSignal.timeout(5000) });
+      const { network } = (await answer.body.json()) as { network: { messagesSent: number; signalsSent: number; framesSent: number } };
+      totals.messages += network.messagesSent;
+      totals.signals += network.signalsSent;
+      totals.frames += network.framesSent;
+    }
+    return totals;
+  }
+
   /** Poll until `done(counts)` holds for every node; the seconds it took since `since`, or null after `boundMs`. */
   async waitFor(done: (counts: GroupCounts) => boolean, since: number, boundMs: number): Promise<number | null> {
     while (performance.now() - since < boundMs) {
@@ -108,7 +133,7 @@ export async function benchMultiraft(options: MultiraftOptions): Promise<{ basel
     for (const groups of [1, ...options.groups.filter((count) => count !== 1)]) {
       options.log(`${groups} group(s) per process: starting 3 processes`);
       const started = performance.now();
-      const cluster = await ShardedCluster.start(main, groups);
+      const cluster = await ShardedCluster.start(main, groups, options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir]);
       try {
         const coldStartSeconds = await cluster.waitFor((count) => count.withLeader === groups, started, 600_000);
         const leading = (await cluster.counts()).map((count) => count?.leading ?? 0);
@@ -127,11 +152,25 @@ export async function benchMultiraft(options: MultiraftOptions): Promise<{ basel
         const targets: Target[] = cluster.httpUrls.map((url) => ({ system: 'xraft', url, gateway: '' }));
         const job = { targets, concurrency: 64, keys: 100_000, valueBytes: 100, readFraction: 0, timeoutMs: 10_000 };
         await client.closedLoop({ ...job, seconds: 1 }); // warm-up: connections, JIT, waking groups
+        const cpuBeforeLoad = pids.map(cpuSeconds);
+        const sentBefore = await cluster.sentSoFar();
         const load = await client.closedLoop({ ...job, seconds: options.seconds });
-        options.log(`  load: ${Math.round(load.perSecond)} writes/s, p50 ${load.latency.p50.toFixed(2)} ms, p99 ${load.latency.p99.toFixed(2)} ms`);
+        const sentAfter = await cluster.sentSoFar();
+        const writes = Math.max(1, load.perSecond * options.seconds);
+        const loadCpuSeconds = pids.reduce((sum, pid, at) => sum + cpuSeconds(pid) - cpuBeforeLoad[at]!, 0);
+        const cpuMicrosPerWrite = (1e6 * loadCpuSeconds) / writes;
+        const perWrite = {
+          messages: (sentAfter.messages - sentBefore.messages) / writes,
+          signals: (sentAfter.signals - sentBefore.signals) / writes,
+          frames: (sentAfter.frames - sentBefore.frames) / writes,
+        };
+        options.log(
+          `  load: ${Math.round(load.perSecond)} writes/s, p50 ${load.latency.p50.toFixed(2)} ms, p99 ${load.latency.p99.toFixed(2)} ms; ` +
+            `per write: ${Math.round(cpuMicrosPerWrite)} µs CPU (3 processes), ${perWrite.messages.toFixed(1)} messages, ${perWrite.signals.toFixed(1)} signals, ${perWrite.frames.toFixed(2)} frames`,
+        );
         const readBack = await writeAndReadBack(cluster.httpUrls, `rb${groups}`, 300);
         options.log(`  read back ${readBack.matched} of ${readBack.written} keys written through another node`);
-        runs.push({ groups, coldStartSeconds, leading, quiescedAfterSeconds, idleCpuPercent, rssMiB, load, readBack });
+        runs.push({ groups, coldStartSeconds, leading, quiescedAfterSeconds, idleCpuPercent, rssMiB, load, cpuMicrosPerWrite, perWrite, readBack });
       } finally {
         await cluster.stop();
       }
@@ -145,8 +184,8 @@ export async function benchMultiraft(options: MultiraftOptions): Promise<{ basel
 export function multiraftMarkdown({ baselineRssMiB, runs }: { baselineRssMiB: readonly number[]; runs: readonly MultiraftRun[] }): string {
   const single = runs.find((run) => run.groups === 1);
   const lines = [
-    '| groups per process | all leaders after (cold start) | groups led per node | all quiesced after | idle CPU per process (% of a core) | RSS per process MiB | RSS per group KiB | writes/s (64 clients over 3 nodes) | p50 / p99 ms | vs one group | read back through another node |',
-    '|---:|---:|---|---:|---|---|---:|---:|---|---:|---:|',
+    '| groups per process | all leaders after (cold start) | groups led per node | all quiesced after | idle CPU per process (% of a core) | RSS per process MiB | RSS per group KiB | writes/s (64 clients over 3 nodes) | p50 / p99 ms | per write: CPU µs, messages, signals | vs one group | read back through another node |',
+    '|---:|---:|---|---:|---|---|---:|---:|---|---:|---:|---:|',
   ];
   for (const run of runs) {
     const perGroupKiB = run.groups === 1 ? '-' : Math.round((1024 * mean(run.rssMiB.map((rss, at) => rss - (baselineRssMiB[at] ?? 0)))) / run.groups).toString();
@@ -154,7 +193,7 @@ export function multiraftMarkdown({ baselineRssMiB, runs }: { baselineRssMiB: re
     lines.push(
       `| ${run.groups.toLocaleString('en-US')} | ${seconds(run.coldStartSeconds)} | ${run.leading.join(' / ')} | ${seconds(run.quiescedAfterSeconds)} | ` +
         `${run.idleCpuPercent.map((cpu) => cpu.toFixed(1)).join(' / ')} | ${run.rssMiB.map(Math.round).join(' / ')} | ${perGroupKiB} | ` +
-        `${Math.round(run.load.perSecond).toLocaleString('en-US')} | ${run.load.latency.p50.toFixed(1)} / ${run.load.latency.p99.toFixed(1)} | ` +
+        `${Math.round(run.load.perSecond).toLocaleString('en-US')} | ${run.load.latency.p50.toFixed(1)} / ${run.load.latency.p99.toFixed(1)} | ${Math.round(run.cpuMicrosPerWrite)}, ${run.perWrite.messages.toFixed(1)}, ${run.perWrite.signals.toFixed(1)} | ` +
         `${single === undefined ? '-' : (run.load.perSecond / single.load.perSecond).toFixed(2)} | ${run.readBack.matched} / ${run.readBack.written} |`,
     );
   }

@@ -113,6 +113,8 @@ export interface Http2NetworkStats {
   /** Frames written on the streams, and the messages sent (`messagesSent / framesSent` is the coalescing). */
   framesSent: number;
   messagesSent: number;
+  /** Host-level signals sent in frames (multi-Raft: liveness beats, quiesce and wake notices). */
+  signalsSent: number;
   /** Messages dropped because their peer was unreachable or its queue was full. */
   messagesDropped: number;
   /** Requests a peer answered with a non-2xx status. */

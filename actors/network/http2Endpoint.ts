@@ -48,6 +48,7 @@ export class Http2Endpoint<Signal = never> {
     requestsSent: 0,
     framesSent: 0,
     messagesSent: 0,
+    signalsSent: 0,
     messagesDropped: 0,
     requestsRefusedByPeers: 0,
     messagesReceived: 0,

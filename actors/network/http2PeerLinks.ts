@@ -161,6 +161,7 @@ export class PeerLinks {
     const stats = this.config.stats;
     stats.framesSent++;
     stats.messagesSent += sent;
+    stats.signalsSent += signals.length;
     stream.write(encodeFrame({ batches, signals }));
   }
 

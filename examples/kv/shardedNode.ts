@@ -74,7 +74,7 @@ export async function startShardedKvNode(options: ShardedKvNodeOptions) {
         return { status: 200, text: value };
       }
       case 'GET /status':
-        return { status: 200, body: { ...host.status(), clusterId, raft, http, members } };
+        return { status: 200, body: { ...host.status(), clusterId, raft, http, members, network: network.stats } };
       case 'GET /status/groups/:group': {
         const group = decodeURIComponent(url.pathname.slice('/status/groups/'.length));
         if (host.group(group) === undefined) throw new HttpError(404, 'NOT_FOUND', `no group ${JSON.stringify(group)}`);

@@ -9,8 +9,9 @@
  *
  * Waking re-arms what the core had asked for: a follower's election timer for its full randomized timeout (never the
  * failure detector's shorter estimate: a follower woken by a dead leader's silence must still wait a whole election
- * timeout before it campaigns, which is what keeps leader leases safe), a leader's heartbeat at once and its
- * check-quorum timer for a full election timeout (so that followers can answer before it counts them).
+ * timeout before it campaigns, which is what keeps leader leases safe), a leader's heartbeat one interval on (what
+ * woke it sends its own messages: a proposal its append, a read its round) and its check-quorum timer for a full
+ * election timeout (so that followers can answer before it counts them).
  */
 import { TimerActor, type StartElectionTimer, type TimerMessage, type TimerName, type TimerReply } from '../../actors/timer/TimerActor.js';
 
@@ -32,6 +33,8 @@ export class QuiescingTimer extends TimerActor {
   private election: StartElectionTimer | null = null;
   /** The core wants heartbeats (it leads): the last request was a start, not a cancel, and it has not fired since. */
   private heartbeatWanted = false;
+  /** The interval of the core's last heartbeat request. */
+  private heartbeatAfterMs = 0;
   private hooks: QuiescingTimerHooks = { heartbeatDue: () => false, electionDelay: () => 0, wokeByCore: () => undefined };
 
   constructor(private readonly inner: TimerActor) {
@@ -53,7 +56,10 @@ export class QuiescingTimer extends TimerActor {
 
   override receive(message: TimerMessage): void {
     if (message.type === 'StartElectionTimer') this.election = message;
-    else this.heartbeatWanted = message.type === 'StartHeartbeatTimer';
+    else {
+      this.heartbeatWanted = message.type === 'StartHeartbeatTimer';
+      if (message.type === 'StartHeartbeatTimer') this.heartbeatAfterMs = message.afterMs;
+    }
     if (this.#asleep) {
       this.#asleep = false;
       this.hooks.wokeByCore();
@@ -84,7 +90,7 @@ export class QuiescingTimer extends TimerActor {
       // Without leaderHeard: the full randomized timeout, not the failure detector's estimate.
       this.inner.receive({ type: 'StartElectionTimer', afterMs: this.election.afterMs, ...(this.election.baseMs === undefined ? {} : { baseMs: this.election.baseMs }) });
     }
-    if (this.heartbeatWanted) this.inner.receive({ type: 'StartHeartbeatTimer', afterMs: 0 });
+    if (this.heartbeatWanted) this.inner.receive({ type: 'StartHeartbeatTimer', afterMs: this.heartbeatAfterMs });
   }
 
   private fromInner(reply: TimerReply): void {
@@ -98,7 +104,7 @@ export class QuiescingTimer extends TimerActor {
     }
     if (reply.type === 'HeartbeatDue') {
       if (this.hooks.heartbeatDue()) {
-        // Asleep with the heartbeat still wanted: waking sends one at once.
+        // Asleep with the heartbeat still wanted: waking re-arms it.
         this.#asleep = true;
         return;
       }

@@ -3,9 +3,10 @@
  * ranges and dragonboat's quiesce). It decides only about timers (see QuiescingTimer): nothing here changes what the
  * core decides, so safety is the core's as always; only liveness depends on it, and every path below ends awake.
  *
- * Leader: at a heartbeat, the group sleeps when nothing changed since an earlier heartbeat (same term, last index
- * and commit, with commit = last index = applied), nobody waits on this node, and every member answered a heartbeat
- * round sent since then with the whole log (so each follower has seen this commit).
+ * Leader: at a heartbeat, the group sleeps when it is settled (commit = last index = applied), nobody waits on this
+ * node, and every member acknowledged the whole log after this commit index was sent to it (so, on an ordered link,
+ * each follower has seen this commit). A write thus puts its group back to sleep at the first heartbeat after it
+ * commits: its append, the commit and the answers are all the messages it costs.
  * It tells each member with a `quiesce` notice (term, commit).
  * Follower: a notice from its current leader, at its term, matching its commit and last index, puts it to sleep;
  * any mismatch answers `wake`, so the leader resumes heartbeats instead of the follower timing out.
@@ -34,20 +35,26 @@ export interface QuiescentNode {
   waiting(): number;
 }
 
-interface Quiet {
+/** Per member: something that happened to it in this term, and when (in `GroupQuiescence.clock` ticks). */
+interface Seen {
   readonly term: number;
-  readonly lastIndex: number;
-  readonly commit: number;
-  /** The highest heartbeat round sent when this state was first observed. */
-  readonly round: number;
+  /** The commit index sent, or the index acknowledged. */
+  readonly index: number;
+  readonly at: number;
 }
 
 export class GroupQuiescence {
-  /** Per member: the highest round it acknowledged with the whole log, in `ackTerm`. */
-  private readonly acked = new Map<NodeId, { term: number; index: number; round: number }>();
-  private roundSent = 0;
-  /** The state as first seen at a heartbeat, and the last round sent by then; null once it changed or the group slept. */
-  private stable: Quiet | null = null;
+  /** Per member: the highest commit index sent to it, first sent at `at`. */
+  private readonly commitSent = new Map<NodeId, Seen>();
+  /** Per member: its latest acknowledgement (a successful append answer) and the index it holds. */
+  private readonly acked = new Map<NodeId, Seen>();
+  /** Orders sends and answers: an answer that arrived after a send has a higher tick. */
+  private clock = 0;
+  /**
+   * When the group last woke. Sleeping again takes answers from after it: a member that answered a notice with `wake`
+   * (it had not seen the commit) must first be sent a heartbeat, or leader and follower would trade notices forever.
+   */
+  private wokeAt = 0;
   /** Times this group went to sleep, for status and tests. */
   sleeps = 0;
 
@@ -72,18 +79,19 @@ export class GroupQuiescence {
     return this.timer.asleep;
   }
 
-  /** The node sent `message` to `to` (watching the heartbeat rounds it starts). */
-  sent(_to: NodeId, message: RaftMessage): void {
-    if (message.type === 'AppendEntries' && message.round > this.roundSent) this.roundSent = message.round;
+  /** The node sent `message` to `to` (watching the commit index each member was sent). */
+  sent(to: NodeId, message: RaftMessage): void {
+    if (message.type !== 'AppendEntries') return;
+    const known = this.commitSent.get(to);
+    if (known === undefined || known.term !== message.term || message.leaderCommit > known.index) {
+      this.commitSent.set(to, { term: message.term, index: message.leaderCommit, at: ++this.clock });
+    }
   }
 
   /** A Raft message for the group arrived from `from`: wake first, then the node hears it. */
   arrived(from: NodeId, message: RaftMessage): void {
     if (message.type === 'AppendEntriesResponse' && message.success) {
-      const known = this.acked.get(from);
-      if (known === undefined || known.term !== message.term || message.round >= known.round) {
-        this.acked.set(from, { term: message.term, index: message.index, round: message.round });
-      }
+      this.acked.set(from, { term: message.term, index: message.index, at: ++this.clock });
     }
     if (this.timer.wake()) this.woke();
   }
@@ -98,7 +106,7 @@ export class GroupQuiescence {
     if (!this.timer.asleep) return;
     const status = this.node.status();
     const concerned = status.leader === peer || (status.role === 'leader' && this.node.peers().includes(peer));
-    if (concerned) this.timer.wake();
+    if (concerned && this.timer.wake()) this.wokeAt = ++this.clock;
   }
 
   /** A quiesce or wake notice for this group from host `from`. */
@@ -129,28 +137,24 @@ export class GroupQuiescence {
   }
 
   /**
-   * The leader's heartbeat is due: sleep (true) when idle, with every member told. Idle: the state has not changed
-   * since it was first seen at an earlier heartbeat, and every member acknowledged the whole log in a round sent after
-   * that (such a round carried this commit index). Any later round counts, not only the latest: on a busy process
-   * answers may lag more than a heartbeat interval.
+   * The leader's heartbeat is due: sleep (true) when settled and every member acknowledged the whole log after it was
+   * sent this commit index. An answer to an earlier message may arrive after the commit was sent and count: on an
+   * ordered link the commit still reaches the follower before the notice does, and where it does not, the follower
+   * answers the notice with `wake`. Quiescing early can only cost a wake, never safety.
    */
   private heartbeatDue(): boolean {
     const status = this.node.status();
-    const stable = this.stable;
-    if (stable === null || stable.term !== status.term || stable.lastIndex !== status.lastIndex || stable.commit !== status.commitIndex) {
-      this.stable = { term: status.term, lastIndex: status.lastIndex, commit: status.commitIndex, round: this.roundSent };
-      return false;
-    }
     if (status.role !== 'leader' || status.commitIndex !== status.lastIndex || status.appliedIndex !== status.lastIndex) return false;
     if (this.node.waiting() > 0) return false;
     const peers = this.node.peers();
     for (const peer of peers) {
+      const sent = this.commitSent.get(peer);
       const ack = this.acked.get(peer);
-      if (ack === undefined || ack.term !== stable.term || ack.index !== stable.lastIndex || ack.round <= stable.round) return false;
+      if (sent === undefined || sent.term !== status.term || sent.index !== status.commitIndex) return false;
+      if (ack === undefined || ack.term !== status.term || ack.index !== status.lastIndex || ack.at < sent.at || ack.at < this.wokeAt) return false;
     }
-    this.stable = null;
     this.sleeps++;
-    for (const peer of peers) this.signal(peer, { type: 'quiesce', group: this.group, term: stable.term, commit: stable.commit });
+    for (const peer of peers) this.signal(peer, { type: 'quiesce', group: this.group, term: status.term, commit: status.commitIndex });
     return true;
   }
 
@@ -160,7 +164,7 @@ export class GroupQuiescence {
    * from before the leader slept.
    */
   private woke(): void {
-    this.stable = null;
+    this.wokeAt = ++this.clock;
     const status = this.node.status();
     if (status.role !== 'leader' && status.leader !== null && status.leader !== this.self) {
       this.signal(status.leader, { type: 'wake', group: this.group, term: status.term });

@@ -28,7 +28,7 @@ describe('QuiescingTimer', () => {
     expect(fired).toEqual(['ElectionTimeout']);
   });
 
-  it('a leader sleeps at a heartbeat when told to, and heartbeats at once on waking', () => {
+  it('a leader sleeps at a heartbeat when told to, and heartbeats one interval after waking', () => {
     let idle = true;
     const { inner, timer, fired } = attached({ heartbeatDue: () => idle });
     timer.receive({ type: 'StartHeartbeatTimer', afterMs: 100 });
@@ -37,7 +37,9 @@ describe('QuiescingTimer', () => {
     expect(fired).toEqual([]);
     idle = false;
     timer.wake();
-    inner.advance(0);
+    inner.advance(99);
+    expect(fired).toEqual([]);
+    inner.advance(1);
     expect(fired).toEqual(['HeartbeatDue']);
   });
 

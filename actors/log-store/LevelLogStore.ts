@@ -18,9 +18,10 @@
  * Group commit: the first write is performed at once; every write (`SaveLog`, `WriteSnapshotChunk`, `CompactLog`)
  * that arrives while a batch is being written joins the next batch, in arrival order. Each batch is one synced
  * batch (or, for a store of `SharedLevelLogStores`, part of the one synced batch that carries every store writing in
- * the same turn: levelBatch.ts), so one fsync makes a whole group durable; acknowledgements then go out in write order (one `LogSaved` for a
- * run of consecutive `SaveLog`s, one `SnapshotChunkStored` per chunk): durable throughput grows with load instead of
- * being capped by the disk's fsync rate, and an acknowledgement always implies every earlier write is durable.
+ * the same turn: levelBatch.ts), so one fsync makes a whole group durable; acknowledgements then go out in write
+ * order (one `LogSaved` for a run of consecutive `SaveLog`s, one `SnapshotChunkStored` per chunk): durable throughput
+ * grows with load instead of being capped by the disk's fsync rate, and an acknowledgement always implies every
+ * earlier write is durable.
  * `CompactLog` only moves the log's first index in its batch; the entries it drops are deleted once that batch is
  * durable, as one range `clear` on LevelDB's thread, so that thousands of deletes never hold up the writes after it.
  *

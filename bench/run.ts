@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only cluster,sim,logstore,network,snapshot] [--seconds S] [--snapshot-mib M] [--snapshot-chunk-kib K]`: run the benchmarks and print a Markdown table of figures to
+ * `npm run bench [-- --only cluster,sim,logstore,sharedlogstore,network,snapshot] [--seconds S] [--snapshot-mib M] [--snapshot-chunk-kib K]`: run the benchmarks and print a Markdown table of figures to
  * paste into BENCHMARKS.md, with the machine it ran on.
  *
  * Process benchmarks of the KV example from the build, named first (see bench/kvLoad.ts and bench/failover.ts):
@@ -17,6 +17,7 @@ import { benchKvLoad, kvLoadMarkdown } from './kvLoad.js';
 import { benchLogStore } from './logStore.js';
 import { benchMultiraft, multiraftMarkdown } from './multiraft.js';
 import { benchNetwork } from './network.js';
+import { benchSharedLogStore, sharedLogStoreMarkdown } from './sharedLogStore.js';
 import { benchSim } from './sim.js';
 import { benchSnapshotTransfer } from './snapshot.js';
 
@@ -152,6 +153,12 @@ if (wanted('logstore')) {
         `${format(result.rawFsyncsPerSecond)} | ${format(rawEntries)} | ${Math.round((100 * result.serialPerSecond) / rawEntries)}% |`,
     );
   }
+  console.log();
+}
+
+if (wanted('sharedlogstore')) {
+  const options = { groups: 1000, inflight: 64, entryBytes: 150, seconds };
+  console.log(sharedLogStoreMarkdown(options, await benchSharedLogStore(options)));
   console.log();
 }
 

@@ -17,9 +17,11 @@
  *
  * Group commit: the first write is performed at once; every write (`SaveLog`, `WriteSnapshotChunk`, `CompactLog`)
  * that arrives while a batch is being written joins the next batch, in arrival order. Each batch is one synced
- * batch, so one fsync makes a whole group durable; acknowledgements then go out in write order (one `LogSaved` for a
- * run of consecutive `SaveLog`s, one `SnapshotChunkStored` per chunk): durable throughput grows with load instead of
- * being capped by the disk's fsync rate, and an acknowledgement always implies every earlier write is durable.
+ * batch (or, for a store of `SharedLevelLogStores`, part of the one synced batch that carries every store writing in
+ * the same turn: levelBatch.ts), so one fsync makes a whole group durable; acknowledgements then go out in write
+ * order (one `LogSaved` for a run of consecutive `SaveLog`s, one `SnapshotChunkStored` per chunk): durable throughput
+ * grows with load instead of being capped by the disk's fsync rate, and an acknowledgement always implies every
+ * earlier write is durable.
  * `CompactLog` only moves the log's first index in its batch; the entries it drops are deleted once that batch is
  * durable, as one range `clear` on LevelDB's thread, so that thousands of deletes never hold up the writes after it.
  *
@@ -63,10 +65,11 @@ import {
   type WriteSnapshotChunk,
 } from './LogStore.js';
 import { acknowledgeInOrder, InvalidWrite, prepareGroup, type LogPosition, type Write } from './levelGroupCommit.js';
-import { syncWrite, unsyncedWrite, type Bytes, type LevelDatabase, type StoreSublevels, type Sublevel } from './levelLayout.js';
+import { ChainedGroupBatch, SharedGroupBatch, storeKeys, type GroupBatch, type StoreKeys } from './levelBatch.js';
+import type { Bytes, LevelDatabase, StoreSublevels, Sublevel } from './levelLayout.js';
 import { entryKey } from './levelCodec.js';
 import { corruption, readDurableState, readStoredMembers, recoverLayout } from './levelRecovery.js';
-import type { LevelBatchWritten, LevelLogStoreObserver, LevelLogStoreOptions, LevelLogStoreStats, SharedSync, StoreIdentity } from './levelLogStoreOptions.js';
+import type { LevelBatchWritten, LevelLogStoreObserver, LevelLogStoreOptions, LevelLogStoreStats, SharedBatch, StoreIdentity } from './levelLogStoreOptions.js';
 import { FileChunks } from './snapshotChunkFiles.js';
 import { DatabaseChunks, type SnapshotChunkStorage } from './snapshotChunkStorage.js';
 
@@ -84,6 +87,8 @@ export class LevelLogStore extends LogStore {
   readonly db: LevelDatabase;
   private readonly ownsDb: boolean;
   private readonly sublevels: StoreSublevels;
+  /** The store's keys as bytes of the database its batches go to: its own, or the shared one (levelBatch.ts). */
+  private readonly keys: StoreKeys;
   /** Where the snapshots' bytes live (the meta record that names the current one is always in `snapshot`). */
   private readonly chunks: SnapshotChunkStorage;
 
@@ -105,13 +110,13 @@ export class LevelLogStore extends LogStore {
   private failure: StoreFailureCause | null = null;
   private counters = { writes: 0, batches: 0, entries: 0, snapshotChunks: 0, compacted: 0 };
   private readonly observer: LevelLogStoreObserver | undefined;
-  private readonly sharedSync: SharedSync | undefined;
+  private readonly sharedBatch: SharedBatch | undefined;
 
   constructor(options: LevelLogStoreOptions) {
     super();
     this.identity = options.identity;
     this.observer = options.observer;
-    this.sharedSync = options.sharedSync;
+    this.sharedBatch = options.sharedBatch;
     if (options.db !== undefined) {
       this.db = options.db;
       this.ownsDb = false;
@@ -130,8 +135,9 @@ export class LevelLogStore extends LogStore {
       snapshot: sublevel('snapshot'),
       entries: sublevel('entries'),
     };
+    this.keys = storeKeys(this.sublevels, this.sharedBatch?.db ?? this.db);
     const snapshotDirectory = options.snapshotDirectory === undefined ? (options.location === undefined ? null : join(options.location, 'snapshots')) : options.snapshotDirectory;
-    this.chunks = snapshotDirectory === null ? new DatabaseChunks(this.sublevels.snapshot) : new FileChunks(snapshotDirectory);
+    this.chunks = snapshotDirectory === null ? new DatabaseChunks(this.sublevels.snapshot, this.keys.snapshot) : new FileChunks(snapshotDirectory);
   }
 
   get stats(): LevelLogStoreStats {
@@ -252,18 +258,21 @@ export class LevelLogStore extends LogStore {
     }
   }
 
-  /** Write `group` as one batch (see levelGroupCommit.ts) and, once it is durable, move the position on. */
+  /**
+   * Write `group` as one batch (see levelGroupCommit.ts): its own, or its part of the shared batch of the turn
+   * (levelBatch.ts); once it is durable, move the position on.
+   */
   private async writeGroup(group: readonly Write[]): Promise<void> {
-    const { batch, next, needsSync, swaps, compaction, counts } = await prepareGroup(this.db, this.sublevels, this.chunks, this.position, group);
+    const batch: GroupBatch = this.sharedBatch === undefined ? new ChainedGroupBatch(this.db) : new SharedGroupBatch(this.sharedBatch);
+    const prepared = await prepareGroup(batch, this.keys, this.chunks, this.position, group).catch(async (error: unknown) => {
+      await batch.discard();
+      throw error;
+    });
+    const { next, needsSync, swaps, compaction, counts } = prepared;
     if (swaps) this.swapsStarted++;
     const started = this.observer === undefined ? 0 : performance.now();
     try {
-      if (needsSync && this.sharedSync !== undefined) {
-        await batch.write(unsyncedWrite);
-        await this.sharedSync.sync();
-      } else {
-        await batch.write(needsSync ? syncWrite : unsyncedWrite);
-      }
+      await batch.write(needsSync);
       if (this.observer !== undefined) this.batchWritten(group, counts, needsSync, performance.now() - started);
       this.position = next;
       // Only now drop what the batch replaced: a read that finds the old generation gone, and asks again, must find

@@ -1,12 +1,11 @@
 /**
- * One LevelDB for every Raft group of a process (multi-Raft, docs/multiraft.md), with one fsync for all of them.
+ * One LevelDB for every Raft group of a process (multi-Raft, docs/multiraft.md), with one write for all of them.
  *
  * Each group gets an ordinary `LevelLogStore` (same layout, same recovery, same conformance) on its own sublevel of
  * the shared database, named by the group id (base64url, so any id is a valid sublevel name): the group id is the
- * prefix of all its keys. Group commit across groups: a store writes its batch without syncing and then waits for
- * the shared sync, one small synced write that every store writing in the meantime shares; LevelDB's log is
- * sequential, so that one fsync makes every earlier batch of every group durable. A thousand groups writing in the
- * same turn cost one fsync, not a thousand.
+ * prefix of all its keys. Group commit across groups: a store hands its batch's operations to the shared batch
+ * (sharedLevelBatch.ts), which writes those of every store writing in the same turn as one synced LevelDB batch.
+ * A thousand groups writing in the same turn cost one write and one fsync, not a thousand.
  *
  * Snapshot chunks go to `<location>/snapshots/<group>/` (files, like a single store's), or into the database when it
  * was given as `db`.
@@ -21,8 +20,8 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import { groupIdSchema, type GroupId } from '../../src/groupId.js';
 import type { NodeId } from '../../src/core/index.js';
-import { LevelLogStore, type LevelDatabase, type SharedSync } from './LevelLogStore.js';
-import { syncWrite, type Bytes } from './levelLayout.js';
+import { LevelLogStore, type LevelDatabase } from './LevelLogStore.js';
+import { SharedLevelBatch } from './sharedLevelBatch.js';
 
 export type SharedLevelLogStoresOptions = {
   /** The cluster the host belongs to; each group's store records `<clusterId>/<group>` as its cluster. */
@@ -31,17 +30,12 @@ export type SharedLevelLogStoresOptions = {
   readonly nodeId: NodeId;
 } & ({ readonly location: string; readonly db?: undefined } | { readonly db: LevelDatabase; readonly location?: undefined });
 
-const SYNC_KEY = Buffer.from('sync');
-
-export class SharedLevelLogStores implements SharedSync {
+export class SharedLevelLogStores {
   readonly db: LevelDatabase;
   private readonly ownsDb: boolean;
   private readonly location: string | undefined;
-  private readonly commits;
-  /** Callers of `sync` waiting for the next synced write. */
-  private waiting: { resolve: () => void; reject: (error: unknown) => void }[] = [];
-  private syncing: Promise<void> | null = null;
-  private syncs = 0;
+  /** The one write per turn that carries every store's batch. */
+  private readonly batch: SharedLevelBatch;
 
   constructor(private readonly options: SharedLevelLogStoresOptions) {
     if (options.db !== undefined) {
@@ -52,12 +46,17 @@ export class SharedLevelLogStores implements SharedSync {
       this.ownsDb = true;
     }
     this.location = options.location;
-    this.commits = this.db.sublevel<Bytes, Bytes>('sync', { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    this.batch = new SharedLevelBatch(this.db);
   }
 
-  /** Synced writes so far (each one made every group's earlier writes durable). */
+  /** Synced batches written so far (each one made the writes of every group in it durable). */
   get syncCount(): number {
-    return this.syncs;
+    return this.batch.syncCount;
+  }
+
+  /** Batches written so far, synced or not: one per turn in which stores wrote, however many. */
+  get writeCount(): number {
+    return this.batch.writeCount;
   }
 
   /** A store for group `group` on the shared database (a new one for each call: one per node incarnation). */
@@ -69,41 +68,13 @@ export class SharedLevelLogStores implements SharedSync {
       db,
       identity: { clusterId: `${this.options.clusterId}/${group}`, nodeId: this.options.nodeId, ...(options.members === undefined ? {} : { members: options.members }) },
       snapshotDirectory: this.location === undefined ? null : join(this.location, 'snapshots', name),
-      sharedSync: this,
-    });
-  }
-
-  /** Resolve once a synced write that began after this call is durable (see SharedSync). */
-  sync(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-      this.syncing ??= this.runSyncs();
+      sharedBatch: this.batch,
     });
   }
 
   /** Close the database (when it was opened here), once every store is closed. */
   async close(): Promise<void> {
-    while (this.syncing !== null) await this.syncing;
+    await this.batch.idle();
     if (this.ownsDb) await this.db.close();
-  }
-
-  /** One synced write per round, shared by every caller waiting when it starts; more rounds while callers arrive. */
-  private async runSyncs(): Promise<void> {
-    try {
-      while (this.waiting.length > 0) {
-        // Let the stores writing in this turn join the same round.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        const round = this.waiting;
-        this.waiting = [];
-        try {
-          await this.commits.batch([{ type: 'put', key: SYNC_KEY, value: Buffer.from(String(++this.syncs)) }], syncWrite);
-          for (const waiter of round) waiter.resolve();
-        } catch (error) {
-          for (const waiter of round) waiter.reject(error);
-        }
-      }
-    } finally {
-      this.syncing = null;
-    }
   }
 }

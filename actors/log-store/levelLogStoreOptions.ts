@@ -1,8 +1,9 @@
 /**
- * How a `LevelLogStore` is set up (its identity, where its database and snapshot chunks live, a shared fsync), and
+ * How a `LevelLogStore` is set up (its identity, where its database and snapshot chunks live, a shared batch), and
  * what it reports (counters, durable batches).
  */
 import type { NodeId } from '../../src/core/index.js';
+import type { RawOperation } from './levelBatch.js';
 import type { LevelDatabase } from './levelLayout.js';
 
 /** Who a data directory belongs to. Stored on first open; a later open with a different identity is refused. */
@@ -24,11 +25,12 @@ export type LevelLogStoreOptions = {
   /** Told about each durable batch (metrics: fsync latency, batch sizes); never on the write's critical path. */
   readonly observer?: LevelLogStoreObserver;
   /**
-   * Share one fsync with other stores of the same database (many Raft groups in one process, see
-   * SharedLevelLogStores.ts): the store writes its batch without syncing, then waits for `sharedSync.sync()`, one
-   * synced write that makes every earlier write of the database durable (LevelDB's log is sequential).
+   * Share one database write with other stores of the same database (many Raft groups in one process, see
+   * SharedLevelLogStores.ts): the store hands its batch's operations, keyed as `sharedBatch.db` sees them, to
+   * `sharedBatch.write`, which writes those of every store of the same turn as one synced batch. The store's
+   * database must then be a sublevel of (or be) `sharedBatch.db`.
    */
-  readonly sharedSync?: SharedSync;
+  readonly sharedBatch?: SharedBatch;
 } & (
   | {
       /** Directory of a classic-level (LevelDB) database, created when missing. The store opens and closes it. */
@@ -71,9 +73,16 @@ export interface LevelBatchWritten {
   readonly durationMs: number;
 }
 
-/** One synced write for many stores: resolves once a synced write begun after the call is durable. */
-export interface SharedSync {
-  sync(): Promise<void>;
+/** One database write for the batches of many stores (see `LevelLogStoreOptions.sharedBatch`). */
+export interface SharedBatch {
+  /** The database the batch is written to: the operations' keys are its keys (sublevel prefixes included). */
+  readonly db: LevelDatabase;
+  /**
+   * Write `operations` atomically, in one batch with those of the other stores that write in the same turn. Resolves
+   * once that batch is written (durable, when it was synced: it is whenever one of its stores asked for `sync`);
+   * rejects, for every store in it, when it failed.
+   */
+  write(operations: readonly RawOperation[], sync: boolean): Promise<void>;
 }
 
 export interface LevelLogStoreObserver {

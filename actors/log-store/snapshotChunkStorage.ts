@@ -8,12 +8,12 @@
  * whole or the new one whole. The storage only has to (1) keep a generation's chunks until it is dropped, (2) have
  * them durable when `seal` resolves, and (3) give chunk `k` of a generation back, checksum verified.
  */
-import type { AbstractChainedBatch, AbstractSublevel } from 'abstract-level';
+import type { AbstractSublevel } from 'abstract-level';
+import type { GroupBatch } from './levelBatch.js';
 import type { LevelDatabase } from './levelLayout.js';
 import { decodeSnapshotChunk, encodeSnapshotChunk, snapshotChunkKey, snapshotChunkRange } from './levelCodec.js';
 
 type Bytes = Buffer;
-export type ChunkBatch = AbstractChainedBatch<LevelDatabase, string | Buffer | Uint8Array, string>;
 export type ChunkSublevel = AbstractSublevel<LevelDatabase, string | Buffer | Uint8Array, Bytes, Bytes>;
 
 /** A snapshot's chunks as the meta record promises them. */
@@ -32,11 +32,11 @@ export interface SnapshotChunkStorage {
    */
   recover(keep: StoredGeneration | null): Promise<void>;
   /** Add chunk `chunk` of `generation` (chunks arrive in order from 0): into `batch`, or written out at once. */
-  stage(batch: ChunkBatch, generation: number, chunk: number, data: Uint8Array): Promise<void>;
+  stage(batch: GroupBatch, generation: number, chunk: number, data: Uint8Array): Promise<void>;
   /** Before the batch that makes `generation` current is written: its chunks must be durable once this resolves. */
   seal(generation: number): Promise<void>;
   /** Forget `generation` (its `chunks` chunks): with the batch, or once the batch is durable (`written`). */
-  drop(batch: ChunkBatch, generation: number, chunks: number): void;
+  drop(batch: GroupBatch, generation: number, chunks: number): void;
   /**
    * The batch that `stage`, `seal` and `drop` prepared is durable, and the store already names what it made current:
    * a read that misses a dropped generation and asks again finds the new one.
@@ -54,7 +54,11 @@ export interface SnapshotChunkStorage {
 
 /** Chunks as values of the store's `snapshot` sublevel, one key per chunk; written in the store's own batches. */
 export class DatabaseChunks implements SnapshotChunkStorage {
-  constructor(private readonly sublevel: ChunkSublevel) {}
+  /** `prefix`: the sublevel's prefix as a key of the database the store's batches go to (levelBatch.ts). */
+  constructor(
+    private readonly sublevel: ChunkSublevel,
+    private readonly prefix: Bytes,
+  ) {}
 
   async recover(keep: StoredGeneration | null): Promise<void> {
     const generation = keep?.generation ?? 0;
@@ -62,9 +66,9 @@ export class DatabaseChunks implements SnapshotChunkStorage {
     await this.sublevel.clear(snapshotChunkRange(generation + 1));
   }
 
-  async stage(batch: ChunkBatch, generation: number, chunk: number, data: Uint8Array): Promise<void> {
+  async stage(batch: GroupBatch, generation: number, chunk: number, data: Uint8Array): Promise<void> {
     const key = snapshotChunkKey(generation, chunk);
-    batch.put<Bytes, Bytes>(key, encodeSnapshotChunk(key, data), { sublevel: this.sublevel });
+    batch.put(Buffer.concat([this.prefix, key]), encodeSnapshotChunk(key, data));
   }
 
   async seal(): Promise<void> {
@@ -72,8 +76,8 @@ export class DatabaseChunks implements SnapshotChunkStorage {
     // becomes durable with it.
   }
 
-  drop(batch: ChunkBatch, generation: number, chunks: number): void {
-    for (let chunk = 0; chunk < chunks; chunk++) batch.del<Bytes>(snapshotChunkKey(generation, chunk), { sublevel: this.sublevel });
+  drop(batch: GroupBatch, generation: number, chunks: number): void {
+    for (let chunk = 0; chunk < chunks; chunk++) batch.del(Buffer.concat([this.prefix, snapshotChunkKey(generation, chunk)]));
   }
 
   async written(): Promise<void> {}

@@ -48,17 +48,21 @@ async function run(groups: number): Promise<void> {
   await waitFor(() => hosts.every((host) => host.status().groups.quiesced === groups), 'every group quiesces');
   const value = 'v'.repeat(100);
   let writes = 0;
-  let failures = 0;
+  const failures = new Map<string, number>();
+  const latencies: number[] = [];
   let stop = false;
   const writer = async (): Promise<void> => {
     while (!stop) {
       const host = hosts[Math.floor(Math.random() * hosts.length)]!;
       const key = `k${Math.floor(Math.random() * 100_000)}`;
+      const sent = performance.now();
       try {
         await host.propose(names[Math.floor(Math.random() * groups)]!, { key, value }, { timeoutMs: 5000 });
+        latencies.push(performance.now() - sent);
         writes++;
-      } catch {
-        failures++;
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? String(error);
+        failures.set(code, (failures.get(code) ?? 0) + 1);
       }
     }
   };
@@ -71,8 +75,10 @@ async function run(groups: number): Promise<void> {
   await Promise.all(writers);
   const wall = (performance.now() - began) / 1000;
   const used = process.cpuUsage(cpu);
+  latencies.sort((a, b) => a - b);
+  const percentile = (p: number): string => (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0).toFixed(1);
   console.log(
-    `${groups} group(s), ${clients} clients: ${Math.round(writes / wall)} writes/s (${failures} failed), ` +
+    `${groups} group(s), ${clients} clients: ${Math.round(writes / wall)} writes/s (failed: ${failures.size === 0 ? 'none' : [...failures].map(([code, count]) => `${count} ${code}`).join(', ')}), p50 ${percentile(0.5)} ms, p99 ${percentile(0.99)} ms, ` +
       `${Math.round((used.user + used.system) / Math.max(1, writes))} µs CPU per write, ` +
       `${((hub.delivered.messages - delivered.messages) / Math.max(1, writes)).toFixed(1)} messages and ` +
       `${((hub.delivered.signals - delivered.signals) / Math.max(1, writes)).toFixed(1)} signals per write`,

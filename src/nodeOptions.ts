@@ -27,6 +27,7 @@ const raftConfigSchema = z
     preVote: z.boolean(),
     checkQuorum: z.boolean(),
     forwardToLeader: z.boolean(),
+    commitHeartbeats: z.boolean(),
     leaseReads: z.boolean(),
     leaseClockDrift: z.number().min(0).lt(1),
     electionPriority: z.number().min(0.01).max(100),

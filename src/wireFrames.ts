@@ -7,7 +7,8 @@
  *
  * `b` holds the Raft messages of one turn, per group (`""` is the group of a single-group node; a host of many groups
  * puts each group's messages under its id), in the order they were sent. `s` holds host-level signals (liveness and
- * quiescing of a multi-group host), whose shape the receiver validates with the schema it was given. Who sends, to
+ * quiescing of a multi-group host), whose shape the receiver validates with the schema it was given, and delivers
+ * before the frame's messages (see Http2Endpoint). Who sends, to
  * whom and in which cluster is said once, in the stream's headers, and checked once when it opens.
  *
  * Bytes from the network are never trusted: `FrameReader` refuses a frame longer than its limit before buffering it,

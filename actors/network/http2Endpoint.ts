@@ -165,11 +165,14 @@ export class Http2Endpoint<Signal = never> {
         const foreign = batches.find(({ group }) => !this.owner.hostsGroup(group));
         if (foreign !== undefined) return this.refuseFrame(stream, sender, unknownGroup(foreign.group));
         if (!this.owner.running()) continue; // a stopped node takes nothing; the sender's heartbeats resume later
+        // Signals first: a frame loses the order of signals and messages sent in the same turn, and the one order that
+        // matters comes out right this way. A follower woken by its sleeping leader's heartbeat sends `wake`, then its
+        // answer; delivered answer first, the answer lets the leader sleep and the late `wake` wakes it again, for ever.
+        for (const signal of signals) this.owner.signalled(sender, signal);
         for (const { group, messages } of batches) {
           for (const message of messages) this.owner.deliver(sender, group, message);
           this.stats.messagesReceived += messages.length;
         }
-        for (const signal of signals) this.owner.signalled(sender, signal);
       }
     });
     stream.on('end', () => stream.end());

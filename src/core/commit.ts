@@ -22,7 +22,9 @@ export function maybeCommit(core: CoreState): void {
       return;
     }
     for (const read of core.readsAwaitingCommit.splice(0)) confirmLeadershipFor(core, read.ids, read.from, undefined);
-    // Followers learn the new commit index with the next append or heartbeat.
+    // Followers learn the new commit index with the next append or heartbeat, and caught-up ones at once (unless the
+    // host carries it otherwise: see RaftConfig.commitHeartbeats).
+    if (!core.config.commitHeartbeats) return;
     for (const [peer, progress] of core.progress) {
       if (progress.mode === 'replicate' && progress.matchIndex === core.log.lastIndex && progress.inflight.length === 0) {
         sendHeartbeat(core, peer, false);

@@ -29,6 +29,7 @@ export function handleAppendEntries(core: CoreState, from: NodeId, request: Appe
     // Everything up to our commit index is known to match any leader's log; acknowledge what we have.
     const skip = core.commit - request.prevLogIndex;
     if (skip >= request.entries.length) {
+      confirmedByLeader(core, from, core.commit);
       reply(core, from, appendResponse(core, true, core.commit, 0, 0, request.round));
       return;
     }
@@ -80,6 +81,7 @@ function acceptEntries(core: CoreState, from: NodeId, request: AppendEntries): v
     forgetUncommittedMembership(core);
   } else adoptConfigEntries(core, newEntries);
   const matched = request.prevLogIndex + request.entries.length;
+  confirmedByLeader(core, from, matched);
   const newCommit = Math.min(request.leaderCommit, matched);
   if (newCommit > core.commit) {
     core.commit = newCommit;
@@ -87,6 +89,30 @@ function acceptEntries(core: CoreState, from: NodeId, request: AppendEntries): v
   }
   reply(core, from, appendResponse(core, true, matched, 0, 0, request.round));
   checkRemoved(core);
+}
+
+/** The current leader `from` confirmed this log matches its own through `index` (see `CoreState.leaderConfirmed`). */
+function confirmedByLeader(core: CoreState, from: NodeId, index: number): void {
+  const known = core.leaderConfirmed;
+  if (known !== null && known.term === core.currentTerm && known.leader === from && known.index >= index) return;
+  core.leaderConfirmed = { term: core.currentTerm, leader: from, index: known !== null && known.term === core.currentTerm && known.leader === from ? Math.max(known.index, index) : index };
+}
+
+/**
+ * The leader `from` says everything through `commit` is committed in `term` (a multi-Raft quiesce notice, in place of
+ * the append that would carry it). A follower of `from` in that term commits through what `from`'s appends confirmed
+ * here: those entries are the leader's own (log matching), so this is AppendEntries' commit rule without the append.
+ * Anything else is ignored: a stale or foreign notice changes nothing.
+ */
+export function learnCommit(core: CoreState, from: NodeId, term: number, commit: number): void {
+  const confirmed = core.leaderConfirmed;
+  if (core.currentRole !== 'follower' || term !== core.currentTerm || core.leaderId !== from) return;
+  if (confirmed === null || confirmed.term !== term || confirmed.leader !== from) return;
+  const newCommit = Math.min(commit, confirmed.index, core.log.lastIndex);
+  if (newCommit > core.commit) {
+    core.commit = newCommit;
+    maybeApply(core);
+  }
 }
 
 export function appendResponse(core: CoreState, success: boolean, index: number, hintIndex: number, hintTerm: number, round: number): AppendEntriesResponse {

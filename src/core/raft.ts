@@ -28,7 +28,7 @@ import { appliedThrough, compactThrough, snapshotFailed, startSnapshot } from '.
 import { contradiction } from './contradictions.js';
 import { writesDurable } from './durability.js';
 import { answerRemovedCandidate, checkQuorum, handleRequestVote, handleVoteResponse, leaderUnreachable, learnRemoval, ownVoteDurable, startElection, waitForLeader } from './election.js';
-import { handleAppendEntries } from './followerReplication.js';
+import { handleAppendEntries, learnCommit } from './followerReplication.js';
 import { handleAppendResponse } from './leaderReplication.js';
 import type { Membership, MembershipChange } from './membership.js';
 import { membershipFromLog, proposeChange } from './membershipChanges.js';
@@ -225,6 +225,15 @@ export class RaftCore {
     writesDurable(this.state, writeId);
     ownVoteDurable(this.state, writeId);
     if (this.state.currentRole === 'leader') maybeCommit(this.state);
+    return this.state.flush();
+  }
+
+  /**
+   * The leader `from` says everything through `commit` is committed in `term` (a multi-Raft host's quiesce notice):
+   * a follower of it commits through what its appends confirmed here. Ignored otherwise.
+   */
+  commitNotice(from: NodeId, term: number, commit: number): Effect[] {
+    learnCommit(this.state, from, term, commit);
     return this.state.flush();
   }
 

@@ -159,6 +159,11 @@ export class CoreState {
    */
   leaderRound = 0;
   /**
+   * The last index the current leader's appends confirmed this log matches its own (log matching), in its term:
+   * what a `commitNotice` from that leader may commit. Null until an append from the current leader succeeds.
+   */
+  leaderConfirmed: { readonly term: number; readonly leader: NodeId; readonly index: number } | null = null;
+  /**
    * A received snapshot whose last chunk is being stored (`stored` false) or is stored and being restored, with its
    * chunk count. Until `stored`, a crash loses it: answers say the last chunk is still to be taken.
    */

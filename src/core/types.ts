@@ -350,6 +350,13 @@ export interface RaftConfig {
    * within [T, 3 T). Never shorter than T, so leases and check-quorum keep their guarantees.
    */
   readonly electionPriority: number;
+  /**
+   * A leader tells its followers at once when its commit index moves (an empty append to each caught-up follower),
+   * default true. Off, followers learn it with the next append or heartbeat, or from the leader's `commitNotice`: a
+   * multi-Raft host turns it off and carries the commit in the notice that puts a group to sleep, which saves an
+   * append and its answer per follower for every write to an idle group.
+   */
+  readonly commitHeartbeats: boolean;
 }
 
 export const defaultRaftConfig: RaftConfig = {
@@ -368,6 +375,7 @@ export const defaultRaftConfig: RaftConfig = {
   leaseReads: false,
   leaseClockDrift: 0.1,
   electionPriority: 1,
+  commitHeartbeats: true,
 };
 
 /** What a node recovers from its log store before it starts. */

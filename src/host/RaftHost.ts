@@ -167,17 +167,15 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     if (this.groups.has(id)) throw new InvalidConfigError(`group ${JSON.stringify(id)} already exists on host ${this.id}`);
     const now = this.wheel.now();
     for (const member of options.members) if (member !== this.id) this.liveness.watch(member, now);
-    const given: Partial<RaftConfig> = { ...this.config, ...options.config };
+    // A quiescing group learns commits from the notice that puts it to sleep, not from an append per commit.
+    const given: Partial<RaftConfig> = { ...(this.quiesce ? { commitHeartbeats: false } : {}), ...this.config, ...options.config };
     const config: Partial<RaftConfig> = this.spreadLeaders && given.electionPriority === undefined
       ? { ...given, electionPriority: preferredLeader(id, options.members) === this.id ? PREFERRED_PRIORITY : 1 }
       : given;
     const wheelTimer = new WheelTimer(this.wheel);
     const timer: TimerActor = this.quiesce ? new QuiescingTimer(wheelTimer) : wheelTimer;
     let quiescence: GroupQuiescence | null = null;
-    const network = new GroupNetwork((to, message) => {
-      quiescence?.sent(to, message);
-      this.network.send(to, id, message);
-    });
+    const network = new GroupNetwork((to, message) => this.network.send(to, id, message));
     const node = createRaftNode<Command, SM>({ ...options, logStore: options.logStore ?? this.logStoreFor(id), id: this.id, network, timer, config });
     if (timer instanceof QuiescingTimer) {
       quiescence = new GroupQuiescence(
@@ -190,12 +188,14 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
             return [...voters, ...learners].filter((member) => member !== this.id);
           },
           waiting: () => node.actor.getSnapshot().context.runtime.waiters.size,
+          commitNotice: (from, term, commit) => node.actor.send({ type: 'xraft.commitNotice', from, term, commit }),
         },
         timer,
         (to, signal) => this.network.signal(to, signal),
         () => (this.campaigning.size < this.maxCampaigns ? 0 : Math.round(this.electionTimeoutMs * (0.25 + 0.5 * Math.random()))),
       );
     }
+    node.on('applied', ({ index }) => quiescence?.applied(index));
     node.on('roleChanged', ({ role }) => {
       if (role === 'preCandidate' || role === 'candidate') this.campaigning.add(id);
       else this.campaigning.delete(id);
@@ -301,6 +301,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     }
     group.quiescence?.arrived(from, message);
     group.network.deliver(from, message);
+    group.quiescence?.heard(message);
   }
 
   private signalled(from: NodeId, signal: HostSignal): void {

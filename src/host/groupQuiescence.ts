@@ -4,12 +4,14 @@
  * core decides, so safety is the core's as always; only liveness depends on it, and every path below ends awake.
  *
  * Leader: at a heartbeat, the group sleeps when it is settled (commit = last index = applied), nobody waits on this
- * node, and every member acknowledged the whole log after this commit index was sent to it (so, on an ordered link,
- * each follower has seen this commit). A write thus puts its group back to sleep at the first heartbeat after it
- * commits: its append, the commit and the answers are all the messages it costs.
- * It tells each member with a `quiesce` notice (term, commit).
- * Follower: a notice from its current leader, at its term, matching its commit and last index, puts it to sleep;
- * any mismatch answers `wake`, so the leader resumes heartbeats instead of the follower timing out.
+ * node, and every member acknowledged the whole log since the group last woke. It tells each member with a `quiesce`
+ * notice (term, commit), which also carries the commit index: the host turns the core's commit heartbeats off
+ * (`RaftConfig.commitHeartbeats`), so a write to an idle group costs its append and the answers, then one notice.
+ * Follower: a notice from its current leader, at its term, matching its last index, commits through it (the core's
+ * `commitNotice`: what that leader's appends confirmed here) and puts it to sleep, once nobody waits on it (a write
+ * forwarded from here waits for this node to apply it: the decision then waits for that apply); any mismatch answers
+ * `wake`, so the leader resumes heartbeats instead of the follower timing out. Nobody may wait on a sleeping node:
+ * its callers' deadlines are swept only when it handles an event.
  * Waking: any Raft message for the group, a local operation (the host calls `wakeLocally`), a `wake` notice, a timer
  * request from the core, and the host's failure detector: a silent peer host wakes the groups it leads (followers
  * then elect after a full election timeout) and the groups led here that it is a member of (check-quorum).
@@ -33,28 +35,26 @@ export interface QuiescentNode {
   peers(): readonly NodeId[];
   /** Callers waiting on this node (proposals, reads). */
   waiting(): number;
+  /** Hand the core a leader's commit notice (`RaftCore.commitNotice`). */
+  commitNotice(from: NodeId, term: number, commit: number): void;
 }
 
-/** Per member: something that happened to it in this term, and when (in `GroupQuiescence.clock` ticks). */
-interface Seen {
+/** Per member: its latest acknowledgement (a successful append answer): the index it holds, in which term, and when. */
+interface Ack {
   readonly term: number;
-  /** The commit index sent, or the index acknowledged. */
   readonly index: number;
+  /** In `GroupQuiescence.clock` ticks. */
   readonly at: number;
 }
 
 export class GroupQuiescence {
-  /** Per member: the highest commit index sent to it, first sent at `at`. */
-  private readonly commitSent = new Map<NodeId, Seen>();
-  /** Per member: its latest acknowledgement (a successful append answer) and the index it holds. */
-  private readonly acked = new Map<NodeId, Seen>();
-  /** Orders sends and answers: an answer that arrived after a send has a higher tick. */
+  private readonly acked = new Map<NodeId, Ack>();
+  /** Orders answers and wakes. */
   private clock = 0;
-  /**
-   * When the group last woke. Sleeping again takes answers from after it: a member that answered a notice with `wake`
-   * (it had not seen the commit) must first be sent a heartbeat, or leader and follower would trade notices forever.
-   */
+  /** When the group last woke: sleeping again takes answers from after it. */
   private wokeAt = 0;
+  /** A notice taken, whose commit this follower is applying before it decides (see `applied`). */
+  private pending: { readonly from: NodeId; readonly notice: QuiesceNotice } | null = null;
   /** Times this group went to sleep, for status and tests. */
   sleeps = 0;
 
@@ -79,21 +79,20 @@ export class GroupQuiescence {
     return this.timer.asleep;
   }
 
-  /** The node sent `message` to `to` (watching the commit index each member was sent). */
-  sent(to: NodeId, message: RaftMessage): void {
-    if (message.type !== 'AppendEntries') return;
-    const known = this.commitSent.get(to);
-    if (known === undefined || known.term !== message.term || message.leaderCommit > known.index) {
-      this.commitSent.set(to, { term: message.term, index: message.leaderCommit, at: ++this.clock });
-    }
-  }
-
   /** A Raft message for the group arrived from `from`: wake first, then the node hears it. */
   arrived(from: NodeId, message: RaftMessage): void {
     if (message.type === 'AppendEntriesResponse' && message.success) {
       this.acked.set(from, { term: message.term, index: message.index, at: ++this.clock });
     }
     if (this.timer.wake()) this.woke();
+  }
+
+  /**
+   * The node heard `message` (after `arrived`): a leader whose last member just acknowledged its settled log sleeps
+   * at once, as at `applied`.
+   */
+  heard(message: RaftMessage): void {
+    if (message.type === 'AppendEntriesResponse' && !this.timer.asleep && this.settled()) this.timer.sleep();
   }
 
   /** A local proposal, read or membership change: wake, and wake the leader so it heartbeats again. */
@@ -115,43 +114,67 @@ export class GroupQuiescence {
       this.wakeLocally();
       return;
     }
-    if (this.matches(from, signal)) {
-      this.timer.sleep();
-      this.sleeps++;
-    } else {
+    this.pending = null;
+    if (this.follows(from, signal)) {
       const status = this.node.status();
-      this.signal(from, { type: 'wake', group: this.group, term: status.term });
+      if (status.commitIndex < signal.commit) this.node.commitNotice(from, signal.term, signal.commit);
+      if (this.node.status().commitIndex === signal.commit) {
+        if (this.node.waiting() === 0) return this.sleepNow();
+        // Callers wait here for what this commit applies: decide once it is applied.
+        if (this.node.status().appliedIndex < signal.commit) return void (this.pending = { from, notice: signal });
+      }
     }
-  }
-
-  private matches(from: NodeId, notice: QuiesceNotice): boolean {
-    const status = this.node.status();
-    return (
-      status.role === 'follower' &&
-      status.leader === from &&
-      status.term === notice.term &&
-      status.commitIndex === notice.commit &&
-      status.lastIndex === notice.commit &&
-      this.node.waiting() === 0
-    );
+    this.signal(from, { type: 'wake', group: this.group, term: this.node.status().term });
   }
 
   /**
-   * The leader's heartbeat is due: sleep (true) when settled and every member acknowledged the whole log after it was
-   * sent this commit index. An answer to an earlier message may arrive after the commit was sent and count: on an
-   * ordered link the commit still reaches the follower before the notice does, and where it does not, the follower
-   * answers the notice with `wake`. Quiescing early can only cost a wake, never safety.
+   * The node applied entries. A leader whose write is now applied everywhere it needs sleeps at once, without waiting
+   * for its next heartbeat: the notice carries the commit to the followers, so a follower that forwarded the write
+   * learns it as soon as it would have from a commit heartbeat. A follower decides a notice that waited for this.
+   */
+  applied(index: number): void {
+    // `index`, not status(): the node reports its apply before its status shows it.
+    if (this.node.status().role === 'leader') {
+      if (!this.timer.asleep && this.settled(index)) this.timer.sleep();
+      return;
+    }
+    const pending = this.pending;
+    if (pending === null || index < pending.notice.commit) return;
+    this.pending = null;
+    const { from, notice } = pending;
+    if (this.follows(from, notice) && this.node.status().commitIndex === notice.commit && this.node.waiting() === 0) this.sleepNow();
+    else this.signal(from, { type: 'wake', group: this.group, term: this.node.status().term });
+  }
+
+  private sleepNow(): void {
+    this.timer.sleep();
+    this.sleeps++;
+  }
+
+  /** Whether this node follows `from` in the notice's term and holds exactly the log it commits. */
+  private follows(from: NodeId, notice: QuiesceNotice): boolean {
+    const status = this.node.status();
+    return status.role === 'follower' && status.leader === from && status.term === notice.term && status.lastIndex === notice.commit;
+  }
+
+  /**
+   * The leader's heartbeat is due: sleep (true) when settled and every member acknowledged the whole log since the
+   * group last woke (a member that answered a notice with `wake` must first be sent a heartbeat, or leader and follower
+   * would trade notices forever).
    */
   private heartbeatDue(): boolean {
+    return this.settled();
+  }
+
+  /** Leader: when settled with every member's acknowledgement, count a sleep and send the notices (true). */
+  private settled(appliedIndex = this.node.status().appliedIndex): boolean {
     const status = this.node.status();
-    if (status.role !== 'leader' || status.commitIndex !== status.lastIndex || status.appliedIndex !== status.lastIndex) return false;
+    if (status.role !== 'leader' || status.commitIndex !== status.lastIndex || appliedIndex !== status.lastIndex) return false;
     if (this.node.waiting() > 0) return false;
     const peers = this.node.peers();
     for (const peer of peers) {
-      const sent = this.commitSent.get(peer);
       const ack = this.acked.get(peer);
-      if (sent === undefined || sent.term !== status.term || sent.index !== status.commitIndex) return false;
-      if (ack === undefined || ack.term !== status.term || ack.index !== status.lastIndex || ack.at < sent.at || ack.at < this.wokeAt) return false;
+      if (ack === undefined || ack.term !== status.term || ack.index !== status.lastIndex || ack.at < this.wokeAt) return false;
     }
     this.sleeps++;
     for (const peer of peers) this.signal(peer, { type: 'quiesce', group: this.group, term: status.term, commit: status.commitIndex });
@@ -165,6 +188,7 @@ export class GroupQuiescence {
    */
   private woke(): void {
     this.wokeAt = ++this.clock;
+    this.pending = null;
     const status = this.node.status();
     if (status.role !== 'leader' && status.leader !== null && status.leader !== this.self) {
       this.signal(status.leader, { type: 'wake', group: this.group, term: status.term });

@@ -42,6 +42,8 @@ export type NodeEvent<Result, AppError> =
   | { readonly type: 'xraft.snapshot' }
   /** A leader became known: what waited for one is proposed or read again. */
   | { readonly type: 'xraft.leaderKnown' }
+  /** Leader `from` says everything through `commit` is committed in `term` (a multi-Raft host's quiesce notice). */
+  | { readonly type: 'xraft.commitNotice'; readonly from: NodeId; readonly term: number; readonly commit: number }
   | { readonly type: 'xraft.stop' }
   | { readonly type: 'xraft.fail'; readonly reason: string }
   | TimerReply
@@ -109,6 +111,8 @@ function feed<Command, Result, AppError>(runtime: NodeRuntime<Command, Result, A
       return runtime.snapshotNow();
     case 'xraft.leaderKnown':
       return runtime.leaderKnown();
+    case 'xraft.commitNotice':
+      return runtime.commitNotice(event.from, event.term, event.commit);
     default:
       return runtime.idle();
   }
@@ -152,6 +156,7 @@ export function createNodeMachine<Command, Result, AppError>() {
     'xraft.campaign': { actions: ['step', 'dispatch'] },
     'xraft.snapshot': { actions: ['step', 'dispatch'] },
     'xraft.leaderKnown': { actions: ['step', 'dispatch'] },
+    'xraft.commitNotice': { actions: ['step', 'dispatch'] },
   } as const;
 
   /** A failed child actor stops the node with a reason, instead of failing the node's actor silently. */

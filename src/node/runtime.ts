@@ -147,6 +147,11 @@ export class NodeRuntime<Command, Result, AppError> {
     this.run((core) => core.peerUnreachable(peer));
   }
 
+  /** The leader's word that `commit` is committed in `term` (a multi-Raft quiesce notice; see RaftCore.commitNotice). */
+  commitNotice(from: NodeId, term: number, commit: number): void {
+    this.run((core) => core.commitNotice(from, term, commit));
+  }
+
   electionTimeout(): void {
     this.run((core) => core.electionTimeout());
   }

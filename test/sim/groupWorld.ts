@@ -101,6 +101,12 @@ export class GroupWorld extends RunWorld<typeof noGroupNemesis> {
     this.throwViolation();
   }
 
+  /** What RaftHost does with a node's `applied` event: a follower's pending quiesce notice is decided. */
+  override emitted(host: SimHost, event: NodeEmitted): void {
+    super.emitted(host, event);
+    if (event.type === 'applied') this.fabric.quiescence(host.id, this.group)?.applied(event.index);
+  }
+
   override record(line: string): void {
     this.sharedTrace.record(this.queue.now, `[g${this.group}] ${line}`);
   }
@@ -108,7 +114,6 @@ export class GroupWorld extends RunWorld<typeof noGroupNemesis> {
   /** The group's node sent a message to host `to`: it travels between the hosts, tagged with this group. */
   override send(from: SimHost, to: NodeId, message: RaftMessage): void {
     this.stats.messagesSent++;
-    this.fabric.quiescence(from.id, this.group)?.sent(to, message);
     const delays = this.network.deliveryDelays();
     if (delays.length === 0) this.stats.messagesDropped++;
     if (delays.length > 1) this.stats.messagesDuplicated++;
@@ -143,6 +148,7 @@ export class GroupWorld extends RunWorld<typeof noGroupNemesis> {
     // The host wakes the group before its node hears the message (RaftHost.received does the same).
     this.fabric.quiescence(to, this.group)?.arrived(from, message);
     host.deliver(from, message);
+    this.fabric.quiescence(to, this.group)?.heard(message);
   }
 }
 

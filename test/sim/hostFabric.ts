@@ -86,6 +86,7 @@ export class HostFabric {
           return members === undefined ? [] : [...members.voters, ...members.learners].filter((member) => member !== id);
         },
         waiting: () => node().runtime.waiters.size,
+        commitNotice: (from, term, commit) => node().commitNotice(from, term, commit),
       };
       const quiescence = new GroupQuiescence(`g${group}`, id, view, quiescing, (to, signal) => this.signal(id, to, signal));
       this.host(id).groups.set(group, quiescence);

@@ -72,6 +72,8 @@ class MultiGroupSimulation {
       ...simConfig,
       snapshotThreshold: snapshots ? 20 : 0,
       snapshotTrailingEntries: 2,
+      // As RaftHost does: quiescing groups learn commits from the notices that put them to sleep.
+      commitHeartbeats: options.quiesce === false,
       ...options.config,
     };
     const ids = nodeIds(this.nodeCount);

@@ -228,6 +228,11 @@ export class SimHost {
     this.actor?.send({ type: 'xraft.campaign' });
   }
 
+  /** A leader's commit notice (a multi-Raft quiesce notice), as RaftHost hands it to the node. */
+  commitNotice(from: NodeId, term: number, commit: number): void {
+    this.actor?.send({ type: 'xraft.commitNotice', from, term, commit });
+  }
+
   /** The oldest disk operation is durable: tell the checks, then the node. */
   completeDisk(): void {
     const store = this.store;

@@ -2,7 +2,7 @@
  * `npm run bench -- multiraft [--groups 1000,10000] [--seconds S] [--cpu-prof DIR] [--no-build]`: three sharded KV processes from the
  * build (`--groups N`, examples/kv/shardedNode.ts) on loopback, for each N:
  * - cold start: from spawning the processes until every node knows a leader for every group;
- * - idle: once every group has quiesced, the CPU each process uses over 10 s (% of one core), and its resident memory
+ * - idle: once every group has quiesced and the leader balancer is done, 10 s on, the CPU each process uses over 10 s (% of one core), and its resident memory
  *   (per group: the process's RSS above a one-group process's, divided by N);
  * - load: closed-loop writes (64 clients, 100-byte values, 100,000 keys) spread over the three nodes, against one
  *   group's throughput under the same load in the same run;
@@ -40,10 +40,12 @@ export interface MultiraftRun {
   readonly groups: number;
   /** Seconds from spawn until every node knew a leader of every group (null: not within the bound). */
   readonly coldStartSeconds: number | null;
-  /** Groups led by each node once all had leaders. */
+  /** Groups led by each node once the balancer was done. */
   readonly leading: readonly number[];
   /** Seconds until every group on every node had quiesced after the cold start (null: not within the bound). */
   readonly quiescedAfterSeconds: number | null;
+  /** Seconds after the cold start until the leader balancer stopped moving leaderships (null: not within the bound). */
+  readonly balancedAfterSeconds: number | null;
   readonly idleCpuPercent: readonly number[];
   readonly rssMiB: readonly number[];
   readonly load: ClosedLoopResult;
@@ -56,6 +58,8 @@ export interface MultiraftRun {
 }
 
 const STEP_MS = 250;
+/** How long the processes rest after every group quiesced before idle CPU is measured. */
+const SETTLE_MS = 10_000;
 
 class ShardedCluster {
   private constructor(readonly processes: readonly ServerProcess[], readonly httpUrls: readonly string[], private readonly dir: string) {}
@@ -108,6 +112,27 @@ class ShardedCluster {
     return totals;
   }
 
+  /**
+   * Seconds since `since` until every group is asleep on every node and no node's count of groups led changed for
+   * 5 s (the balancer has finished), or null after `boundMs`.
+   */
+  async waitUntilBalanced(since: number, boundMs: number): Promise<number | null> {
+    let last = '';
+    let stableSince = performance.now();
+    while (performance.now() - since < boundMs) {
+      const counts = await this.counts();
+      const leading = counts.map((count) => (count === null ? 'down' : `${count.leading}/${count.quiesced === count.total}`)).join(',');
+      if (leading !== last) {
+        last = leading;
+        stableSince = performance.now();
+      } else if (performance.now() - stableSince >= 5000 && counts.every((count) => count !== null && count.quiesced === count.total)) {
+        return (stableSince - since) / 1000;
+      }
+      await pause(STEP_MS);
+    }
+    return null;
+  }
+
   /** Poll until `done(counts)` holds for every node; the seconds it took since `since`, or null after `boundMs`. */
   async waitFor(done: (counts: GroupCounts) => boolean, since: number, boundMs: number): Promise<number | null> {
     while (performance.now() - since < boundMs) {
@@ -136,11 +161,15 @@ export async function benchMultiraft(options: MultiraftOptions): Promise<{ basel
       const cluster = await ShardedCluster.start(main, groups, options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir]);
       try {
         const coldStartSeconds = await cluster.waitFor((count) => count.withLeader === groups, started, 600_000);
-        const leading = (await cluster.counts()).map((count) => count?.leading ?? 0);
-        options.log(`  all leaders after ${coldStartSeconds?.toFixed(1) ?? 'more than 600'} s; leading ${leading.join(' / ')}`);
+        options.log(`  all leaders after ${coldStartSeconds?.toFixed(1) ?? 'more than 600'} s`);
         const settled = performance.now();
         const quiescedAfterSeconds = await cluster.waitFor((count) => count.quiesced === groups, settled, 120_000);
+        // The leader balancer moves misplaced leaderships for a while after a cold start (each move wakes a group).
+        const balancedAfterSeconds = await cluster.waitUntilBalanced(settled, 300_000);
+        const leading = (await cluster.counts()).map((count) => count?.leading ?? 0);
         const pids = cluster.processes.map((server) => server.pid);
+        // Idle is the steady state: let the cold start's aftermath (garbage collection, LevelDB compactions) pass first.
+        await pause(SETTLE_MS);
         const cpuBefore = pids.map(cpuSeconds);
         const idleFrom = performance.now();
         await pause(10_000);
@@ -148,7 +177,7 @@ export async function benchMultiraft(options: MultiraftOptions): Promise<{ basel
         const idleCpuPercent = pids.map((pid, at) => (100 * (cpuSeconds(pid) - cpuBefore[at]!)) / idleSeconds);
         const rssMiB = pids.map((pid) => residentMiB(pid).rss);
         if (groups === 1) baselineRssMiB = rssMiB;
-        options.log(`  quiesced after ${quiescedAfterSeconds?.toFixed(1) ?? 'more than 120'} s; idle CPU ${idleCpuPercent.map((cpu) => cpu.toFixed(1)).join(' / ')} %; RSS ${rssMiB.map(Math.round).join(' / ')} MiB`);
+        options.log(`  quiesced after ${quiescedAfterSeconds?.toFixed(1) ?? 'more than 120'} s, balanced after ${balancedAfterSeconds?.toFixed(1) ?? 'more than 300'} s; leading ${leading.join(' / ')}; idle CPU ${idleCpuPercent.map((cpu) => cpu.toFixed(1)).join(' / ')} %; RSS ${rssMiB.map(Math.round).join(' / ')} MiB`);
         const targets: Target[] = cluster.httpUrls.map((url) => ({ system: 'xraft', url, gateway: '' }));
         const job = { targets, concurrency: 64, keys: 100_000, valueBytes: 100, readFraction: 0, timeoutMs: 10_000 };
         await client.closedLoop({ ...job, seconds: 1 }); // warm-up: connections, JIT, waking groups
@@ -170,7 +199,7 @@ export async function benchMultiraft(options: MultiraftOptions): Promise<{ basel
         );
         const readBack = await writeAndReadBack(cluster.httpUrls, `rb${groups}`, 300);
         options.log(`  read back ${readBack.matched} of ${readBack.written} keys written through another node`);
-        runs.push({ groups, coldStartSeconds, leading, quiescedAfterSeconds, idleCpuPercent, rssMiB, load, cpuMicrosPerWrite, perWrite, readBack });
+        runs.push({ groups, coldStartSeconds, leading, quiescedAfterSeconds, balancedAfterSeconds, idleCpuPercent, rssMiB, load, cpuMicrosPerWrite, perWrite, readBack });
       } finally {
         await cluster.stop();
       }
@@ -184,14 +213,14 @@ export async function benchMultiraft(options: MultiraftOptions): Promise<{ basel
 export function multiraftMarkdown({ baselineRssMiB, runs }: { baselineRssMiB: readonly number[]; runs: readonly MultiraftRun[] }): string {
   const single = runs.find((run) => run.groups === 1);
   const lines = [
-    '| groups per process | all leaders after (cold start) | groups led per node | all quiesced after | idle CPU per process (% of a core) | RSS per process MiB | RSS per group KiB | writes/s (64 clients over 3 nodes) | p50 / p99 ms | per write: CPU µs, messages, signals | vs one group | read back through another node |',
-    '|---:|---:|---|---:|---|---|---:|---:|---|---:|---:|---:|',
+    '| groups per process | all leaders after (cold start) | groups led per node | all quiesced after | leaders balanced after | idle CPU per process (% of a core) | RSS per process MiB | RSS per group KiB | writes/s (64 clients over 3 nodes) | p50 / p99 ms | per write: CPU µs, messages, signals | vs one group | read back through another node |',
+    '|---:|---:|---|---:|---:|---|---|---:|---:|---|---:|---:|---:|',
   ];
   for (const run of runs) {
     const perGroupKiB = run.groups === 1 ? '-' : Math.round((1024 * mean(run.rssMiB.map((rss, at) => rss - (baselineRssMiB[at] ?? 0)))) / run.groups).toString();
     const seconds = (value: number | null): string => (value === null ? 'not reached' : `${value.toFixed(1)} s`);
     lines.push(
-      `| ${run.groups.toLocaleString('en-US')} | ${seconds(run.coldStartSeconds)} | ${run.leading.join(' / ')} | ${seconds(run.quiescedAfterSeconds)} | ` +
+      `| ${run.groups.toLocaleString('en-US')} | ${seconds(run.coldStartSeconds)} | ${run.leading.join(' / ')} | ${seconds(run.quiescedAfterSeconds)} | ${seconds(run.balancedAfterSeconds)} | ` +
         `${run.idleCpuPercent.map((cpu) => cpu.toFixed(1)).join(' / ')} | ${run.rssMiB.map(Math.round).join(' / ')} | ${perGroupKiB} | ` +
         `${Math.round(run.load.perSecond).toLocaleString('en-US')} | ${run.load.latency.p50.toFixed(1)} / ${run.load.latency.p99.toFixed(1)} | ${Math.round(run.cpuMicrosPerWrite)}, ${run.perWrite.messages.toFixed(1)}, ${run.perWrite.signals.toFixed(1)} | ` +
         `${single === undefined ? '-' : (run.load.perSecond / single.load.perSecond).toFixed(2)} | ${run.readBack.matched} / ${run.readBack.written} |`,

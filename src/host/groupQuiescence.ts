@@ -79,12 +79,21 @@ export class GroupQuiescence {
     return this.timer.asleep;
   }
 
-  /** A Raft message for the group arrived from `from`: wake first, then the node hears it. */
+  /**
+   * A Raft message for the group arrived from `from`: wake first, then the node hears it. A follower woken by its
+   * leader's own message does not tell that leader it woke: the leader was awake to send it, and a `wake` arriving
+   * after the leader went back to sleep (on this follower's answer) would wake it again, round after round. (Only a
+   * transport that reorders could deliver such a message after the notice that followed it; the follower then times
+   * out, and its campaign wakes the leader.)
+   */
   arrived(from: NodeId, message: RaftMessage): void {
     if (message.type === 'AppendEntriesResponse' && message.success) {
       this.acked.set(from, { term: message.term, index: message.index, at: ++this.clock });
     }
-    if (this.timer.wake()) this.woke();
+    if (!this.timer.wake()) return;
+    const status = this.node.status();
+    if (status.role === 'follower' && status.leader === from && status.term === message.term) this.wokeQuietly();
+    else this.woke();
   }
 
   /**
@@ -181,14 +190,18 @@ export class GroupQuiescence {
     return true;
   }
 
-  /**
-   * The group woke: a follower tells its leader, so that a sleeping leader heartbeats again before this follower's
-   * election timer runs out. Even when the leader's own message woke it: that may be a late or duplicated heartbeat
-   * from before the leader slept.
-   */
-  private woke(): void {
+  /** Woken, without telling the leader (see `arrived`). */
+  private wokeQuietly(): void {
     this.wokeAt = ++this.clock;
     this.pending = null;
+  }
+
+  /**
+   * The group woke: a follower tells its leader, so that a sleeping leader heartbeats again before this follower's
+   * election timer runs out.
+   */
+  private woke(): void {
+    this.wokeQuietly();
     const status = this.node.status();
     if (status.role !== 'leader' && status.leader !== null && status.leader !== this.self) {
       this.signal(status.leader, { type: 'wake', group: this.group, term: status.term });

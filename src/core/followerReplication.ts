@@ -95,7 +95,7 @@ function acceptEntries(core: CoreState, from: NodeId, request: AppendEntries): v
 function confirmedByLeader(core: CoreState, from: NodeId, index: number): void {
   const known = core.leaderConfirmed;
   if (known !== null && known.term === core.currentTerm && known.leader === from && known.index >= index) return;
-  core.leaderConfirmed = { term: core.currentTerm, leader: from, index: known !== null && known.term === core.currentTerm && known.leader === from ? Math.max(known.index, index) : index };
+  core.leaderConfirmed = { term: core.currentTerm, leader: from, index };
 }
 
 /**

@@ -3,8 +3,10 @@
  * ranges and dragonboat's quiesce). It decides only about timers (see QuiescingTimer): nothing here changes what the
  * core decides, so safety is the core's as always; only liveness depends on it, and every path below ends awake.
  *
- * Leader: at a heartbeat, the group sleeps when it is settled (commit = last index = applied), nobody waits on this
- * node, and every member acknowledged the whole log since the group last woke. It tells each member with a `quiesce`
+ * Leader: the group sleeps as soon as it is settled (commit = last index = applied), nobody waits on this node, and
+ * every member acknowledged the whole log since the group last woke (checked when it applies, on each answer, and at
+ * each heartbeat; a member that answered a notice with `wake` must first be sent a heartbeat, or leader and follower
+ * would trade notices for ever). It tells each member with a `quiesce`
  * notice (term, commit), which also carries the commit index: the host turns the core's commit heartbeats off
  * (`RaftConfig.commitHeartbeats`), so a write to an idle group costs its append and the answers, then one notice.
  * Follower: a notice from its current leader, at its term, matching its last index, commits through it (the core's
@@ -68,7 +70,7 @@ export class GroupQuiescence {
     private readonly campaignDelay: () => number = () => 0,
   ) {
     timer.setHooks({
-      heartbeatDue: () => this.heartbeatDue(),
+      heartbeatDue: () => this.settled(),
       // Only a follower's timeout starts a campaign; a leader's is its check-quorum, a candidate's a retry.
       electionDelay: () => (this.node.status().role === 'follower' ? this.campaignDelay() : 0),
       wokeByCore: () => this.woke(),
@@ -114,7 +116,7 @@ export class GroupQuiescence {
     if (!this.timer.asleep) return;
     const status = this.node.status();
     const concerned = status.leader === peer || (status.role === 'leader' && this.node.peers().includes(peer));
-    if (concerned && this.timer.wake()) this.wokeAt = ++this.clock;
+    if (concerned && this.timer.wake()) this.wokeQuietly();
   }
 
   /** A quiesce or wake notice for this group from host `from`. */
@@ -164,15 +166,6 @@ export class GroupQuiescence {
   private follows(from: NodeId, notice: QuiesceNotice): boolean {
     const status = this.node.status();
     return status.role === 'follower' && status.leader === from && status.term === notice.term && status.lastIndex === notice.commit;
-  }
-
-  /**
-   * The leader's heartbeat is due: sleep (true) when settled and every member acknowledged the whole log since the
-   * group last woke (a member that answered a notice with `wake` must first be sent a heartbeat, or leader and follower
-   * would trade notices forever).
-   */
-  private heartbeatDue(): boolean {
-    return this.settled();
   }
 
   /** Leader: when settled with every member's acknowledgement, count a sleep and send the notices (true). */

@@ -57,14 +57,15 @@ afterAll(async () => {
 
 describe('the sharded key-value example', () => {
   it('elects a leader for every group on every node, spread over the nodes, and reports them on /status', { timeout: 30_000 }, async () => {
+    // The first elections may all go one node's way (whichever started first); the leader balancer then moves each
+    // group's leadership to its preferred member, which spreads them.
     const statuses = await waitFor(async () => {
       const all = await Promise.all(nodes.map(statusOf));
-      return all.every((status) => status?.groups.withLeader === GROUPS) ? (all as ShardedStatus[]) : null;
-    }, 'every group with a leader on every node', 25_000, 100);
+      const spread = all.every((status) => status?.groups.withLeader === GROUPS && status.groups.leading > 0);
+      return spread ? (all as ShardedStatus[]) : null;
+    }, 'every group with a leader on every node, and groups led by every node', 25_000, 100);
     expect(statuses.map(({ groups }) => groups.total)).toEqual([GROUPS, GROUPS, GROUPS]);
-    const leading = statuses.map(({ groups }) => groups.leading);
-    expect(leading.reduce((sum, count) => sum + count, 0)).toBe(GROUPS);
-    expect(leading.every((count) => count > 0), `groups led per node: ${leading.join(', ')}`).toBe(true);
+    expect(statuses.map(({ groups }) => groups.leading).reduce((sum, count) => sum + count, 0)).toBe(GROUPS);
   });
 
   it('reads back from any node what was written through any node, across groups', { timeout: 30_000 }, async () => {

@@ -70,7 +70,7 @@ export class GroupQuiescence {
     private readonly campaignDelay: () => number = () => 0,
   ) {
     timer.setHooks({
-      heartbeatDue: () => this.settled(),
+      heartbeatDue: () => this.quiesceIfSettled(),
       // Only a follower's timeout starts a campaign; a leader's is its check-quorum, a candidate's a retry.
       electionDelay: () => (this.node.status().role === 'follower' ? this.campaignDelay() : 0),
       wokeByCore: () => this.woke(),
@@ -103,7 +103,7 @@ export class GroupQuiescence {
    * at once, as at `applied`.
    */
   heard(message: RaftMessage): void {
-    if (message.type === 'AppendEntriesResponse' && !this.timer.asleep && this.settled()) this.timer.sleep();
+    if (message.type === 'AppendEntriesResponse') this.sleepIfSettled();
   }
 
   /** A local proposal, read or membership change: wake, and wake the leader so it heartbeats again. */
@@ -145,10 +145,7 @@ export class GroupQuiescence {
    */
   applied(index: number): void {
     // `index`, not status(): the node reports its apply before its status shows it.
-    if (this.node.status().role === 'leader') {
-      if (!this.timer.asleep && this.settled(index)) this.timer.sleep();
-      return;
-    }
+    if (this.node.status().role === 'leader') return this.sleepIfSettled(index);
     const pending = this.pending;
     if (pending === null || index < pending.notice.commit) return;
     this.pending = null;
@@ -168,8 +165,16 @@ export class GroupQuiescence {
     return status.role === 'follower' && status.leader === from && status.term === notice.term && status.lastIndex === notice.commit;
   }
 
-  /** Leader: when settled with every member's acknowledgement, count a sleep and send the notices (true). */
-  private settled(appliedIndex = this.node.status().appliedIndex): boolean {
+  /** Leader, awake between heartbeats: go to sleep now if settled (see `quiesceIfSettled`). */
+  private sleepIfSettled(appliedIndex?: number): void {
+    if (!this.timer.asleep && this.quiesceIfSettled(appliedIndex)) this.timer.sleep();
+  }
+
+  /**
+   * Leader: when settled with every member's acknowledgement, count a sleep and send the notices, and return true;
+   * the caller puts the timer to sleep (the heartbeat hook by returning true, the others with `timer.sleep()`).
+   */
+  private quiesceIfSettled(appliedIndex = this.node.status().appliedIndex): boolean {
     const status = this.node.status();
     if (status.role !== 'leader' || status.commitIndex !== status.lastIndex || appliedIndex !== status.lastIndex) return false;
     if (this.node.waiting() > 0) return false;

@@ -26,7 +26,36 @@ describe('a commit notice', () => {
     expect(cluster.appliedCommands('n2')).toEqual(['x']);
   });
 
-  it('commits no further than the log the leader confirmed here, whatever the notice says', () => {
+  it('commits nothing of a longer log that the leader has not confirmed, even at indexes it has committed', () => {
+    // n2 holds entries of term 2 where the leader's log has entries of term 3 (paper, Figure 7's follower (f)).
+    const term3 = { term: 3 };
+    const cluster = new Harness({
+      nodes: 3,
+      logs: { n1: [1, 3], n2: [1, 2, 2], n3: [1, 3] },
+      hardStates: { n1: term3, n2: term3, n3: term3 },
+      config: { commitHeartbeats: false, preVote: false },
+    });
+    cluster.campaign('n1');
+    cluster.deliver({ type: 'RequestVote' });
+    cluster.deliver({ type: 'RequestVoteResponse' });
+    expect(cluster.core('n1').role).toBe('leader');
+    // The leader's no-op at 3 commits with n3; n2 refuses the append (its entry 2 is of term 2), and so learns who leads.
+    cluster.deliver({ to: 'n3', type: 'AppendEntries' });
+    cluster.deliver({ to: 'n1', from: 'n3' });
+    expect(cluster.core('n1').commitIndex).toBe(3);
+    cluster.deliver({ to: 'n2', type: 'AppendEntries' });
+    expect(cluster.core('n2').leader).toBe('n1');
+    expect(cluster.core('n2').lastIndex).toBe(3);
+
+    // Commit index 3 is the leader's entry, not n2's: nothing of n2's log was confirmed, so nothing is committed.
+    cluster.node('n2').commitNotice('n1', cluster.core('n1').term, 3);
+    expect(cluster.core('n2').commitIndex).toBe(0);
+
+    cluster.stabilize();
+    expect(cluster.terms('n2')).toEqual(cluster.terms('n1'));
+  });
+
+  it('commits no further than the log it holds, whatever the notice says', () => {
     const cluster = new Harness({ nodes: 3, ...withoutCommitHeartbeats });
     cluster.campaign('n1');
     cluster.stabilize();

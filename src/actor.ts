@@ -74,12 +74,28 @@ export abstract class Actor<In extends Message, Out extends Message> {
   }
 }
 
+/** What `fromActor` runs: the actor, and the node whose inbox takes its replies. */
+export interface ActorChild<In extends Message, Out extends Message> {
+  readonly actor: Actor<In, Out>;
+  /**
+   * The node's inbox (src/node/inbox.ts), which keeps one order for everything the node hears; while it has none,
+   * replies go to the parent statechart with xstate's `sendBack`. Read at each reply: the node gets its inbox after
+   * xstate has created its children.
+   */
+  readonly node: { readonly inbox: ((reply: Out) => void) | null };
+}
+
 /** xstate actor logic that runs an `Actor` instance given as input: messages in through `receive`, replies back. */
-export function fromActor<In extends Message, Out extends Message>(): CallbackActorLogic<In, Actor<In, Out>> {
-  return fromCallback<In, Actor<In, Out>>(({ input, receive, sendBack }) => {
-    input.attach((reply) => sendBack(reply));
-    receive((message) => input.receive(message));
+export function fromActor<In extends Message, Out extends Message>(): CallbackActorLogic<In, ActorChild<In, Out>> {
+  return fromCallback<In, ActorChild<In, Out>>(({ input, receive, sendBack }) => {
+    const { actor, node } = input;
+    actor.attach((reply) => {
+      const { inbox } = node;
+      if (inbox === null) sendBack(reply);
+      else inbox(reply);
+    });
+    receive((message) => actor.receive(message));
     // xstate ignores what a cleanup returns: the node's `stop()` collects the close through `closed()`.
-    return () => void input.detach();
+    return () => void actor.detach();
   });
 }

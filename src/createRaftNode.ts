@@ -1,14 +1,14 @@
 /**
  * The public entry point: a Raft node around the user's state machine, as a handle with promises and events.
  */
-import { createActor } from 'xstate';
 import { MemoryLogStore } from '../actors/log-store/MemoryLogStore.js';
 import type { StateMachine } from '../actors/state-machine/StateMachine.js';
 import { RealTimer } from '../actors/timer/RealTimer.js';
 import { createCommandCodec, type EncodedCommand } from './codec.js';
 import { defaultRaftConfig, type MembershipChange, type NodeId, type Proposal, type SessionTag } from './core/index.js';
 import { OverloadedError, StoppedError, type XraftError } from './errors.js';
-import { createNodeMachine, type NodeEmitted } from './node/machine.js';
+import type { NodeEmitted } from './node/machine.js';
+import { createNodeActor } from './node/nodeActor.js';
 import { checkNodeOptions } from './nodeOptions.js';
 import { operationIds } from './operationIds.js';
 import { whenCampaignDecided, whenLeader, whenSnapshotCovers, type WaitableNode } from './nodeWaits.js';
@@ -16,13 +16,6 @@ import type { AppErrorOf, NodeStatus, ProposeOptions, RaftNode, RaftNodeOptions,
 import { ClientSession, type SessionOptions } from './session.js';
 
 export type { AppErrorOf, NodeStatus, ProposeOptions, RaftNode, RaftNodeEvent, RaftNodeOptions, ReadOptions, ResultOf } from './raftNode.js';
-
-/**
- * The statechart's definition, built once for every node of the process: it holds no node's state (each node's is
- * its runtime, in the actor's context; the simulator shares one the same way). One per node cost about 40 KB of heap
- * each, more than half of an idle node (measured with thousands of groups per process, see docs/multiraft.md).
- */
-let sharedMachine: ReturnType<typeof createNodeMachine> | null = null;
 
 /**
  * Create and start a Raft node.
@@ -45,11 +38,10 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
   checkNodeOptions(options, defaultRaftConfig);
   const stateMachine = options.stateMachine as unknown as StateMachine<Command, Result, AppError>;
   const codec = createCommandCodec(options.commandSchema);
-  const machine = (sharedMachine ??= createNodeMachine()) as unknown as ReturnType<typeof createNodeMachine<Command, Result, AppError>>;
   const defaultTimeoutMs = options.operationTimeoutMs ?? 10_000;
   const nextId = operationIds();
-  const actor = createActor(machine, {
-    input: {
+  const { actor, runtime, inbox } = createNodeActor<Command, Result, AppError>(
+    {
       id: options.id,
       members: options.members,
       ...(options.addresses === undefined ? {} : { addresses: options.addresses }),
@@ -65,9 +57,8 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
         stateMachine,
       },
     },
-    inspect: options.inspect,
-  });
-  const runtime = actor.getSnapshot().context.runtime;
+    options.inspect,
+  );
   // An unobserved actor error would crash the process; surface it as a stop instead, with its reason, to callers,
   // to status() and to 'stopped' listeners (xstate drops the actor's own emitter with it).
   let failure: string | null = null;
@@ -92,8 +83,8 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
     reads = [];
     // A node stopped in the meantime has already rejected these callers with StoppedError.
     if (!active()) return;
-    if (batch.length > 0) actor.send({ type: 'xraft.propose', proposals: batch });
-    for (const { ids, lease } of readBatches) actor.send({ type: 'xraft.read', ids, lease });
+    if (batch.length > 0) inbox.deliver({ type: 'xraft.propose', proposals: batch });
+    for (const { ids, lease } of readBatches) inbox.deliver({ type: 'xraft.read', ids, lease });
   };
   const schedule = (): void => {
     if (proposals.length === 0 && reads.length === 0) queueMicrotask(flush);
@@ -134,7 +125,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
         reject(error as OverloadedError);
         return;
       }
-      actor.send({ type: 'xraft.changeMembership', id, change, promote });
+      inbox.deliver({ type: 'xraft.changeMembership', id, change, promote });
     });
   };
 
@@ -237,21 +228,23 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
           reject(error as Error);
           return;
         }
-        actor.send({ type: 'xraft.transferLeadership', target });
+        inbox.deliver({ type: 'xraft.transferLeadership', target });
       });
     },
     status(): NodeStatus {
       const { context } = actor.getSnapshot();
       const members = runtime.core?.members ?? { voters: options.members, learners: [] };
+      // Role, term and leader only change through the statechart; the indexes move on the inbox's lane too.
+      const indexes = runtime.scalars() ?? context;
       return {
         id: context.id,
         role: failure === null ? context.role : 'stopped',
         term: context.term,
         leader: context.leader,
-        commitIndex: context.commitIndex,
-        appliedIndex: context.appliedIndex,
-        lastIndex: context.lastIndex,
-        snapshotIndex: context.snapshotIndex,
+        commitIndex: indexes.commitIndex,
+        appliedIndex: indexes.appliedIndex,
+        lastIndex: indexes.lastIndex,
+        snapshotIndex: indexes.snapshotIndex,
         stopReason: failure ?? context.stopReason,
         members: members.voters,
         learners: members.learners,
@@ -263,13 +256,13 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
     campaign(waitOptions = {}) {
       if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
       const decided = whenCampaignDecided(waitable, waitOptions.timeoutMs ?? defaultTimeoutMs);
-      actor.send({ type: 'xraft.campaign' });
+      inbox.deliver({ type: 'xraft.campaign' });
       return decided;
     },
     takeSnapshot(waitOptions = {}) {
       if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
-      const taken = whenSnapshotCovers(waitable, actor.getSnapshot().context.appliedIndex, waitOptions.timeoutMs ?? defaultTimeoutMs);
-      actor.send({ type: 'xraft.snapshot' });
+      const taken = whenSnapshotCovers(waitable, node.status().appliedIndex, waitOptions.timeoutMs ?? defaultTimeoutMs);
+      inbox.deliver({ type: 'xraft.snapshot' });
       return taken;
     },
     async stop(): Promise<void> {
@@ -279,6 +272,15 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
     },
     on(type, listener) {
       const subscription = actor.on(type, listener as (event: NodeEmitted) => void);
+      if (type === 'applied') {
+        const stopListening = inbox.onApplied(listener as (event: Extract<NodeEmitted, { type: 'applied' }>) => void);
+        return {
+          unsubscribe: () => {
+            stopListening();
+            subscription.unsubscribe();
+          },
+        };
+      }
       if (type !== 'stopped') return subscription;
       const onStopped = listener as (event: Extract<NodeEmitted, { type: 'stopped' }>) => void;
       stoppedListeners.add(onStopped);

@@ -188,7 +188,12 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
             return [...voters, ...learners].filter((member) => member !== this.id);
           },
           waiting: () => node.actor.getSnapshot().context.runtime.waiters.size,
-          commitNotice: (from, term, commit) => node.actor.send({ type: 'xraft.commitNotice', from, term, commit }),
+          commitNotice: (from, term, commit) => {
+            const notice = { type: 'xraft.commitNotice', from, term, commit } as const;
+            const { inbox } = node.actor.getSnapshot().context.runtime;
+            if (inbox === null) node.actor.send(notice);
+            else inbox(notice);
+          },
         },
         timer,
         (to, signal) => this.network.signal(to, signal),

@@ -4,7 +4,9 @@
  *
  * The statechart owns the wiring: it invokes the four actors as children, turns their replies into core inputs, and
  * sends the core's effects to the children with `sendTo`. The core decides role changes; the statechart mirrors them
- * as states, so an inspector shows the node's role and every event that moved it.
+ * as states, so an inspector shows the node's role and every event that moved it. A node built by createNodeActor
+ * hears through its inbox (inbox.ts), which steps data-path events that cannot move the statechart itself and sends
+ * the others here, as themselves or, once the runtime has stepped them, as `xraft.stepped`.
  *
  * One xstate event per batch, never per entry: proposals arrive as one `xraft.propose` per turn, the log store
  * acknowledges a group of writes with one `LogSaved`, the state machine answers a batch with one `Applied`.
@@ -17,7 +19,8 @@ import type { NetworkMessage, NetworkReply } from '../../actors/network/NetworkA
 import type { StateMachineMessage, StateMachineReply } from '../../actors/state-machine/StateMachine.js';
 import type { TimerMessage, TimerReply } from '../../actors/timer/TimerActor.js';
 import { NodeRuntime, type CoreScalars } from './runtime.js';
-import { isSnapshotCommand } from './snapshotFlow.js';
+import { performEffects } from './effects.js';
+import { feed } from './feed.js';
 import type { NodeInput, SnapshotOrigin } from './types.js';
 
 /** The scalars a node's statechart keeps in its context (and its handle reports in `status()`): the core's, and more. */
@@ -44,6 +47,8 @@ export type NodeEvent<Result, AppError> =
   | { readonly type: 'xraft.leaderKnown' }
   /** Leader `from` says everything through `commit` is committed in `term` (a multi-Raft host's quiesce notice). */
   | { readonly type: 'xraft.commitNotice'; readonly from: NodeId; readonly term: number; readonly commit: number }
+  /** The node's inbox fed an event to the runtime, and its effects may move the statechart: mirror and dispatch them. */
+  | { readonly type: 'xraft.stepped' }
   | { readonly type: 'xraft.stop' }
   | { readonly type: 'xraft.fail'; readonly reason: string }
   | TimerReply
@@ -69,54 +74,6 @@ export type NodeEmitted =
   | { readonly type: 'snapshotFailed'; readonly index: number; readonly message: string; readonly unsupported: boolean };
 
 type AnyNodeEvent = NodeEvent<unknown, unknown>;
-
-/**
- * Feed one event to the runtime, whose effects then wait in its outbox for `dispatch`. A thin dispatch: each event
- * has one named runtime method.
- */
-function feed<Command, Result, AppError>(runtime: NodeRuntime<Command, Result, AppError>, event: NodeEvent<Result, AppError>): void {
-  switch (event.type) {
-    case 'Loaded':
-      return runtime.loaded(event.state);
-    case 'SnapshotChunkTaken':
-    case 'SnapshotFailed':
-    case 'SnapshotChunkConsumed':
-    case 'SnapshotRestored':
-    case 'SnapshotChunkStored':
-    case 'SnapshotChunkLoaded':
-      return runtime.snapshotReply(event);
-    case 'Received':
-      return runtime.received(event.from, event.message);
-    case 'PeerUnreachable':
-      return runtime.peerUnreachable(event.peer);
-    case 'ElectionTimeout':
-      return runtime.electionTimeout();
-    case 'HeartbeatDue':
-      return runtime.heartbeatDue();
-    case 'LogSaved':
-      return runtime.persisted(event.writeId);
-    case 'Applied':
-      return runtime.applied(event.index, event.results);
-    case 'xraft.propose':
-      return runtime.propose(event.proposals);
-    case 'xraft.read':
-      return runtime.read(event.ids, event.lease);
-    case 'xraft.changeMembership':
-      return runtime.changeMembership(event.id, event.change, event.promote);
-    case 'xraft.transferLeadership':
-      return runtime.transferLeadership(event.target);
-    case 'xraft.campaign':
-      return runtime.campaign();
-    case 'xraft.snapshot':
-      return runtime.snapshotNow();
-    case 'xraft.leaderKnown':
-      return runtime.leaderKnown();
-    case 'xraft.commitNotice':
-      return runtime.commitNotice(event.from, event.term, event.commit);
-    default:
-      return runtime.idle();
-  }
-}
 
 /** Why a node stops on `event` (null for a graceful stop). */
 function stopReasonOf(event: AnyNodeEvent): string | null {
@@ -157,6 +114,7 @@ export function createNodeMachine<Command, Result, AppError>() {
     'xraft.snapshot': { actions: ['step', 'dispatch'] },
     'xraft.leaderKnown': { actions: ['step', 'dispatch'] },
     'xraft.commitNotice': { actions: ['step', 'dispatch'] },
+    'xraft.stepped': { actions: ['mirror', 'dispatch'] },
   } as const;
 
   /** A failed child actor stops the node with a reason, instead of failing the node's actor silently. */
@@ -184,94 +142,15 @@ export function createNodeMachine<Command, Result, AppError>() {
       }),
       /** Perform the core's effects: messages to the children, events to observers, answers to callers. */
       dispatch: enqueueActions(({ context, enqueue }) => {
-        const { runtime } = context;
-        const outbox = runtime.outbox;
-        runtime.outbox = [];
-        // Snapshot effects become store and state machine messages (rare: skip the copy on the hot path).
-        const effects = outbox.some(isSnapshotCommand) ? outbox.flatMap((next) => (isSnapshotCommand(next) ? runtime.snapshotCommand(next) : [next])) : outbox;
-        for (const effect of effects) {
-          switch (effect.type) {
-            case 'toLogStore':
-              enqueue.sendTo('logStore', effect.message);
-              break;
-            case 'toStateMachine':
-              enqueue.sendTo('stateMachine', effect.message);
-              break;
-            case 'fail':
-              enqueue.raise({ type: 'xraft.fail', reason: effect.reason });
-              break;
-            case 'snapshot':
-              enqueue.emit({ type: 'snapshot', how: effect.how, index: effect.meta.index, term: effect.meta.term });
-              break;
-            case 'persist':
-              enqueue.sendTo('logStore', {
-                type: 'SaveLog',
-                writeId: effect.writeId,
-                hardState: effect.hardState,
-                truncateFrom: effect.truncateFrom,
-                entries: effect.entries,
-              });
-              break;
-            case 'send':
-              enqueue.sendTo('network', { type: 'Send', to: effect.to, message: effect.message });
-              break;
-            case 'apply':
-              enqueue.sendTo('stateMachine', { type: 'Apply', entries: effect.entries, proposals: effect.proposals });
-              break;
-            case 'resetElectionTimer':
-              enqueue.sendTo('timer', { type: 'StartElectionTimer', afterMs: effect.afterMs, baseMs: runtime.electionTimeoutMs, leaderHeard: effect.leaderHeard === true });
-              break;
-            case 'resetHeartbeatTimer':
-              enqueue.sendTo('timer', { type: 'StartHeartbeatTimer', afterMs: effect.afterMs });
-              break;
-            case 'cancelHeartbeatTimer':
-              enqueue.sendTo('timer', { type: 'CancelHeartbeatTimer' });
-              break;
-            case 'proposalFailed':
-              enqueue(() => runtime.waiters.failProposal(effect.id, effect.failure.leaderHint, effect.failure.outcome));
-              break;
-            case 'readReady':
-              enqueue(() => runtime.readReady(effect.ids, effect.index));
-              break;
-            case 'readFailed':
-              enqueue(() => runtime.waiters.failReads(effect.ids, effect.leaderHint));
-              break;
-            case 'settle':
-              enqueue(() => runtime.waiters.settle(effect.results));
-              break;
-            case 'roleChanged':
-              enqueue.emit({ type: 'roleChanged', role: effect.role, term: effect.term });
-              break;
-            case 'leaderChanged':
-              enqueue(() => runtime.leaderChanged(effect.leader));
-              enqueue.emit({ type: 'leaderChanged', leader: effect.leader, term: effect.term });
-              // Operations that failed for want of a leader (after this event's own failures are recorded) go again.
-              if (effect.leader !== null) enqueue.raise({ type: 'xraft.leaderKnown' });
-              break;
-            case 'snapshotFailed':
-              enqueue(() => runtime.snapshotFailed(effect.unsupported, effect.message));
-              enqueue.emit({ type: 'snapshotFailed', index: effect.meta.index, message: effect.message, unsupported: effect.unsupported });
-              break;
-            case 'membershipChanged':
-              if (effect.addresses !== undefined) enqueue.sendTo('network', { type: 'SetPeerAddresses', addresses: effect.addresses });
-              enqueue.emit({ type: 'membershipChanged', voters: effect.voters, learners: effect.learners, ...(effect.addresses === undefined ? {} : { addresses: effect.addresses }) });
-              break;
-            case 'transferAborted':
-              enqueue(() => runtime.transferAborted(effect.reason));
-              break;
-            case 'refused':
-              enqueue.emit({ type: 'refused', from: effect.from, messageType: effect.messageType, reason: effect.reason });
-              break;
-            case 'takeSnapshot':
-            case 'compactLog':
-            case 'readSnapshotChunk':
-            case 'writeSnapshotChunk':
-            case 'restoreSnapshot':
-              break; // expanded above
-          }
-        }
-        enqueue(() => runtime.afterEvent());
+        performEffects(context.runtime, {
+          toChild: (child, message) => enqueue.sendTo(child, message),
+          emit: (event) => enqueue.emit(event),
+          raise: (event) => enqueue.raise(event),
+          call: (work) => enqueue(work),
+        });
       }),
+      /** The node's inbox has fed the event to the runtime already (see inbox.ts): mirror its scalars. */
+      mirror: assign(({ context }) => context.runtime.scalars() ?? {}),
       emitApplied: emit(({ event }) => ({ type: 'applied' as const, index: event.type === 'Applied' ? event.index : 0 })),
       stopWithReason: assign(({ event }) => ({ stopReason: stopReasonOf(event) })),
       // Runs on the child's xstate.error.actor event, which the machine's event union does not list.
@@ -296,13 +175,13 @@ export function createNodeMachine<Command, Result, AppError>() {
       stopReason: null,
     }),
     invoke: [
-      { id: 'timer', src: 'timer', input: ({ context }) => context.runtime.actors.timer, onError: stopOnChildError('timer') },
-      { id: 'network', src: 'network', input: ({ context }) => context.runtime.actors.network, onError: stopOnChildError('network') },
-      { id: 'logStore', src: 'logStore', input: ({ context }) => context.runtime.actors.logStore, onError: stopOnChildError('log store') },
+      { id: 'timer', src: 'timer', input: ({ context }) => context.runtime.child('timer'), onError: stopOnChildError('timer') },
+      { id: 'network', src: 'network', input: ({ context }) => context.runtime.child('network'), onError: stopOnChildError('network') },
+      { id: 'logStore', src: 'logStore', input: ({ context }) => context.runtime.child('logStore'), onError: stopOnChildError('log store') },
       {
         id: 'stateMachine',
         src: 'stateMachine',
-        input: ({ context }) => context.runtime.actors.stateMachine,
+        input: ({ context }) => context.runtime.child('stateMachine'),
         onError: stopOnChildError('state machine'),
       },
     ],

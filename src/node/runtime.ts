@@ -30,6 +30,9 @@ import { TransferTracker } from './transferTracker.js';
 import type { NodeActors, NodeEffect, NodeInput, SnapshotCommand, SnapshotReply } from './types.js';
 import { CommandIntake } from './commandIntake.js';
 import { Waiters } from './waiters.js';
+import type { ActorChild } from '../actor.js';
+import type { ChildMessages, ChildReplies } from './effects.js';
+import type { NodeEvent } from './machine.js';
 
 export type { NodeActors, NodeEffect, NodeInput, ReadConsistency, SnapshotOrigin, SnapshotReply } from './types.js';
 
@@ -72,6 +75,11 @@ export class NodeRuntime<Command, Result, AppError> {
   /** A warning that the state machine cannot snapshot was issued (once per node). */
   private warnedNoSnapshots = false;
   private readonly intake: CommandIntake<Command>;
+  /**
+   * The node's inbox (inbox.ts), once it has one: the way in for every event, the actors' replies included (without
+   * one they go to the statechart with xstate's `sendBack`).
+   */
+  inbox: ((event: NodeEvent<Result, AppError>) => void) | null = null;
 
   constructor(input: NodeInput<Command, Result, AppError>) {
     this.id = input.id;
@@ -90,6 +98,11 @@ export class NodeRuntime<Command, Result, AppError> {
     this.snapshots = new SnapshotFlow<Result, AppError>({ core: () => this.raft, startCore: (state) => this.startCore(state) }, this.snapshotChunkBytes);
     this.intake = new CommandIntake(input.codec, (id, data) => this.waiters.decodedCommand(id, data));
     input.actors.stateMachine.useDecoder(this.intake.decode);
+  }
+
+  /** One of the actors as the statechart invokes it (see `fromActor`), its replies going to the inbox. */
+  child<Name extends keyof NodeActors<Command, Result, AppError>>(name: Name): ActorChild<ChildMessages[Name], ChildReplies<Result, AppError>[Name]> {
+    return { actor: this.actors[name] as unknown as ActorChild<ChildMessages[Name], ChildReplies<Result, AppError>[Name]>['actor'], node: this };
   }
 
   /** The core, once the node has recovered its state. */

@@ -1,6 +1,6 @@
 /**
- * One simulated server: the real node (the statechart of src/node/machine.ts with its `NodeRuntime`, built with
- * `createActor(createNodeMachine())` exactly as `createRaftNode` builds it) on simulated actors that subclass the
+ * One simulated server: the real node (the statechart of src/node/machine.ts with its `NodeRuntime` and its inbox,
+ * built with `createNodeActor` exactly as `createRaftNode` builds it) on simulated actors that subclass the
  * abstract classes users subclass: `SimTimer`, `SimNetworkEndpoint`, `SimLogStore` and the key-value `StateMachine`.
  *
  * The host outlives the node's incarnations. It owns what survives a crash (the disk, the clock) and the read-only
@@ -10,9 +10,9 @@
  * of its own, on the same disk. `incarnation` grows on both, so events scheduled for an earlier life are ignored.
  *
  * Callers reach the node the way an application does: `trackProposal`/`trackRead`/`trackTransfer` on its runtime and
- * `xraft.*` events on its actor. Nothing here may throw into xstate: every hook reports to `HostDriver.fail`.
+ * `xraft.*` events through its inbox. Nothing here may throw into xstate: every hook reports to `HostDriver.fail`.
  */
-import { createActor, type Actor } from 'xstate';
+import type { Actor } from 'xstate';
 import type { TimerActor, TimerName } from '../../actors/timer/TimerActor.js';
 import { FixedTimeout, type FailureDetector } from '../../actors/timer/FailureDetector.js';
 import type { CommandCodec } from '../../src/codec.js';
@@ -20,7 +20,9 @@ import type { MembershipChange } from '../../src/core/membership.js';
 import type { RaftCore } from '../../src/core/raft.js';
 import type { Entry, HardState, NodeId, Proposal, RaftConfig, RaftMessage, RandomSource, SnapshotMeta } from '../../src/core/types.js';
 import { SessionExpiredError, type XraftError } from '../../src/errors.js';
-import { createNodeMachine, type NodeEmitted } from '../../src/node/machine.js';
+import type { createNodeMachine, NodeEmitted } from '../../src/node/machine.js';
+import { createNodeActor } from '../../src/node/nodeActor.js';
+import type { NodeInbox } from '../../src/node/inbox.js';
 import type { NodeRuntime } from '../../src/node/runtime.js';
 import { decodeKvCommand, encodeKvCommand, KvStateMachine, type KvCommand, type KvObserver } from './kvStateMachine.js';
 import { LogMirror } from './logMirror.js';
@@ -31,9 +33,8 @@ import { SimLogStore } from './simLogStore.js';
 import { SimNetworkEndpoint } from './simNetworkEndpoint.js';
 import { SimTimer, SkewedClock } from './simTimer.js';
 
-const nodeMachine = createNodeMachine<KvCommand, string | null, unknown>();
 export type KvRuntime = NodeRuntime<KvCommand, string | null, unknown>;
-type NodeActor = Actor<typeof nodeMachine>;
+type NodeActor = Actor<ReturnType<typeof createNodeMachine<KvCommand, string | null, unknown>>>;
 const codec: CommandCodec<KvCommand> = { encode: encodeKvCommand, decode: decodeKvCommand };
 
 /** How a node's actors reach the simulation (the seeded one, or the hand-driven harness). */
@@ -88,6 +89,7 @@ export class SimHost {
   /** Entry data of proposals made here that the state machine answered, until their caller hears. */
   private readonly answeredData = new Map<string, string>();
   private actor: NodeActor | null = null;
+  private inbox: NodeInbox<KvCommand, string | null, unknown> | null = null;
   private nodeRuntime: KvRuntime | null = null;
   private timer: SimTimer | null = null;
   private network: SimNetworkEndpoint | null = null;
@@ -172,8 +174,8 @@ export class SimHost {
       snapshotReadFor: (to) => this.sendingSnapshotTo.add(to),
     });
     this.kv = new KvStateMachine(this.id, this.observer());
-    const actor = createActor(nodeMachine, {
-      input: {
+    const { actor, inbox } = createNodeActor<KvCommand, string | null, unknown>(
+      {
         id: this.id,
         members: this.voters,
         actors: { timer: this.wrapTimer(this.timer), network: this.network, logStore: this.store, stateMachine: this.kv },
@@ -182,11 +184,16 @@ export class SimHost {
         random: this.randomFor(this.incarnation),
         snapshotChunkBytes: this.snapshotChunkBytes,
       },
-    });
+    );
     this.actor = actor;
+    this.inbox = inbox;
     this.nodeRuntime = actor.getSnapshot().context.runtime;
     actor.on('*', (event) => this.guard(() => driver.emitted(this, event)));
-    actor.subscribe({ next: () => this.guard(() => driver.stepped(this)), error: (error) => driver.fail(error) });
+    // The inbox emits the `applied` events of the replies it steps itself; the statechart, those it handles.
+    inbox.onApplied((event) => this.guard(() => driver.emitted(this, event)));
+    // Checks after every event the node handles, on either path (every event reaches the node through its inbox).
+    inbox.onStepped(() => this.guard(() => driver.stepped(this)));
+    actor.subscribe({ error: (error) => driver.fail(error) });
     actor.start();
   }
 
@@ -195,6 +202,7 @@ export class SimHost {
     const actor = this.actor;
     if (actor === null) return 0;
     this.actor = null;
+    this.inbox = null;
     this.nodeRuntime = null;
     this.timer = null;
     this.network = null;
@@ -225,12 +233,12 @@ export class SimHost {
 
   /** Campaign at once (`xraft.campaign`, as `campaign()` of a node handle does). */
   campaign(): void {
-    this.actor?.send({ type: 'xraft.campaign' });
+    this.inbox?.deliver({ type: 'xraft.campaign' });
   }
 
   /** A leader's commit notice (a multi-Raft quiesce notice), as RaftHost hands it to the node. */
   commitNotice(from: NodeId, term: number, commit: number): void {
-    this.actor?.send({ type: 'xraft.commitNotice', from, term, commit });
+    this.inbox?.deliver({ type: 'xraft.commitNotice', from, term, commit });
   }
 
   /** The oldest disk operation is durable: tell the checks, then the node. */
@@ -263,7 +271,7 @@ export class SimHost {
         decodedOrUndefined(runtime.codec, proposal.data),
       );
     }
-    this.actor!.send({ type: 'xraft.propose', proposals });
+    this.inbox!.deliver({ type: 'xraft.propose', proposals });
   }
 
   /** A read of `key` through the runtime's read path (ReadIndex, or the lease). */
@@ -275,7 +283,7 @@ export class SimHost {
       (value) => this.guard(() => answer({ ok: true, value: value as string | null })),
       (error) => this.guard(() => answer({ ok: false, error })),
     );
-    this.actor!.send({ type: 'xraft.read', ids: [id], lease });
+    this.inbox!.deliver({ type: 'xraft.read', ids: [id], lease });
   }
 
   changeMembership(id: string, change: MembershipChange, promote: boolean, timeoutMs: number, answer: (outcome: CallOutcome<unknown>) => void): void {
@@ -285,7 +293,7 @@ export class SimHost {
       (value) => this.guard(() => answer({ ok: true, value })),
       (error) => this.guard(() => answer({ ok: false, error })),
     );
-    this.actor!.send({ type: 'xraft.changeMembership', id, change, promote });
+    this.inbox!.deliver({ type: 'xraft.changeMembership', id, change, promote });
   }
 
   /** Transfer leadership (to `target`, or to the most up-to-date voter); false when one is already under way. */
@@ -299,7 +307,7 @@ export class SimHost {
     } catch {
       return false;
     }
-    this.actor!.send({ type: 'xraft.transferLeadership', target });
+    this.inbox!.deliver({ type: 'xraft.transferLeadership', target });
     return true;
   }
 

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- multiraft [--groups 1000,10000] [--seconds S] [--cpu-prof DIR] [--no-build]`: three sharded KV processes from the
+ * `npm run bench -- multiraft [--groups 1000,10000] [--seconds S] [--cpu-prof DIR] [--node-options FLAGS] [--no-build]`: three sharded KV processes from the
  * build (`--groups N`, examples/kv/shardedNode.ts) on loopback, for each N:
  * - cold start: from spawning the processes until every node knows a leader for every group;
  * - idle: once every group has quiesced and the leader balancer is done, 10 s on, the CPU each process uses over 10 s (% of one core), and its resident memory
@@ -20,6 +20,8 @@ export interface MultiraftOptions {
   readonly build: boolean;
   /** Write each process's V8 CPU profile into this directory (`--cpu-prof`). */
   readonly cpuProfDir?: string;
+  /** Node options for every KV process, one group's included (`--node-options`, e.g. `--max-semi-space-size=64`). */
+  readonly nodeOptions?: readonly string[];
   readonly log: (line: string) => void;
 }
 
@@ -158,7 +160,8 @@ export async function benchMultiraft(options: MultiraftOptions): Promise<{ basel
     for (const groups of [1, ...options.groups.filter((count) => count !== 1)]) {
       options.log(`${groups} group(s) per process: starting 3 processes`);
       const started = performance.now();
-      const cluster = await ShardedCluster.start(main, groups, options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir]);
+      const profile = options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir];
+      const cluster = await ShardedCluster.start(main, groups, [...(options.nodeOptions ?? []), ...profile]);
       try {
         const coldStartSeconds = await cluster.waitFor((count) => count.withLeader === groups, started, 600_000);
         options.log(`  all leaders after ${coldStartSeconds?.toFixed(1) ?? 'more than 600'} s`);

@@ -5,7 +5,7 @@
  * Process benchmarks of the KV example from the build, named first (see bench/kvLoad.ts and bench/failover.ts):
  *   `npm run bench -- kv-load [--compare etcd] [--seconds S] [--sustained [--sustained-seconds S]] [--scenarios 1,16,64,256,mix,sustained] [--cpu-prof DIR] [--node-options FLAGS] [--kv-flags FLAGS] [--json FILE] [--no-build]`
  *   `npm run bench -- failover [--compare etcd] [--kills N] [--modes SIGKILL,SIGSTOP] [--detector phi|fixed] [--json FILE] [--no-build]`
- *   `npm run bench -- multiraft [--groups 1000,10000] [--seconds S] [--cpu-prof DIR] [--json FILE] [--no-build]`
+ *   `npm run bench -- multiraft [--groups 1000,10000] [--seconds S] [--cpu-prof DIR] [--node-options FLAGS] [--json FILE] [--no-build]`
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -102,6 +102,7 @@ if (command === 'multiraft') {
   if (!groups.every((count) => Number.isInteger(count) && count >= 1)) throw new Error(`--groups ${values.groups}: a list of group counts`);
   const report = await benchMultiraft({
     groups, seconds, build: !values['no-build'], ...(values['cpu-prof'] === undefined ? {} : { cpuProfDir: values['cpu-prof'] }), log,
+    nodeOptions: values['node-options']?.split(' ').filter((flag) => flag !== '') ?? [],
   });
   console.log('## Multi-Raft: 3 sharded KV processes from the build (`--groups N`), loopback, LevelDB logs');
   console.log(multiraftMarkdown(report));

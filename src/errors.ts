@@ -25,8 +25,10 @@ export abstract class XraftError extends Error {
 
 /**
  * The node is not the leader. `outcome` says what happened to the proposal:
- * - `not-appended`: it was never in any log; retrying elsewhere is safe.
- * - `unknown`: leadership was lost after the entry was appended; a later leader may still commit it.
+ * - `not-appended`: it never takes effect: it reached no log, or its entry was left out of the log a later leader
+ *   committed (the proposer applied that leader's entries without it); retrying elsewhere is safe.
+ * - `unknown`: leadership was lost after the entry was appended, and nothing the node saw could tell whether a later
+ *   leader commits it.
  */
 export class NotLeaderError extends XraftError {
   readonly code = 'NOT_LEADER';

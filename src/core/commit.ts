@@ -33,7 +33,15 @@ export function maybeCommit(core: CoreState): void {
   }
 }
 
-/** Hand every committed entry not handed out yet to the state machine, naming the local proposals among them. */
+/**
+ * Hand every committed entry not handed out yet to the state machine, naming the local proposals among them; fail the
+ * pending proposals that can no longer commit.
+ *
+ * A pending proposal's entry can only have the term it was proposed or forwarded in (see `pendingProposals`). Terms
+ * never decrease along a log, so once a committed entry of a later term is applied here, every entry of that term
+ * that will ever be committed lies before it, and this node has applied them all: a proposal not among them never
+ * commits, and its caller may safely try again (outcome 'not-appended').
+ */
 export function maybeApply(core: CoreState): void {
   if (core.commit <= core.handedToApply) return;
   const entries = core.log.slice(core.handedToApply + 1, core.commit);
@@ -46,4 +54,11 @@ export function maybeApply(core: CoreState): void {
   }
   core.handedToApply = core.commit;
   core.effects.push({ type: 'apply', entries, proposals });
+  const lastTerm = entries.at(-1)?.term ?? 0;
+  if (core.pendingProposals.size === 0) return;
+  for (const [id, term] of core.pendingProposals) {
+    if (term >= lastTerm) continue;
+    core.pendingProposals.delete(id);
+    core.effects.push({ type: 'proposalFailed', id, failure: { code: 'NOT_LEADER', leaderHint: core.leaderId, outcome: 'not-appended' } });
+  }
 }

@@ -89,6 +89,14 @@ export function setRole(core: CoreState, role: Role): void {
   core.effects.push({ type: 'roleChanged', role, term: core.currentTerm });
 }
 
+/** Fail every pending proposal as possibly committed: nothing this node will see can decide them. */
+export function failPendingProposals(core: CoreState, leaderHint: NodeId | null): void {
+  for (const id of core.pendingProposals.keys()) {
+    core.effects.push({ type: 'proposalFailed', id, failure: { code: 'NOT_LEADER', leaderHint, outcome: 'unknown' } });
+  }
+  core.pendingProposals.clear();
+}
+
 export function setLeader(core: CoreState, leader: NodeId | null): void {
   if (leader === core.leaderId) return;
   core.leaderId = leader;
@@ -96,15 +104,10 @@ export function setLeader(core: CoreState, leader: NodeId | null): void {
   // A snapshot half received from the previous leader will not be finished; a new one starts at chunk 0.
   if (core.receiving !== null && !core.receiving.done) core.receiving = null;
   core.effects.push({ type: 'leaderChanged', leader, term: core.currentTerm });
-  // Whatever went to an earlier leader may or may not commit; its callers must not wait on a leader that is gone: this
-  // node, which stopped leading, or another one, once a third is known. A follower that merely lost track of the leader
-  // it forwarded to (a pre-vote after a silence, say) keeps waiting: the same leader may be heard again.
-  if (leader !== core.proposalsWentTo && (leader !== null || core.proposalsWentTo === core.id)) {
-    for (const id of core.pendingProposals) {
-      core.effects.push({ type: 'proposalFailed', id, failure: { code: 'NOT_LEADER', leaderHint: leader, outcome: 'unknown' } });
-    }
-    core.pendingProposals.clear();
-  }
+  // A leader that stepped down with no successor in view cannot tell its callers more than that their proposals may or
+  // may not commit, and nothing tells it sooner: fail them now. Once another leader is known they stay pending: the
+  // new leader's first entry, applied here, decides each (see `maybeApply`).
+  if (leader === null && core.proposalsWentTo === core.id) failPendingProposals(core, null);
   if (core.forwardedReads.size > 0) {
     core.effects.push({ type: 'readFailed', ids: [...core.forwardedReads], leaderHint: leader });
     core.forwardedReads.clear();

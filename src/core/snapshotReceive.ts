@@ -12,7 +12,7 @@
 import { reply, persist } from './durability.js';
 import { checkRemoved, forgetUncommittedMembership, membershipFromLog } from './membershipChanges.js';
 import { membershipOf } from './membership.js';
-import { becomeFollower } from './roles.js';
+import { becomeFollower, failPendingProposals } from './roles.js';
 import { sameSnapshot } from './snapshotSend.js';
 import type { CoreState } from './state.js';
 import type { Effect, InstallSnapshot, InstallSnapshotResponse, NodeId, SnapshotMeta } from './types.js';
@@ -108,6 +108,8 @@ function installSnapshot(core: CoreState, meta: SnapshotMeta): void {
     if (core.leaderId !== null) reply(core, core.leaderId, snapshotResponse(core, meta.index, 0, true));
     return;
   }
+  // The proposals this node waits on may be among the entries the snapshot covers, which it never sees.
+  failPendingProposals(core, core.leaderId);
   const keptSuffix = core.log.restartAt(meta.index, meta.term);
   core.snapshotMeta = meta;
   core.baseMembership = membershipOf(meta);

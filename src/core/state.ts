@@ -116,11 +116,14 @@ export class CoreState {
 
   readonly progress = new Map<NodeId, Progress>();
   /**
-   * Proposals made on this node (as leader, or forwarded to the leader) whose entries have not been applied yet.
-   * They fail with outcome 'unknown' once the leader they went to (`proposalsWentTo`) is known to be gone: this node
-   * stopped leading, or another leader is known. A follower that only lost track of its leader keeps them waiting.
+   * Proposals made on this node (as leader, or forwarded to the leader) whose entries have not been applied yet, each
+   * with the only term its entry can have: a leader appends proposals in its own term, and a forwarded one only in
+   * the term it was forwarded in. Each is decided by what this node applies (`maybeApply`): its entry, or an entry of
+   * a later term without it, after which it can never commit. A leader that steps down with no other leader in view
+   * fails them at once with outcome 'unknown' (`setLeader`); an installed snapshot, whose entries this node never sees,
+   * fails them with 'unknown' too.
    */
-  readonly pendingProposals = new Set<string>();
+  readonly pendingProposals = new Map<string, number>();
   proposalsWentTo: NodeId | null = null;
 
   /** Heartbeat round of this leader; every broadcast starts a new one. */

@@ -1,14 +1,14 @@
 /**
  * Raft paper, section 5.3/5.4 and 6.824's TestFailNoAgree/TestRejoin: a leader cut off in a minority keeps accepting
- * proposals but can never commit them; when it learns of the newer term it steps down, its proposals fail with an
- * 'unknown' outcome (they were appended, a later leader could have kept them), and its uncommitted suffix is
- * overwritten by the new leader's log.
+ * proposals but can never commit them; when it learns of the newer term it steps down and its uncommitted suffix is
+ * overwritten by the new leader's log. Its proposals wait until it applies the new leader's entries: an entry of a
+ * later term, committed without them, proves they never commit, so they fail as 'not-appended' (safe to retry).
  */
 import { describe, expect, it } from 'vitest';
 import { Harness } from '../sim/harness.js';
 
 describe('a stale leader in a minority partition cannot commit', () => {
-  it('accepts proposals it never commits, fails them as unknown when it learns the new term, and loses its suffix', () => {
+  it('accepts proposals it never commits, loses its suffix, and fails them as never committed once it applies the new term', () => {
     const cluster = new Harness({ nodes: 5 });
     cluster.campaign('n1');
     cluster.stabilize();
@@ -43,7 +43,7 @@ describe('a stale leader in a minority partition cannot commit', () => {
     expect(cluster.core('n1').role).toBe('follower');
     expect(cluster.core('n1').leader).toBe('n3');
     for (const id of stale) {
-      expect(cluster.failures.get(id)).toEqual({ code: 'NOT_LEADER', leaderHint: 'n3', outcome: 'unknown' });
+      expect(cluster.failures.get(id)).toEqual({ code: 'NOT_LEADER', leaderHint: 'n3', outcome: 'not-appended' });
     }
     for (const id of cluster.ids) {
       expect(cluster.terms(id)).toEqual([1, 2, 2]);

@@ -235,7 +235,8 @@ describe('seeds that found bugs stay fixed, and still build their scenario', () 
   // forever: seed 615, the follower's `installed` answer came after a heartbeat had already acknowledged the snapshot's
   // index; seed 1609 (5 nodes), the `installed` answer was lost once every chunk was acknowledged; seed 548 (5 nodes), the
   // follower crashed before its last chunk was durable after saying it had it. Each must install a snapshot and stay live.
-  for (const [seed, nodes] of [[615, 3], [1609, 5], [548, 5]] as const) {
+  // (Seed 615 installs no snapshot since proposals are decided by the next term's entries; seed 601 does, in its place.)
+  for (const [seed, nodes] of [[601, 3], [1609, 5], [548, 5]] as const) {
     it(`seed ${seed} (${nodes} nodes, snapshots): a follower behind the leader's snapshot is caught up after the heal`, async () => {
       const result = await runSeed(seed, { nodes, steps: 2000 });
       expect(failures([result]).join('\n')).toBe('');

@@ -169,6 +169,10 @@ export interface RaftNode<Command, Result, SM = StateMachine<Command, Result, un
   stop(): Promise<void>;
   /** Observe role, leader, applied-index, snapshot, refused-message and stop events. */
   on<Type extends RaftNodeEvent['type']>(type: Type, listener: (event: Extract<RaftNodeEvent, { type: Type }>) => void): Subscription;
-  /** The underlying xstate actor, for composition and inspection. */
+  /**
+   * The underlying xstate actor, for composition and inspection. Observe the node with its own `on`, not the actor's:
+   * `applied` events of the data path come from the node's inbox (see README, "How it is built"), and send it nothing:
+   * events sent to the actor directly bypass the inbox's order.
+   */
   readonly actor: XstateActor<ReturnType<typeof createNodeMachine>>;
 }

@@ -30,6 +30,21 @@ class SynchronousStore extends MemoryLogStore {
 
 const statechartRole = (node: CounterNode): unknown => node.actor.getSnapshot().value;
 
+/** A lone voter on manual time, with `extra` options (its store, an inspector). */
+function soloNode(extra: Pick<Parameters<typeof createRaftNode>[0], 'logStore' | 'inspect'>): CounterNode {
+  return createRaftNode({
+    id: 'solo',
+    members: ['solo'],
+    commandSchema: counterCommand,
+    stateMachine: counterMachine(),
+    network: new MemoryNetworkHub().endpoint('solo'),
+    timer: new ManualTimer(),
+    config: testConfig,
+    random: seededRandom(3),
+    ...extra,
+  });
+}
+
 let cluster: TestCluster | null = null;
 afterEach(async () => {
   await cluster?.stop();
@@ -64,20 +79,8 @@ describe('the statechart shows every change the data path makes', () => {
 
 describe('one event at a time', () => {
   test('a store that answers inside SaveLog: its answer waits until the event that asked is handled, and every write commits and applies in order', async () => {
-    const hub = new MemoryNetworkHub();
-    const timer = new ManualTimer();
     const store = new SynchronousStore();
-    const node = createRaftNode({
-      id: 'solo',
-      members: ['solo'],
-      commandSchema: counterCommand,
-      stateMachine: counterMachine(),
-      network: hub.endpoint('solo'),
-      logStore: store,
-      timer,
-      config: testConfig,
-      random: seededRandom(3),
-    });
+    const node = soloNode({ logStore: store });
     store.probe = () => node.status().commitIndex;
     const applied: number[] = [];
     node.on('applied', ({ index }) => applied.push(index));
@@ -101,16 +104,7 @@ describe('one event at a time', () => {
 describe('with an inspector attached', () => {
   test('every event goes through the statechart, the data path’s included', async () => {
     const events: InspectionEvent[] = [];
-    const node = createRaftNode({
-      id: 'solo',
-      members: ['solo'],
-      commandSchema: counterCommand,
-      stateMachine: counterMachine(),
-      network: new MemoryNetworkHub().endpoint('solo'),
-      timer: new ManualTimer(),
-      config: testConfig,
-      inspect: (event) => events.push(event),
-    });
+    const node = soloNode({ inspect: (event) => events.push(event) });
     await node.campaign();
     await node.propose({ op: 'add', by: 2 });
     const seen = new Set(events.filter((event) => event.type === '@xstate.event' && event.actorRef === node.actor).map((event) => (event as { event: { type: string } }).event.type));

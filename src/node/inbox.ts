@@ -102,6 +102,7 @@ export class NodeInbox<Command, Result, AppError> {
         this.step(event, context);
       } catch (error) {
         // What the statechart does when one of its actions throws: the node stops, with the error as its reason.
+        this.childFailure = null;
         this.actor.send({ type: 'xraft.fail', reason: `the node failed: ${error instanceof Error ? error.message : String(error)}` });
       }
     }
@@ -136,6 +137,15 @@ export class NodeInbox<Command, Result, AppError> {
   private emitApplied(index: number): void {
     if (this.appliedListeners.size === 0) return;
     const event: Applied = { type: 'applied', index };
-    for (const listener of this.appliedListeners) listener(event);
+    for (const listener of this.appliedListeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        // As xstate treats a throwing listener of an emitted event: the observer's bug, reported, not the node's.
+        setTimeout(() => {
+          throw error;
+        });
+      }
+    }
   }
 }

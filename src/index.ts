@@ -11,7 +11,7 @@ export { createNodeMachine, type NodeContext, type NodeEvent, type NodeEmitted }
 export { NodeRuntime, type NodeInput, type NodeActors } from './node/runtime.js';
 export { createCommandCodec, type CommandCodec } from './codec.js';
 export * from './errors.js';
-export { Actor, fromActor, type Message } from './actor.js';
+export { Actor, fromActor, type ActorChild, type Message } from './actor.js';
 export {
   defaultRaftConfig,
   seededRandom,

@@ -138,7 +138,8 @@ export class ServerProcess {
     // Keep draining its output into the log after it is ready.
     child.stdout!.removeAllListeners('data').on('data', (chunk: Buffer) => log.write(chunk));
     child.stderr!.removeAllListeners('data').on('data', (chunk: Buffer) => log.write(chunk));
-    child.once('exit', () => log.end());
+    // 'close', not 'exit': output can still arrive after the process exited, until its pipes close.
+    child.once('close', () => log.end());
   }
 
   /** Send `signal` to this process (not its group): SIGKILL, SIGSTOP, SIGCONT in the failover trials. */

@@ -54,8 +54,8 @@ export function maybeApply(core: CoreState): void {
   }
   core.handedToApply = core.commit;
   core.effects.push({ type: 'apply', entries, proposals });
-  const lastTerm = entries.at(-1)?.term ?? 0;
   if (core.pendingProposals.size === 0) return;
+  const lastTerm = entries.at(-1)!.term;
   for (const [id, term] of core.pendingProposals) {
     if (term >= lastTerm) continue;
     core.pendingProposals.delete(id);

@@ -110,7 +110,6 @@ export class NodeRuntime<Command, Result, AppError> {
     return this.raft;
   }
 
-
   now(): number {
     return this.actors.timer.now();
   }
@@ -276,7 +275,6 @@ export class NodeRuntime<Command, Result, AppError> {
   // ---------------------------------------------------------------------------------------------------------------
   // Callers
 
-
   /** A snapshot failed; one the state machine cannot take at all is worth a warning, once per node. */
   snapshotFailed(unsupported: boolean, message: string): void {
     if (!unsupported || this.warnedNoSnapshots) return;
@@ -297,12 +295,9 @@ export class NodeRuntime<Command, Result, AppError> {
     ]);
   }
 
-
   readReady(ids: readonly string[], index: number): void {
     this.waiters.readReady(ids, index, this.raft?.appliedIndex ?? 0, this.actors.stateMachine);
   }
-
-
 
   /** After every event: serve reads whose index is applied, wake sleepers, time out what waited too long. */
   afterEvent(): void {

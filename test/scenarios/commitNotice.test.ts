@@ -9,13 +9,19 @@ import { Harness } from '../sim/harness.js';
 
 const withoutCommitHeartbeats = { config: { commitHeartbeats: false } };
 
+/** Three nodes without commit heartbeats, led by n1, which has proposed 'x' (delivered everywhere when `settle`). */
+function proposedOnN1(settle: boolean): Harness {
+  const cluster = new Harness({ nodes: 3, ...withoutCommitHeartbeats });
+  cluster.campaign('n1');
+  cluster.stabilize();
+  cluster.propose('n1', 'x');
+  if (settle) cluster.stabilize();
+  return cluster;
+}
+
 describe('a commit notice', () => {
   it('with commit heartbeats off, a follower learns a commit from the notice instead of an append', () => {
-    const cluster = new Harness({ nodes: 3, ...withoutCommitHeartbeats });
-    cluster.campaign('n1');
-    cluster.stabilize();
-    cluster.propose('n1', 'x');
-    cluster.stabilize();
+    const cluster = proposedOnN1(true);
     // Committed on the leader; no message told the followers.
     expect(cluster.core('n1').commitIndex).toBe(2);
     expect(cluster.core('n2').commitIndex).toBe(1);
@@ -56,10 +62,7 @@ describe('a commit notice', () => {
   });
 
   it('commits no further than the log it holds, whatever the notice says', () => {
-    const cluster = new Harness({ nodes: 3, ...withoutCommitHeartbeats });
-    cluster.campaign('n1');
-    cluster.stabilize();
-    cluster.propose('n1', 'x');
+    const cluster = proposedOnN1(false);
     // Only n3 gets the entry (its answer is lost): n1 confirmed index 2 in n3's log, and nothing beyond 1 in n2's.
     cluster.deliver({ to: 'n3', type: 'AppendEntries' });
     cluster.drop(() => true);
@@ -74,11 +77,7 @@ describe('a commit notice', () => {
   });
 
   it('is ignored from a node that is not the leader, and for another term', () => {
-    const cluster = new Harness({ nodes: 3, ...withoutCommitHeartbeats });
-    cluster.campaign('n1');
-    cluster.stabilize();
-    cluster.propose('n1', 'x');
-    cluster.stabilize();
+    const cluster = proposedOnN1(true);
     const term = cluster.core('n1').term;
 
     cluster.node('n2').commitNotice('n3', term, 2);

@@ -11,8 +11,10 @@
  *   on disk, in one file per generation beside the database (`<location>/snapshots/<generation>.chunks`, see
  *   snapshotChunkFiles.ts: LevelDB would memory-map a large snapshot's bytes into the process); in a database given
  *   as `db`, as values `snapshot/c<generation><chunk>` (generation and chunk number 8 bytes big-endian each).
- * - `entries/<index>`: one entry per key, the index as 8 bytes big-endian so that key order is log order.
- * Every value carries a CRC-32; the entry value holds the command text exactly as encoded at proposal time (see
+ * - `entries/<first><last>`: the entries of one `SaveLog` as one run, under its first and last index (8 bytes
+ *   big-endian each, so that key order is log order); a run of one entry under its index alone, as entries were
+ *   stored before runs. One record per write instead of one per entry: LevelDB's cost is per record.
+ * Every value carries a CRC-32; an entry holds the command text exactly as encoded at proposal time (see
  * `levelCodec.ts`).
  *
  * Group commit: the first write is performed at once; every write (`SaveLog`, `WriteSnapshotChunk`, `CompactLog`)
@@ -22,8 +24,10 @@
  * order (one `LogSaved` for a run of consecutive `SaveLog`s, one `SnapshotChunkStored` per chunk): durable throughput
  * grows with load instead of being capped by the disk's fsync rate, and an acknowledgement always implies every
  * earlier write is durable.
- * `CompactLog` only moves the log's first index in its batch; the entries it drops are deleted once that batch is
+ * `CompactLog` only moves the log's first index in its batch; the runs it drops are deleted once that batch is
  * durable, as one range `clear` on LevelDB's thread, so that thousands of deletes never hold up the writes after it.
+ * A run the compaction falls inside is kept whole, and a truncation inside a run writes its earlier entries back under
+ * their new key (levelRunIndex.ts).
  *
  * Snapshots, two generations and a pointer: a pending snapshot writes its chunks under a fresh generation number
  * (never reused), so they never touch the current snapshot's chunks. The batch holding the `done` chunk also rewrites
@@ -40,8 +44,8 @@
  * on open and on `Load`), snapshotChunkStorage.ts and snapshotChunkFiles.ts (where snapshot chunks are kept).
  *
  * No tail cache: the Raft core keeps the whole log in memory (`RaftLog`) and serves replication from it, so the store
- * only writes on the hot path and reads once, on `Load`. Only the last index is kept here, to know which keys a
- * truncation deletes.
+ * only writes on the hot path and reads once, on `Load` (and a run back when a truncation cuts it). Only the runs'
+ * bounds are kept here, to know which keys a truncation or a compaction touches.
  *
  * @example
  * const store = new LevelLogStore({ location: './data/n1', identity: { clusterId: 'kv', nodeId: 'n1' } });
@@ -67,8 +71,9 @@ import {
 import { acknowledgeInOrder, InvalidWrite, prepareGroup, type LogPosition, type Write } from './levelGroupCommit.js';
 import { ChainedGroupBatch, SharedGroupBatch, storeKeys, type GroupBatch, type StoreKeys } from './levelBatch.js';
 import type { Bytes, LevelDatabase, StoreSublevels, Sublevel } from './levelLayout.js';
-import { entryKey } from './levelCodec.js';
-import { corruption, readDurableState, readStoredMembers, recoverLayout } from './levelRecovery.js';
+import { entryKey, type RunBounds } from './levelCodec.js';
+import { corruption, readDurableState, readRun, readStoredMembers, recoverLayout } from './levelRecovery.js';
+import { RunIndex } from './levelRunIndex.js';
 import type { LevelBatchWritten, LevelLogStoreObserver, LevelLogStoreOptions, LevelLogStoreStats, SharedBatch, StoreIdentity } from './levelLogStoreOptions.js';
 import { FileChunks } from './snapshotChunkFiles.js';
 import { DatabaseChunks, type SnapshotChunkStorage } from './snapshotChunkStorage.js';
@@ -97,6 +102,8 @@ export class LevelLogStore extends LogStore {
   private closing: Promise<void> | null = null;
   /** The log and snapshots as of the last durable batch (the last index: as written). Known after opening. */
   private position: LogPosition = { lastIndex: 0, firstIndex: 1, current: null, pending: null, nextGeneration: 1 };
+  /** The runs the log is stored as (levelRunIndex.ts); ahead of `position` by the group being written. */
+  private runs = new RunIndex();
   /** Batches that replace the current snapshot, started and finished: a read that races one may miss its chunk. */
   private swapsStarted = 0;
   private swapsFinished = 0;
@@ -264,7 +271,8 @@ export class LevelLogStore extends LogStore {
    */
   private async writeGroup(group: readonly Write[]): Promise<void> {
     const batch: GroupBatch = this.sharedBatch === undefined ? new ChainedGroupBatch(this.db) : new SharedGroupBatch(this.sharedBatch);
-    const prepared = await prepareGroup(batch, this.keys, this.chunks, this.position, group).catch(async (error: unknown) => {
+    const context = { keys: this.keys, storage: this.chunks, runs: this.runs, readRun: (run: RunBounds) => readRun(this.sublevels.entries, run) };
+    const prepared = await prepareGroup(batch, context, this.position, group).catch(async (error: unknown) => {
       await batch.discard();
       throw error;
     });
@@ -281,7 +289,7 @@ export class LevelLogStore extends LogStore {
     } finally {
       if (swaps) this.swapsFinished++;
     }
-    if (compaction !== null) this.clearCompacted(compaction.from, compaction.through);
+    if (compaction !== null) this.clearCompacted(compaction.keptFrom);
     this.counters.writes += counts.writes;
     this.counters.batches += 1;
     this.counters.entries += counts.entries;
@@ -290,13 +298,13 @@ export class LevelLogStore extends LogStore {
   }
 
   /**
-   * Delete entries `from..through`, which a durable batch compacted, on LevelDB's own thread and off the write path:
-   * writes go on meanwhile. A crash before it finishes leaves entries at or below the snapshot's index, which Load
-   * skips and the next compaction (from the first key found on open) deletes.
+   * Delete the runs before the one starting at `keptFrom`, which a durable batch compacted, on LevelDB's own thread
+   * and off the write path: writes go on meanwhile. A crash before it finishes leaves runs at or below the
+   * snapshot's index, which Load skips and the next compaction (from the first key found on open) deletes.
    */
-  private clearCompacted(from: number, through: number): void {
+  private clearCompacted(keptFrom: number): void {
     this.clearing = this.clearing
-      .then(() => this.sublevels.entries.clear({ gte: entryKey(from), lte: entryKey(through) }))
+      .then(() => this.sublevels.entries.clear({ lt: entryKey(keptFrom) }))
       .catch((error: unknown) => this.fail(error));
   }
 
@@ -318,7 +326,8 @@ export class LevelLogStore extends LogStore {
   private async openAndRecover(): Promise<void> {
     if (this.closing !== null) await this.closing;
     if (this.db.status !== 'open') await this.db.open();
-    const { lastIndex, firstIndex, current } = await recoverLayout(this.db, this.sublevels, this.chunks, this.identity);
+    const { lastIndex, firstIndex, current, runs } = await recoverLayout(this.db, this.sublevels, this.chunks, this.identity);
+    this.runs = runs;
     this.position = { lastIndex, firstIndex, current, pending: null, nextGeneration: (current?.generation ?? 0) + 1 };
   }
 

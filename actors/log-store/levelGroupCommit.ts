@@ -10,11 +10,12 @@
  * acknowledge it. The store runs the queue, has the batch written (by itself, or with other stores' in one shared
  * batch: levelBatch.ts), and applies the new `LogPosition` once it is durable.
  */
-import type { HardState } from '../../src/core/index.js';
+import type { Entry, HardState } from '../../src/core/index.js';
 import type { CompactLog, SaveLog, WriteSnapshotChunk } from './LogStore.js';
 import type { GroupBatch, StoreKeys } from './levelBatch.js';
-import { encodeEntry, encodeRecord, entryKey } from './levelCodec.js';
+import { encodeEntry, encodeRecord, encodeRun, runKey, type RunBounds } from './levelCodec.js';
 import { acceptSnapshotMeta, type CurrentSnapshot, type PendingSnapshot } from './levelLayout.js';
+import type { RunIndex } from './levelRunIndex.js';
 import type { SnapshotChunkStorage } from './snapshotChunkStorage.js';
 
 export type Write = SaveLog | WriteSnapshotChunk | CompactLog;
@@ -44,24 +45,38 @@ export interface PreparedGroup {
   readonly needsSync: boolean;
   /** Whether the batch replaces the current snapshot. */
   readonly swaps: boolean;
-  /** Entries that `CompactLog`s of the group drop, to delete once the batch is durable (see `prepareGroup`). */
-  readonly compaction: { readonly from: number; readonly through: number } | null;
+  /** Runs that `CompactLog`s of the group drop: every key below the run starting at `keptFrom`, to delete once the
+   * batch is durable (see `prepareGroup`). */
+  readonly compaction: { readonly keptFrom: number } | null;
   readonly counts: { readonly writes: number; readonly entries: number; readonly snapshotChunks: number; readonly compacted: number };
 }
 
+/** Where `prepareGroup` finds what it needs besides the writes. */
+export interface GroupContext {
+  readonly keys: StoreKeys;
+  readonly storage: SnapshotChunkStorage;
+  /** The runs stored (moved on here as the group is prepared, see levelRunIndex.ts). */
+  readonly runs: RunIndex;
+  /** The entries of a durable run, read back and verified (to cut it when a truncation falls inside it). */
+  readonly readRun: (run: RunBounds) => Promise<readonly Entry[]>;
+}
+
 /**
- * Put into `batch` the operations that write `group` after `position`, every key as `keys` says (see levelBatch.ts).
- * Throws `InvalidWrite` when a write does not continue the log or the pending snapshot: the caller then discards the
- * batch, and nothing of the group is written.
+ * Put into `batch` the operations that write `group` after `position`, every key as `keys` says (see levelBatch.ts):
+ * the entries of each `SaveLog` as one run (levelCodec.ts). Throws `InvalidWrite` when a write does not continue the
+ * log or the pending snapshot: the caller then discards the batch, and nothing of the group is written.
  */
-export async function prepareGroup(
-  batch: GroupBatch,
-  keys: StoreKeys,
-  storage: SnapshotChunkStorage,
-  position: LogPosition,
-  group: readonly Write[],
-): Promise<PreparedGroup> {
+export async function prepareGroup(batch: GroupBatch, context: GroupContext, position: LogPosition, group: readonly Write[]): Promise<PreparedGroup> {
+  const { keys, storage, runs } = context;
   const prefix = keys.entries;
+  /** Runs this group writes, by first index: a truncation later in the group may cut one that is not durable yet. */
+  const fresh = new Map<number, readonly Entry[]>();
+  const putRun = (entries: readonly Entry[]): void => {
+    const first = entries[0]!.index;
+    const last = entries[entries.length - 1]!.index;
+    batch.put(runKey(first, last, prefix), entries.length === 1 ? encodeEntry(entries[0]!) : encodeRun(entries));
+    fresh.set(first, entries);
+  };
   // What the batch changes, applied to the store only once it is durable.
   let { lastIndex, firstIndex, current, pending, nextGeneration } = position;
   let hardState: HardState | null = null;
@@ -69,8 +84,7 @@ export async function prepareGroup(
   let saveLogs = 0;
   let chunksWritten = 0;
   let compacted = 0;
-  let compactFrom: number | null = null; // the first entry the group's CompactLogs drop
-  let compactThrough = 0;
+  let keptFrom: number | null = null; // every run key below this one is dead once the batch is durable
   let swaps = false;
   for (const write of group) {
     switch (write.type) {
@@ -80,8 +94,16 @@ export async function prepareGroup(
         let next = Math.max(lastIndex, snapshotIndex) + 1;
         if (write.truncateFrom !== null) {
           if (write.truncateFrom < 1) throw new InvalidWrite(`write ${write.writeId} truncates from ${write.truncateFrom}`);
-          for (let index = Math.max(write.truncateFrom, firstIndex); index <= lastIndex; index++) {
-            batch.del(entryKey(index, prefix));
+          const { removed, cut } = runs.truncate(write.truncateFrom);
+          for (const run of removed) {
+            batch.del(runKey(run.first, run.last, prefix));
+            fresh.delete(run.first);
+          }
+          if (cut !== null) {
+            // The truncation falls inside a run: its entries before `truncateFrom` go back under their new key.
+            const entries = fresh.get(cut.first) ?? (await context.readRun(cut));
+            batch.del(runKey(cut.first, cut.last, prefix));
+            putRun(entries.slice(0, write.truncateFrom - cut.first));
           }
           lastIndex = Math.min(lastIndex, write.truncateFrom - 1);
           next = Math.min(write.truncateFrom, Math.max(lastIndex, snapshotIndex) + 1);
@@ -90,9 +112,12 @@ export async function prepareGroup(
           if (entry.index !== next) {
             throw new InvalidWrite(`write ${write.writeId} appends entry ${entry.index} where entry ${next} belongs`);
           }
-          batch.put(entryKey(entry.index, prefix), encodeEntry(entry));
           lastIndex = entry.index;
           next++;
+        }
+        if (write.entries.length > 0) {
+          putRun(write.entries);
+          runs.append(write.entries[0]!.index, lastIndex);
         }
         appended += write.entries.length;
         hardState = write.hardState;
@@ -125,15 +150,15 @@ export async function prepareGroup(
         break;
       }
       case 'CompactLog': {
-        // Only what the current snapshot covers, so that Load always finds the log contiguous after it.
+        // Only what the current snapshot covers, so that Load always finds the log contiguous after it; a run that
+        // the index falls inside stays whole (Load skips its earlier entries).
         // Not deleted in this batch: thousands of per-key deletes would hold the event loop for tens of ms. The
-        // range is dead once the batch is durable (nothing is written at or below a durable snapshot's index again,
-        // and Load skips what lies there), so the store clears it then, on LevelDB's thread (`clear`).
+        // runs are dead once the batch is durable (nothing is written at or below a durable snapshot's index again,
+        // and Load skips what lies there), so the store clears them then, on LevelDB's thread (`clear`).
         const through = Math.min(write.through, current?.meta.index ?? 0, lastIndex);
         if (through >= firstIndex) {
           compacted += through - firstIndex + 1;
-          compactFrom ??= firstIndex;
-          compactThrough = through;
+          keptFrom = runs.compact(through)?.keptFrom ?? keptFrom;
           firstIndex = through + 1;
         }
         break;
@@ -149,7 +174,7 @@ export async function prepareGroup(
     next: { lastIndex, firstIndex, current, pending, nextGeneration },
     needsSync,
     swaps,
-    compaction: compactFrom === null ? null : { from: compactFrom, through: compactThrough },
+    compaction: keptFrom === null ? null : { keptFrom },
     counts: { writes: saveLogs, entries: appended, snapshotChunks: chunksWritten, compacted },
   };
 }

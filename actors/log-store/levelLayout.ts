@@ -23,7 +23,7 @@ export interface StoreSublevels {
   readonly membership: Sublevel;
   /** `meta`: the current snapshot; and, for a store without a snapshot directory, its chunks. */
   readonly snapshot: Sublevel;
-  /** One entry per key, the index as 8 bytes big-endian. */
+  /** The log as runs of entries, one per `SaveLog`, keyed by first and last index (levelCodec.ts). */
   readonly entries: Sublevel;
 }
 

@@ -7,7 +7,7 @@
 import type { Entry, NodeId, RecoveredState } from '../../src/core/index.js';
 import { StoreCorruptedError } from './LogStore.js';
 import type { StoreIdentity } from './LevelLogStore.js';
-import { DecodeFailure, decodeEntry, decodeEntryKey, decodeRecord, encodeRecord, entryKey } from './levelCodec.js';
+import { DecodeFailure, decodeEntry, decodeRecord, decodeRun, decodeRunKey, encodeRecord, entryKey, runKey, type RunBounds } from './levelCodec.js';
 import {
   acceptCurrentSnapshot,
   acceptHardState,
@@ -24,7 +24,9 @@ import {
   type CurrentSnapshot,
   type LevelDatabase,
   type StoreSublevels,
+  type Sublevel,
 } from './levelLayout.js';
+import { RunIndex } from './levelRunIndex.js';
 import type { SnapshotChunkStorage } from './snapshotChunkStorage.js';
 
 /** What open finds: the log's bounds and the current snapshot. */
@@ -33,6 +35,8 @@ export interface RecoveredLayout {
   /** Invariant: no entry is stored below this index. */
   readonly firstIndex: number;
   readonly current: CurrentSnapshot | null;
+  /** The runs stored, from their keys. */
+  readonly runs: RunIndex;
 }
 
 /**
@@ -46,11 +50,10 @@ export async function recoverLayout(
   identity: StoreIdentity,
 ): Promise<RecoveredLayout> {
   const stored = await sublevels.meta.get(IDENTITY_KEY);
-  const last = await sublevels.entries.keys({ reverse: true, limit: 1 }).all();
-  const lastKey = last[0];
+  const runs = RunIndex.of(await readRunKeys(sublevels.entries));
   if (stored === undefined) {
     const hardState = await sublevels.hard.get(HARD_STATE_KEY);
-    if (lastKey !== undefined || hardState !== undefined) {
+    if (runs.size > 0 || hardState !== undefined) {
       throw new StoreCorruptedError({
         code: 'STORE_CORRUPTED',
         reason: 'IDENTITY_MISMATCH',
@@ -66,7 +69,7 @@ export async function recoverLayout(
     }
     await db.batch<Bytes, Bytes>(operations, syncWrite);
     await chunks.recover(null);
-    return { lastIndex: 0, firstIndex: 1, current: null };
+    return { lastIndex: 0, firstIndex: 1, current: null, runs };
   }
   const found = decodeOrCorrupt('meta/identity', undefined, () => decodeRecord(stored, acceptIdentity));
   if (found.clusterId !== identity.clusterId || found.nodeId !== identity.nodeId) {
@@ -79,14 +82,63 @@ export async function recoverLayout(
         `not node ${JSON.stringify(identity.nodeId)} of cluster ${JSON.stringify(identity.clusterId)}`,
     });
   }
-  const lastIndex = lastKey === undefined ? 0 : decodeOrCorrupt(`entries/${toHex(lastKey)}`, undefined, () => decodeEntryKey(lastKey));
-  const firstKey = (await sublevels.entries.keys({ limit: 1 }).all())[0];
-  const firstIndex = firstKey === undefined ? lastIndex + 1 : decodeOrCorrupt(`entries/${toHex(firstKey)}`, undefined, () => decodeEntryKey(firstKey));
+  const lastIndex = runs.lastRun?.last ?? 0;
+  const firstIndex = runs.firstRun?.first ?? lastIndex + 1;
   const metaValue = await sublevels.snapshot.get(SNAPSHOT_META_KEY);
   const current = metaValue === undefined ? null : decodeOrCorrupt('snapshot/meta', undefined, () => decodeRecord(metaValue, acceptCurrentSnapshot));
   // Chunks of any other generation belong to a pending snapshot that a crash interrupted: forget it.
   await chunks.recover(current);
-  return { lastIndex, firstIndex, current };
+  return { lastIndex, firstIndex, current, runs };
+}
+
+/** The bounds of every run stored, in key order; a key that is no run's, or runs that overlap, are corruption. */
+async function readRunKeys(entries: Sublevel): Promise<RunBounds[]> {
+  const bounds: RunBounds[] = [];
+  for await (const key of entries.keys()) {
+    const keyName = `entries/${toHex(key)}`;
+    const run = decodeOrCorrupt(keyName, undefined, () => decodeRunKey(key));
+    const previous = bounds[bounds.length - 1];
+    if (previous !== undefined && run.first <= previous.last) {
+      throw new StoreCorruptedError({
+        code: 'STORE_CORRUPTED',
+        reason: 'MISPLACED_ENTRY',
+        key: keyName,
+        index: run.first,
+        message: `the run ${run.first}..${run.last} (key ${keyName}) overlaps the run ${previous.first}..${previous.last} before it`,
+      });
+    }
+    bounds.push(run);
+  }
+  return bounds;
+}
+
+/** The entries of the durable run `run`, verified: it must be there, decode, and hold exactly its entries. */
+export async function readRun(entries: Sublevel, run: RunBounds): Promise<readonly Entry[]> {
+  const key = runKey(run.first, run.last);
+  const value = await entries.get(key);
+  const keyName = `entries/${toHex(key)}`;
+  if (value === undefined) {
+    throw new StoreCorruptedError({
+      code: 'STORE_CORRUPTED',
+      reason: 'INDEX_GAP',
+      key: keyName,
+      index: run.first,
+      message: `the run ${run.first}..${run.last} (key ${keyName}) is missing`,
+    });
+  }
+  return decodeStoredRun(keyName, run, value);
+}
+
+/** The entries a stored value holds, checked against the run its key names. */
+function decodeStoredRun(keyName: string, run: RunBounds, value: Uint8Array): readonly Entry[] {
+  const entries = decodeOrCorrupt(keyName, run.first, () => (run.first === run.last ? [decodeEntry(value)] : decodeRun(value)));
+  const first = entries[0]?.index;
+  if (first !== run.first || entries.length !== run.last - run.first + 1) {
+    const held = first === undefined ? 'no entries' : `entries ${first}..${first + entries.length - 1}`;
+    const what = run.first === run.last ? `entry ${run.first} (key ${keyName}) says it is entry ${first}` : `the run ${run.first}..${run.last} (key ${keyName}) holds ${held}`;
+    throw new StoreCorruptedError({ code: 'STORE_CORRUPTED', reason: 'MISPLACED_ENTRY', key: keyName, index: run.first, message: what });
+  }
+  return entries;
 }
 
 /** The voters recorded when the store was created, or null when none were given. */
@@ -108,35 +160,29 @@ export async function readDurableState(sublevels: StoreSublevels, current: Curre
   const snapshotIndex = snapshot?.index ?? 0;
   const entries: Entry[] = [];
   let expected = snapshotIndex + 1;
-  const iterator = sublevels.entries.iterator({ gt: entryKey(snapshotIndex) });
+  // The run that the entry after the snapshot falls inside may start at or before the snapshot (compaction keeps
+  // such a run whole): start there, and skip what the snapshot covers.
+  const before = (await sublevels.entries.keys({ lte: entryKey(snapshotIndex), reverse: true, limit: 1 }).all())[0];
+  const straddles = before !== undefined && decodeOrCorrupt(`entries/${toHex(before)}`, undefined, () => decodeRunKey(before)).last > snapshotIndex;
+  const iterator = sublevels.entries.iterator(straddles ? { gte: before } : { gt: entryKey(snapshotIndex) });
   try {
     for (;;) {
       const page = await iterator.nextv(1024);
       if (page.length === 0) break;
       for (const [key, value] of page) {
         const keyName = `entries/${toHex(key)}`;
-        const index = decodeOrCorrupt(keyName, undefined, () => decodeEntryKey(key));
-        if (index !== expected) {
+        const run = decodeOrCorrupt(keyName, undefined, () => decodeRunKey(key));
+        if (run.first > expected || (run.first < expected && entries.length > 0)) {
           throw new StoreCorruptedError({
             code: 'STORE_CORRUPTED',
             reason: 'INDEX_GAP',
             key: keyName,
             index: expected,
-            message: `entry ${expected} is missing: the next stored entry is ${index} (key ${keyName})`,
+            message: `entry ${expected} is missing: the next stored run is ${run.first}..${run.last} (key ${keyName})`,
           });
         }
-        const entry = decodeOrCorrupt(keyName, index, () => decodeEntry(value));
-        if (entry.index !== index) {
-          throw new StoreCorruptedError({
-            code: 'STORE_CORRUPTED',
-            reason: 'MISPLACED_ENTRY',
-            key: keyName,
-            index,
-            message: `entry ${index} (key ${keyName}) says it is entry ${entry.index}`,
-          });
-        }
-        entries.push(entry);
-        expected++;
+        for (const entry of decodeStoredRun(keyName, run, value)) if (entry.index >= expected) entries.push(entry);
+        expected = run.last + 1;
       }
     }
   } finally {

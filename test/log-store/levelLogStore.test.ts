@@ -11,10 +11,9 @@ import { join } from 'node:path';
 import { MemoryLevel } from 'memory-level';
 import { afterEach, describe, expect, test } from 'vitest';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
-import type { LogStoreMessage } from '../../actors/log-store/LogStore.js';
-import { decodeEntryKey, decodeSnapshotChunkKey, entryKey, snapshotChunkKey, snapshotChunkRange } from '../../actors/log-store/levelCodec.js';
-import type { SnapshotMeta } from '../../src/core/index.js';
-import { StoreCorruptedError, type Entry, type LogStoreReply } from '../../src/index.js';
+import { decodeRunKey, decodeSnapshotChunkKey, entryKey, snapshotChunkKey, snapshotChunkRange } from '../../actors/log-store/levelCodec.js';
+import type { Entry, LogStoreReply } from '../../src/index.js';
+import { bytes, drive, entries, meta, openError, run } from './levelStoreDriver.js';
 
 const identity = { clusterId: 'c1', nodeId: 'n1' };
 const directories: string[] = [];
@@ -26,10 +25,6 @@ function freshDirectory(): string {
   const directory = mkdtempSync(join(tmpdir(), 'xraft-level-'));
   directories.push(directory);
   return directory;
-}
-
-function entries(from: number, to: number, term: number, payload = (index: number) => `{"json":{"n":${index}}}`): Entry[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => ({ index: from + i, term, kind: 'command' as const, data: payload(from + i) }));
 }
 
 /** Attach a store like a node would, write `count` single-entry writes back to back, resolve on the last LogSaved. */
@@ -53,16 +48,6 @@ async function writeEntries(store: LevelLogStore, list: readonly Entry[], oneWri
   store.detach();
   await store.close();
   return replies;
-}
-
-async function openError(store: LevelLogStore): Promise<StoreCorruptedError> {
-  const error = await store.open().then(
-    () => null,
-    (e: unknown) => e,
-  );
-  await store.close();
-  expect(error).toBeInstanceOf(StoreCorruptedError);
-  return error as StoreCorruptedError;
 }
 
 describe('LevelLogStore group commit', () => {
@@ -164,7 +149,7 @@ describe('LevelLogStore corruption, through the level API', () => {
 });
 
 describe('LevelLogStore corruption, on disk', () => {
-  test('flipping a byte of an entry in the LevelDB table files fails the next open with StoreCorrupted naming it', async () => {
+  test('flipping a byte of an entry in the LevelDB table files fails the next open with StoreCorrupted naming its run', async () => {
     const location = freshDirectory();
     // Payloads that compression leaves alone, each unique, so that entry 5's bytes can be found in the files.
     const noise = Array.from({ length: 13 }, () => randomBytes(48).toString('base64'));
@@ -186,52 +171,10 @@ describe('LevelLogStore corruption, on disk', () => {
     writeFileSync(join(location, holder!), bytes);
 
     const error = await openError(new LevelLogStore({ location, identity }));
-    expect(error).toMatchObject({ code: 'STORE_CORRUPTED', reason: 'CHECKSUM_MISMATCH', index: 5, key: 'entries/0000000000000005' });
+    // The twelve entries were one write, stored as one run under its first and last index.
+    expect(error).toMatchObject({ code: 'STORE_CORRUPTED', reason: 'CHECKSUM_MISMATCH', index: 1, key: 'entries/0000000000000001000000000000000c' });
   });
 });
-
-/** Attach a store like a node and collect its replies; `until` resolves with the first reply that matches. */
-function drive(store: LevelLogStore) {
-  const replies: LogStoreReply[] = [];
-  let waiters: { accept: (reply: LogStoreReply) => boolean; resolve: (reply: LogStoreReply) => void }[] = [];
-  store.attach((reply) => {
-    replies.push(reply);
-    waiters = waiters.filter((waiter) => !(waiter.accept(reply) && (waiter.resolve(reply), true)));
-  });
-  const until = (accept: (reply: LogStoreReply) => boolean): Promise<LogStoreReply> => {
-    const found = replies.find(accept);
-    return found !== undefined ? Promise.resolve(found) : new Promise((resolve) => waiters.push({ accept, resolve }));
-  };
-  return {
-    replies,
-    send: (message: LogStoreMessage) => store.receive(message),
-    until,
-    /** Write a snapshot chunk and wait for its acknowledgement (or a failure). */
-    chunk: (meta: SnapshotMeta, chunk: number, data: Uint8Array, done: boolean) => {
-      const ref = `w${chunk}-${meta.index}`;
-      store.receive({ type: 'WriteSnapshotChunk', ref, meta, chunk, data, done });
-      return until((r) => (r.type === 'SnapshotChunkStored' && r.ref === ref) || r.type === 'StoreFailed');
-    },
-    read: (chunk: number) => {
-      const ref = `r${chunk}-${replies.length}`;
-      store.receive({ type: 'ReadSnapshotChunk', ref, chunk });
-      return until((r) => (r.type === 'SnapshotChunkLoaded' && r.ref === ref) || r.type === 'StoreFailed');
-    },
-    save: (writeId: number, commit: number, list: readonly Entry[], truncateFrom: number | null = null) => {
-      store.receive({ type: 'SaveLog', writeId, hardState: { term: 1, votedFor: 'n1', commit }, truncateFrom, entries: list });
-      return until((r) => (r.type === 'LogSaved' && r.writeId >= writeId) || r.type === 'StoreFailed');
-    },
-    /** Wait until every write sent so far is durable (or dropped), still attached. */
-    close: () => store.close(),
-    stop: async () => {
-      store.detach();
-      await store.close();
-    },
-  };
-}
-
-const meta = (index: number, term = 1): SnapshotMeta => ({ index, term, voters: ['n1', 'n2', 'n3'], learners: [] });
-const bytes = (size: number, fill: number) => new Uint8Array(size).fill(fill);
 
 function rawSnapshot(db: MemoryLevel) {
   return db.sublevel<Buffer, Buffer>('snapshot', { keyEncoding: 'buffer', valueEncoding: 'buffer' });
@@ -280,18 +223,20 @@ describe('LevelLogStore snapshots, on the level API', () => {
     await reader.stop();
   });
 
-  test('CompactLog deletes the entries the snapshot covers and no more (in the background, done by stop)', async () => {
+  test('CompactLog deletes the runs the snapshot covers and no more (in the background, done by stop)', async () => {
     const db = new MemoryLevel();
     const store = drive(new LevelLogStore({ db, identity }));
-    await store.save(1, 5, entries(1, 10, 1));
+    await store.save(1, 4, entries(1, 4, 1));
+    await store.save(2, 5, entries(5, 8, 1));
+    await store.save(3, 5, entries(9, 10, 1));
     await store.chunk(meta(6), 0, bytes(10, 1), true);
-    // Beyond the snapshot's index: only what it covers goes.
+    // Beyond the snapshot's index: only what it covers goes, and the run it falls inside stays whole.
     store.send({ type: 'CompactLog', through: 9 });
-    await store.save(2, 10, entries(11, 11, 1));
+    await store.save(4, 10, entries(11, 11, 1));
     // The compacted range is cleared in the background once its batch is durable; stopping waits for it.
     await store.stop();
     const raw = db.sublevel<Buffer, Buffer>('entries', { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    expect((await raw.keys().all()).map((key) => decodeEntryKey(key))).toEqual([7, 8, 9, 10, 11]);
+    expect((await raw.keys().all()).map((key) => decodeRunKey(key))).toEqual([run(5, 8), run(9, 10), run(11, 11)]);
     const state = await new LevelLogStore({ db, identity }).open();
     expect(state.entries.map((entry) => entry.index)).toEqual([7, 8, 9, 10, 11]);
   });
@@ -310,7 +255,7 @@ describe('LevelLogStore snapshots, on the level API', () => {
     await again.save(2, 11, []);
     await again.stop();
     const raw = db.sublevel<Buffer, Buffer>('entries', { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    expect((await raw.keys().all()).map((key) => decodeEntryKey(key))).toEqual([11]);
+    expect((await raw.keys().all()).map((key) => decodeRunKey(key))).toEqual([run(11, 11)]);
   });
 });
 
@@ -384,7 +329,8 @@ describe('LevelLogStore snapshot corruption', () => {
     await raw.del(entryKey(2));
     expect((await new LevelLogStore({ db, identity }).open()).entries).toEqual([]);
     const store = drive(new LevelLogStore({ db, identity }));
-    await store.save(1, 6, entries(5, 7, 1));
+    // One write per entry: one key per entry, to take them away one at a time.
+    for (const index of [5, 6, 7]) await store.save(index, index - 1, entries(index, index, 1));
     await store.stop();
     await raw.del(entryKey(5));
     expect(await openError(new LevelLogStore({ db, identity }))).toMatchObject({ reason: 'INDEX_GAP', index: 5, key: 'entries/0000000000000006' });

@@ -70,9 +70,8 @@ describe('SharedLevelLogStores writes every store of a turn in one batch', () =>
     stores.forEach(({ store }, i) => store.receive(saveLog(1, entries(1, i + 1, 1))));
     await waitFor(() => stores.every(({ saved }) => saved.length === 1), { what: 'every store acknowledged its write' });
 
-    // One batch: each store's entries and its hard state.
-    const operations = groups.reduce((sum, _, i) => sum + i + 1 + 1, 0);
-    expect(writes).toEqual([operations]);
+    // One batch: each store's entries (one run) and its hard state.
+    expect(writes).toEqual([groups.length * 2]);
     expect(shared.writeCount - before.writes).toBe(1);
     expect(shared.syncCount - before.syncs).toBe(1);
     for (const { store, failures } of stores) {
@@ -145,8 +144,8 @@ describe('SharedLevelLogStores writes every store of a turn in one batch', () =>
       if (i === 2) expect(failures.map((cause) => cause.code)).toEqual(['INVALID_WRITE']);
       else expect(saved).toEqual([1]);
     }
-    // One batch, without the refused store's operations.
-    expect(writes).toEqual([4 * 3]);
+    // One batch, without the refused store's operations: each other store's run and hard state.
+    expect(writes).toEqual([4 * 2]);
     expect((await reopen(shared, stores[2]!)).entries).toEqual([]);
   });
 

@@ -61,6 +61,11 @@ export interface NodeStatus extends NodeScalars {
   readonly members: readonly NodeId[];
   /** Non-voting members receiving the log. */
   readonly learners: readonly NodeId[];
+  /**
+   * Proposals and reads made in this turn of the event loop, handed to the node together when the turn ends (one
+   * append, one AppendEntries per follower); 0 between turns.
+   */
+  readonly queued: number;
 }
 
 export type RaftNodeEvent = NodeEmitted;

@@ -76,6 +76,7 @@ export interface ObservedNode {
 export function pendingWork({ id, node, observedStore }: ObservedNode): string | null {
   const status = node.status();
   if (status.role === 'stopped') return null;
+  if (status.queued > 0) return `${id} has ${status.queued} operations to hand over at the end of the turn`;
   const storeWork = observedStore.pendingWork();
   if (storeWork !== null) return `${id}'s store: ${storeWork}`;
   if (status.appliedIndex < status.commitIndex) return `${id} has applied ${status.appliedIndex} of ${status.commitIndex} committed`;

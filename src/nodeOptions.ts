@@ -24,6 +24,7 @@ const raftConfigSchema = z
     snapshotTrailingEntries: count,
     snapshotWindow: positive,
     maxInflightMessages: positive,
+    maxInflightTailMessages: positive,
     preVote: z.boolean(),
     checkQuorum: z.boolean(),
     forwardToLeader: z.boolean(),

@@ -36,7 +36,11 @@ export function appendAsLeader(core: CoreState, entries: readonly Entry[]): void
 }
 
 export function sendAppendWhileAllowed(core: CoreState, peer: NodeId, progress: Progress): void {
-  while (progress.nextIndex <= core.log.lastIndex && progress.canSend(core.config.maxInflightMessages)) {
+  const { maxInflightMessages, maxInflightTailMessages, maxEntriesPerMessage } = core.config;
+  while (progress.nextIndex <= core.log.lastIndex && progress.canSend(maxInflightMessages)) {
+    // The tail waits for an answer while enough appends are on their way (see RaftConfig.maxInflightTailMessages).
+    const tail = core.log.lastIndex - progress.nextIndex + 1 < maxEntriesPerMessage;
+    if (tail && progress.mode === 'replicate' && progress.inflight.length >= maxInflightTailMessages) return;
     sendAppend(core, peer, progress);
   }
 }

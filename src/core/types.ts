@@ -330,6 +330,14 @@ export interface RaftConfig {
   readonly snapshotWindow: number;
   /** Most unacknowledged AppendEntries per follower in replicate mode. */
   readonly maxInflightMessages: number;
+  /**
+   * Nagle's rule for the log's tail: entries too few to fill a message (`maxEntriesPerMessage`) wait while this many
+   * AppendEntries to the follower are unanswered, and go out together with the next answer. Under load, many small
+   * appends (each a write and an answer on the follower) become a few large ones; with fewer in flight, entries go
+   * at once, so a lone write waits for nothing; a follower catching up still gets full messages up to
+   * `maxInflightMessages`.
+   */
+  readonly maxInflightTailMessages: number;
   /** Run a pre-vote round before a real election (Raft thesis 9.6). */
   readonly preVote: boolean;
   /** A leader steps down when it has not heard from a majority within an election timeout. */
@@ -369,6 +377,7 @@ export const defaultRaftConfig: RaftConfig = {
   snapshotTrailingEntries: 1024,
   snapshotWindow: 2,
   maxInflightMessages: 64,
+  maxInflightTailMessages: 2,
   preVote: true,
   checkQuorum: true,
   forwardToLeader: true,

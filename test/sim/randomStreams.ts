@@ -30,6 +30,7 @@ export const StreamPurpose = {
   Snapshots: 9,
   Transfers: 10,
   Forgery: 11,
+  Windows: 12,
   NodeCore: 100,
 } as const;
 

@@ -84,6 +84,9 @@ class Simulation extends RunWorld {
       ...simConfig,
       maxEntriesPerMessage: clocks.pick([1, 1, 2, 3, 8]),
       maxInflightMessages: clocks.pick([1, 2, 4, 16]),
+      // Sometimes the tail waits behind one unanswered append (a lost one is found by the next heartbeat), sometimes
+      // never (at least as large as the window). A stream of its own, so that the other draws stay as they were.
+      maxInflightTailMessages: stream(StreamPurpose.Windows).pick([1, 2, 2, 64]),
       // A snapshot every few dozen entries at most, keeping few entries behind it: a follower a few heartbeats
       // behind already needs the snapshot.
       snapshotThreshold: snapshots ? snapshotRandom.pick([10, 15, 20, 30]) : 0,

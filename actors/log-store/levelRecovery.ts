@@ -94,7 +94,7 @@ export async function recoverLayout(
 /** The bounds of every run stored, in key order; a key that is no run's, or runs that overlap, are corruption. */
 async function readRunKeys(entries: Sublevel): Promise<RunBounds[]> {
   const bounds: RunBounds[] = [];
-  for await (const key of entries.keys()) {
+  for (const key of await entries.keys().all()) {
     const keyName = `entries/${toHex(key)}`;
     const run = decodeOrCorrupt(keyName, undefined, () => decodeRunKey(key));
     const previous = bounds[bounds.length - 1];

@@ -2,11 +2,13 @@
  * LevelLogStore's runs against a model of the log: seeded random sequences of appends, truncations (inside runs and
  * between them, durable or still in the batch being written), snapshots with compaction (inside runs, and past the
  * end of the log as a follower's install) and restarts. After every restart, Load must give exactly the model's log
- * after the snapshot. A failing seed names itself in the test's title.
+ * after the snapshot. A failing seed names itself in the test's title. Both ways a store is used: alone on its
+ * database, and as one group's store of SharedLevelLogStores, whose batches are shared with the other groups'.
  */
 import { MemoryLevel } from 'memory-level';
 import { describe, expect, test } from 'vitest';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
+import { SharedLevelLogStores } from '../../actors/log-store/SharedLevelLogStores.js';
 import { seededRandom, type Entry, type SnapshotMeta } from '../../src/core/index.js';
 import { drive } from './levelStoreDriver.js';
 
@@ -58,12 +60,22 @@ class ModelLog {
   }
 }
 
-async function run(seed: number): Promise<void> {
+/** A store on `db` (a fresh one each time it is called: the same data, reopened). */
+type Opener = (db: MemoryLevel) => () => LevelLogStore;
+
+const alone: Opener = (db) => () => new LevelLogStore({ db, identity });
+const shared: Opener = (db) => {
+  const stores = new SharedLevelLogStores({ db, clusterId: identity.clusterId, nodeId: identity.nodeId });
+  return () => stores.store('group/1');
+};
+
+async function run(seed: number, opener: Opener): Promise<void> {
   const random = seededRandom(seed);
   const below = (n: number): number => Math.floor(random() * n);
   const db = new MemoryLevel();
+  const open = opener(db);
   const model = new ModelLog();
-  let store = drive(new LevelLogStore({ db, identity }));
+  let store = drive(open());
   let writeId = 0;
   const hardState = () => ({ term: model.term, votedFor: null, commit: 0 });
   for (let step = 0; step < STEPS; step++) {
@@ -90,7 +102,7 @@ async function run(seed: number): Promise<void> {
     } else {
       // A restart: what was acknowledged must read back exactly.
       await store.stop();
-      const reopened = new LevelLogStore({ db, identity });
+      const reopened = open();
       const state = await reopened.open();
       expect(state.snapshot?.index ?? 0).toBe(model.snapshotIndex);
       expect(state.entries).toEqual(model.entries);
@@ -99,13 +111,17 @@ async function run(seed: number): Promise<void> {
     }
   }
   await store.stop();
-  const state = await new LevelLogStore({ db, identity }).open();
-  expect(state.entries).toEqual(model.entries);
+  const final = open();
+  expect((await final.open()).entries).toEqual(model.entries);
+  await final.close();
   await db.close();
 }
 
-describe('LevelLogStore runs against a model of the log', () => {
+describe.each([
+  ['alone', alone],
+  ['as a group of SharedLevelLogStores', shared],
+])('LevelLogStore runs against a model of the log, %s', (_, opener) => {
   for (let seed = 1; seed <= SEEDS; seed++) {
-    test(`seed ${seed}: every restart reads back exactly the log the writes made`, () => run(seed));
+    test(`seed ${seed}: every restart reads back exactly the log the writes made`, () => run(seed, opener));
   }
 });

@@ -1,7 +1,10 @@
 /**
  * Helpers for the LevelLogStore tests: entries to write, a store driven like a node drives it (its replies
- * collected), snapshot metadata and bytes, and an open expected to fail.
+ * collected), snapshot metadata and bytes, an open expected to fail, and temporary directories.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
 import type { LogStoreMessage } from '../../actors/log-store/LogStore.js';
@@ -69,4 +72,17 @@ export async function openError(store: LevelLogStore): Promise<StoreCorruptedErr
   await store.close();
   expect(error).toBeInstanceOf(StoreCorruptedError);
   return error as StoreCorruptedError;
+}
+
+const directories: string[] = [];
+
+/** A new empty directory, removed by `removeDirectories` (call it after each test). */
+export function freshDirectory(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'xraft-level-'));
+  directories.push(directory);
+  return directory;
+}
+
+export function removeDirectories(): void {
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
 }

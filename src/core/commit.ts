@@ -56,8 +56,10 @@ export function maybeApply(core: CoreState): void {
   core.effects.push({ type: 'apply', entries, proposals });
   if (core.pendingProposals.size === 0) return;
   const lastTerm = entries.at(-1)!.term;
+  // In ascending term order (`awaitProposal`): the first one of the last term or later ends the scan, so a leader
+  // with a thousand proposals in flight looks at one per apply.
   for (const [id, term] of core.pendingProposals) {
-    if (term >= lastTerm) continue;
+    if (term >= lastTerm) break;
     core.pendingProposals.delete(id);
     core.effects.push({ type: 'proposalFailed', id, failure: { code: 'NOT_LEADER', leaderHint: core.leaderId, outcome: 'not-appended' } });
   }

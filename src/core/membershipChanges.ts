@@ -20,7 +20,7 @@ export function proposeChange(core: CoreState, id: string, change: MembershipCha
   checkCanChangeMembership(core);
   const next = applyChange(core.membership, change);
   if (promoteWhenCaughtUp && change.type === 'addLearner') core.promoteWhenCaughtUp.add(change.id);
-  core.pendingProposals.set(id, core.currentTerm);
+  core.awaitProposal(id);
   core.proposalsWentTo = core.id;
   appendAsLeader(core, [{ index: core.log.lastIndex + 1, term: core.currentTerm, kind: 'config', data: encodeMembership(next), id }]);
 }

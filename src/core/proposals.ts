@@ -13,7 +13,7 @@ import type { ForwardProposals, ForwardProposalsResponse, NodeId, Proposal } fro
 /** `RaftCore.propose` with at least one proposal. */
 export function propose(core: CoreState, proposals: readonly Proposal[]): void {
   if (core.currentRole !== 'leader' && core.config.forwardToLeader && core.leaderId !== null && core.currentRole === 'follower') {
-    for (const proposal of proposals) core.pendingProposals.set(proposal.id, core.currentTerm);
+    for (const proposal of proposals) core.awaitProposal(proposal.id);
     core.proposalsWentTo = core.leaderId;
     core.send(core.leaderId, { type: 'ForwardProposals', term: core.currentTerm, proposals });
     return;
@@ -22,7 +22,7 @@ export function propose(core: CoreState, proposals: readonly Proposal[]): void {
     for (const proposal of proposals) refuseAsNotLeader(core, proposal.id);
     return;
   }
-  for (const proposal of proposals) core.pendingProposals.set(proposal.id, core.currentTerm);
+  for (const proposal of proposals) core.awaitProposal(proposal.id);
   core.proposalsWentTo = core.id;
   appendProposals(core, proposals);
 }

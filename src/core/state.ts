@@ -121,10 +121,19 @@ export class CoreState {
    * the term it was forwarded in. Each is decided by what this node applies (`maybeApply`): its entry, or an entry of
    * a later term without it, after which it can never commit. A leader that steps down with no other leader in view
    * fails them at once with outcome 'unknown' (`setLeader`); an installed snapshot, whose entries this node never sees,
-   * fails them with 'unknown' too.
+   * fails them with 'unknown' too. Added only through `awaitProposal`, so that insertion order is term order.
    */
   readonly pendingProposals = new Map<string, number>();
   proposalsWentTo: NodeId | null = null;
+
+  /**
+   * Wait for proposal `id`'s entry, of the current term. Terms never decrease, and an id proposed again goes to the
+   * end, so `pendingProposals` stays in ascending term order: `maybeApply` stops at the first one still undecided.
+   */
+  awaitProposal(id: string): void {
+    this.pendingProposals.delete(id);
+    this.pendingProposals.set(id, this.currentTerm);
+  }
 
   /** Heartbeat round of this leader; every broadcast starts a new one. */
   round = 0;

@@ -21,6 +21,13 @@ export interface ChildMessages {
   readonly stateMachine: StateMachineMessage;
 }
 
+const childNames: Readonly<Record<keyof ChildMessages, string>> = { timer: 'timer', network: 'network', logStore: 'log store', stateMachine: 'state machine' };
+
+/** Why a node stopped when one of its actors threw (on either path: the statechart's children, or the inbox's lane). */
+export function childFailure(child: keyof ChildMessages, error: unknown): string {
+  return `the ${childNames[child]} actor failed: ${error instanceof Error ? error.message : String(error)}`;
+}
+
 /** The replies each of the node's actors gives, by the same names. */
 export interface ChildReplies<Result, AppError> {
   readonly timer: TimerReply;

@@ -17,7 +17,7 @@
 import type { Actor as XstateActor } from 'xstate';
 import type { createNodeMachine, NodeEmitted, NodeEvent } from './machine.js';
 import { feed } from './feed.js';
-import { laneEffects, performEffects, type ChildMessages, type EffectSink } from './effects.js';
+import { childFailure, laneEffects, performEffects, type ChildMessages, type EffectSink } from './effects.js';
 import type { NodeRuntime } from './runtime.js';
 
 type Applied = Extract<NodeEmitted, { type: 'applied' }>;
@@ -37,9 +37,6 @@ const laneEvents: ReadonlySet<string> = new Set([
 ]);
 
 const roles: ReadonlySet<string> = new Set(['follower', 'preCandidate', 'candidate', 'leader']);
-
-/** How a failed actor is named in the node's stop reason (as the statechart's `stopOnChildError` names it). */
-const childNames: Readonly<Record<keyof ChildMessages, string>> = { timer: 'timer', network: 'network', logStore: 'log store', stateMachine: 'state machine' };
 
 export class NodeInbox<Command, Result, AppError> {
   private readonly queue: NodeEvent<Result, AppError>[] = [];
@@ -130,7 +127,7 @@ export class NodeInbox<Command, Result, AppError> {
     try {
       (this.runtime.actors[child] as { receive(message: ChildMessages[Name]): void }).receive(message);
     } catch (error) {
-      this.childFailure ??= `the ${childNames[child]} actor failed: ${error instanceof Error ? error.message : String(error)}`;
+      this.childFailure ??= childFailure(child, error);
     }
   }
 

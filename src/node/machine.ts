@@ -19,7 +19,7 @@ import type { NetworkMessage, NetworkReply } from '../../actors/network/NetworkA
 import type { StateMachineMessage, StateMachineReply } from '../../actors/state-machine/StateMachine.js';
 import type { TimerMessage, TimerReply } from '../../actors/timer/TimerActor.js';
 import { NodeRuntime, type CoreScalars } from './runtime.js';
-import { performEffects } from './effects.js';
+import { childFailure, performEffects, type ChildMessages } from './effects.js';
 import { feed } from './feed.js';
 import type { NodeInput, SnapshotOrigin } from './types.js';
 
@@ -82,10 +82,6 @@ function stopReasonOf(event: AnyNodeEvent): string | null {
   return null;
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Build the statechart for a node whose commands, results and errors have the given types. */
 export function createNodeMachine<Command, Result, AppError>() {
   type Context = NodeContext<Command, Result, AppError>;
@@ -118,7 +114,7 @@ export function createNodeMachine<Command, Result, AppError>() {
   } as const;
 
   /** A failed child actor stops the node with a reason, instead of failing the node's actor silently. */
-  const stopOnChildError = (child: string) => ({ target: '.stopped' as const, actions: { type: 'stopOnChildError' as const, params: { child } } });
+  const stopOnChildError = (child: keyof ChildMessages) => ({ target: '.stopped' as const, actions: { type: 'stopOnChildError' as const, params: { child } } });
 
   return setup({
     types: {
@@ -154,8 +150,8 @@ export function createNodeMachine<Command, Result, AppError>() {
       emitApplied: emit(({ event }) => ({ type: 'applied' as const, index: event.type === 'Applied' ? event.index : 0 })),
       stopWithReason: assign(({ event }) => ({ stopReason: stopReasonOf(event) })),
       // Runs on the child's xstate.error.actor event, which the machine's event union does not list.
-      stopOnChildError: assign(({ event }, { child }: { readonly child: string }) => ({
-        stopReason: `the ${child} actor failed: ${describe((event as unknown as { readonly error: unknown }).error)}`,
+      stopOnChildError: assign(({ event }, { child }: { readonly child: keyof ChildMessages }) => ({
+        stopReason: childFailure(child, (event as unknown as { readonly error: unknown }).error),
       })),
       failWaiters: ({ context }) => context.runtime.failAll(context.stopReason ?? 'the node was stopped'),
       emitStopped: emit(({ context }) => ({ type: 'stopped' as const, error: context.stopReason })),
@@ -177,12 +173,12 @@ export function createNodeMachine<Command, Result, AppError>() {
     invoke: [
       { id: 'timer', src: 'timer', input: ({ context }) => context.runtime.child('timer'), onError: stopOnChildError('timer') },
       { id: 'network', src: 'network', input: ({ context }) => context.runtime.child('network'), onError: stopOnChildError('network') },
-      { id: 'logStore', src: 'logStore', input: ({ context }) => context.runtime.child('logStore'), onError: stopOnChildError('log store') },
+      { id: 'logStore', src: 'logStore', input: ({ context }) => context.runtime.child('logStore'), onError: stopOnChildError('logStore') },
       {
         id: 'stateMachine',
         src: 'stateMachine',
         input: ({ context }) => context.runtime.child('stateMachine'),
-        onError: stopOnChildError('state machine'),
+        onError: stopOnChildError('stateMachine'),
       },
     ],
     initial: 'recovering',

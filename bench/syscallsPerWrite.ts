@@ -1,0 +1,56 @@
+/**
+ * System calls per write of the KV example with one client: three KV processes from the build (as `kv-load` starts
+ * them), `strace -c -f` attached to the leader and to one follower (every thread: the libuv pool's are where LevelDB
+ * writes), then `--writes` sequential 100-byte PUTs through the leader. Prints each call's count per write.
+ * Needs `strace` and the right to trace child processes (root, or ptrace_scope 0); strace slows the processes, so the
+ * counts are what to read here, not the times. Not part of `npm run bench`.
+ * Run: `npm run build && npx tsx bench/syscallsPerWrite.ts [--writes 1500]`.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { KvCluster } from './kvCluster.js';
+import { makeTempDir, removeTempDir } from './processes.js';
+
+const at = process.argv.indexOf('--writes');
+const writes = at === -1 ? 1500 : Number(process.argv[at + 1]);
+if (spawnSync('strace', ['-V']).status !== 0) throw new Error('strace is not on PATH (apt-get install strace)');
+
+const cluster = await KvCluster.start({ build: false });
+const dir = makeTempDir('xraft-bench-strace-');
+const agent = new Agent({ connections: 1 });
+try {
+  const leader = await cluster.waitHealthy(30_000);
+  const follower = cluster.members.find((member) => member !== leader)!;
+  const value = 'v'.repeat(100);
+  const put = async (i: number): Promise<void> => {
+    const answer = await request(`${leader.clientUrl}/kv/k${i % 1000}`, { method: 'PUT', body: value, dispatcher: agent });
+    await answer.body.dump();
+    if (answer.statusCode !== 204) throw new Error(`PUT answered ${answer.statusCode}`);
+  };
+  for (let i = 0; i < 300; i++) await put(i); // warm-up: connections, JIT
+  const traced = [leader, follower].map((member, i) => {
+    const output = join(dir, `${i}.txt`);
+    const tracer = spawn('strace', ['-c', '-f', '-p', String(member.process.pid), '-o', output], { stdio: 'ignore' });
+    return { name: i === 0 ? `leader ${member.id}` : `follower ${member.id}`, output, exited: new Promise((resolve) => tracer.on('exit', resolve)), tracer };
+  });
+  // strace attaches asynchronously: give it a moment before the counted writes.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  for (let i = 0; i < writes; i++) await put(i);
+  for (const { tracer } of traced) tracer.kill('SIGINT');
+  await Promise.all(traced.map(({ exited }) => exited));
+  for (const { name, output } of traced) {
+    const rows = readFileSync(output, 'utf8')
+      .split('\n')
+      .filter((line) => /^\s*[\d.]+\s+[\d.]+\s+\d+\s+\d+/.test(line))
+      .map((line) => line.trim().split(/\s+/))
+      .map((fields) => ({ call: fields[fields.length - 1]!, calls: Number(fields[3]) }))
+      .filter(({ call, calls }) => call !== 'total' && calls / writes >= 0.01);
+    console.log(`${name}: ${rows.map(({ call, calls }) => `${call} ${(calls / writes).toFixed(2)}`).join(', ')} per write`);
+  }
+} finally {
+  await agent.close();
+  await cluster.stop();
+  removeTempDir(dir);
+}

@@ -1,15 +1,18 @@
 /**
  * System calls per write of the KV example with one client: three KV processes from the build (as `kv-load` starts
  * them), `strace -c -f` attached to the leader and to one follower (every thread: the libuv pool's are where LevelDB
- * writes), then `--writes` sequential 100-byte PUTs through the leader. Prints each call's count per write.
+ * writes), then `--writes` sequential 100-byte PUTs through the leader. Prints each call's count per write. With
+ * `--etcd`, the same against a local three-member etcd (its JSON gateway's put, as `kv-load --compare etcd` does).
  * Needs `strace` and the right to trace child processes (root, or ptrace_scope 0); strace slows the processes, so the
  * counts are what to read here, not the times. Not part of `npm run bench`.
- * Run: `npm run build && npx tsx bench/syscallsPerWrite.ts [--writes 1500]`.
+ * Run: `npm run build && npx tsx bench/syscallsPerWrite.ts [--writes 1500] [--etcd]`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import type { BenchCluster } from './benchCluster.js';
+import { EtcdCluster } from './etcd.js';
 import { KvCluster } from './kvCluster.js';
 import { makeTempDir, removeTempDir } from './processes.js';
 
@@ -17,7 +20,9 @@ const at = process.argv.indexOf('--writes');
 const writes = at === -1 ? 1500 : Number(process.argv[at + 1]);
 if (spawnSync('strace', ['-V']).status !== 0) throw new Error('strace is not on PATH (apt-get install strace)');
 
-const cluster = await KvCluster.start({ build: false });
+const etcd = process.argv.includes('--etcd');
+const cluster: BenchCluster = etcd ? await EtcdCluster.start() : await KvCluster.start({ build: false });
+const base64 = (text: string): string => Buffer.from(text).toString('base64');
 const dir = makeTempDir('xraft-bench-strace-');
 const agent = new Agent({ connections: 1 });
 try {
@@ -25,9 +30,12 @@ try {
   const follower = cluster.members.find((member) => member !== leader)!;
   const value = 'v'.repeat(100);
   const put = async (i: number): Promise<void> => {
-    const answer = await request(`${leader.clientUrl}/kv/k${i % 1000}`, { method: 'PUT', body: value, dispatcher: agent });
+    const key = `k${i % 1000}`;
+    const answer = cluster instanceof EtcdCluster
+      ? await request(`${leader.clientUrl}${cluster.gateway}/kv/put`, { method: 'POST', body: JSON.stringify({ key: base64(key), value: base64(value) }), dispatcher: agent })
+      : await request(`${leader.clientUrl}/kv/${key}`, { method: 'PUT', body: value, dispatcher: agent });
     await answer.body.dump();
-    if (answer.statusCode !== 204) throw new Error(`PUT answered ${answer.statusCode}`);
+    if (answer.statusCode !== (etcd ? 200 : 204)) throw new Error(`put answered ${answer.statusCode}`);
   };
   for (let i = 0; i < 300; i++) await put(i); // warm-up: connections, JIT
   const traced = [leader, follower].map((member, i) => {

@@ -156,15 +156,15 @@ export class WheelTimer extends TimerActor {
   }
 
   protected arm(timer: TimerName, afterMs: number): void {
-    const due = this.wheel.now() + Math.max(0, afterMs);
+    const delay = Math.max(0, afterMs);
+    const due = this.wheel.now() + delay;
     const armed = this.armed[timer];
     if (armed !== null && armed.entryDue <= due) {
       armed.due = due;
       return;
     }
     if (armed !== null) this.wheel.cancel(armed.entry);
-    const next: Armed = { due, entry: null as unknown as WheelEntry, entryDue: due };
-    next.entry = this.wheel.schedule(due - this.wheel.now(), () => this.check(timer, next));
+    const next: Armed = { due, entryDue: due, entry: this.wheel.schedule(delay, () => this.check(timer, next)) };
     this.armed[timer] = next;
   }
 

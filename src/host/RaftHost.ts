@@ -26,7 +26,6 @@ import { InvalidConfigError, UnknownGroupError } from '../errors.js';
 import type { NodeStatus, ProposeOptions, RaftNode, RaftNodeOptions, ReadOptions, ResultOf } from '../raftNode.js';
 import { GroupNetwork } from './GroupNetwork.js';
 import { retryThroughHandover } from './handoverRetry.js';
-import { HeldWakes } from './heldWakes.js';
 import { GroupQuiescence } from './groupQuiescence.js';
 import { LeaderBalancer } from './leaderBalancer.js';
 import { PREFERRED_PRIORITY, preferredLeader } from './leaderSpread.js';
@@ -125,8 +124,6 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
       }),
   };
   private unknownGroupMessages = 0;
-  /** Wake notices of this turn, sent at its end unless a message of the group to the same host makes them moot. */
-  private readonly wakes: HeldWakes;
   /** Groups whose node here is campaigning (pre-candidate or candidate), for campaign admission. */
   private readonly campaigning = new Set<GroupId>();
   private readonly maxCampaigns: number;
@@ -156,7 +153,6 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
       signalled: (from, signal) => this.signalled(from, signal),
       unreachable: (peer) => this.unreachable(peer),
     });
-    this.wakes = new HeldWakes((to, notice) => this.network.signal(to, notice));
     this.lastBeatAt = this.wheel.now();
     this.wheel.schedule(this.heartbeatMs, () => this.beat());
   }
@@ -179,10 +175,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     const wheelTimer = new WheelTimer(this.wheel);
     const timer: TimerActor = this.quiesce ? new QuiescingTimer(wheelTimer) : wheelTimer;
     let quiescence: GroupQuiescence | null = null;
-    const network = new GroupNetwork((to, message) => {
-      this.wakes.sending(id, to);
-      this.network.send(to, id, message);
-    });
+    const network = new GroupNetwork((to, message) => this.network.send(to, id, message));
     const node = createRaftNode<Command, SM>({ ...options, logStore: options.logStore ?? this.logStoreFor(id), id: this.id, network, timer, config });
     if (timer instanceof QuiescingTimer) {
       quiescence = new GroupQuiescence(
@@ -203,7 +196,7 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
           },
         },
         timer,
-        (to, signal) => this.signal(to, signal),
+        (to, signal) => this.network.signal(to, signal),
         () => (this.campaigning.size < this.maxCampaigns ? 0 : Math.round(this.electionTimeoutMs * (0.25 + 0.5 * Math.random()))),
       );
     }
@@ -296,7 +289,6 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     this.closed = true;
     const nodes = [...this.groups.values()].map((group) => group.node);
     this.groups.clear();
-    this.wakes.clear();
     const stopped = await Promise.allSettled(nodes.map((node) => node.stop()));
     for (const end of [...this.pauses]) end();
     this.wheel.close();
@@ -315,17 +307,6 @@ export class RaftHost<Command, SM extends StateMachine<Command, unknown, unknown
     group.quiescence?.arrived(from, message);
     group.network.deliver(from, message);
     group.quiescence?.heard(message);
-  }
-
-  /**
-   * A group's signal to host `to`. A wake notice waits for the end of the turn (see heldWakes.ts): two hops of
-   * `setImmediate`, the second in the next turn of the loop, so that every node's own flush of the operations queued in
-   * this turn (a `setImmediate` each, whether queued before or after the notice) comes first, and with it the messages
-   * that make the notices moot.
-   */
-  private signal(to: NodeId, signal: HostSignal): void {
-    if (signal.type !== 'wake') return this.network.signal(to, signal);
-    if (this.wakes.hold(to, signal)) setImmediate(() => setImmediate(() => this.wakes.flush()));
   }
 
   private signalled(from: NodeId, signal: HostSignal): void {

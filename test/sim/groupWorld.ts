@@ -113,7 +113,6 @@ export class GroupWorld extends RunWorld<typeof noGroupNemesis> {
 
   /** The group's node sent a message to host `to`: it travels between the hosts, tagged with this group. */
   override send(from: SimHost, to: NodeId, message: RaftMessage): void {
-    this.fabric.sending(from.id, this.group, to);
     this.stats.messagesSent++;
     const delays = this.network.deliveryDelays();
     if (delays.length === 0) this.stats.messagesDropped++;

@@ -3,12 +3,11 @@
  * process shares between its groups is shared here too. One network between hosts (the `SimulatedNetwork`: every
  * partition, loss, duplication and delay applies to a host pair, so to every group the two share); one failure
  * detector per host (`PeerLiveness`, fed by host-level beats once per heartbeat interval); the quiescing of idle
- * groups (`QuiescingTimer` around each node's `SimTimer`, driven by `GroupQuiescence`, exactly as `RaftHost` does,
- * its wake notices held to the end of the step as `RaftHost` holds them to the end of the turn: `HeldWakes`); and one fate: a crash takes every group's node on the host down at once, a restart brings them all back.
+ * groups (`QuiescingTimer` around each node's `SimTimer`, driven by `GroupQuiescence`, exactly as `RaftHost` does);
+ * and one fate: a crash takes every group's node on the host down at once, a restart brings them all back.
  */
 import type { HostSignal } from '../../actors/network/HostNetwork.js';
 import { GroupQuiescence, type QuiescentNode } from '../../src/host/groupQuiescence.js';
-import { HeldWakes } from '../../src/host/heldWakes.js';
 import { PeerLiveness } from '../../src/host/peerLiveness.js';
 import { QuiescingTimer } from '../../src/host/QuiescingTimer.js';
 import type { NodeId, RaftConfig } from '../../src/core/types.js';
@@ -27,8 +26,6 @@ interface FabricHost {
   readonly groups: Map<number, GroupQuiescence>;
   /** Each group's node on this host, by group number. */
   readonly nodes: SimHost[];
-  /** Wake notices of this step (see heldWakes.ts). */
-  readonly wakes: HeldWakes;
 }
 
 export interface FabricStats {
@@ -53,10 +50,7 @@ export class HostFabric {
     readonly quiesce: boolean,
     private readonly record: (line: string) => void,
   ) {
-    for (const id of ids) {
-      const wakes = new HeldWakes((to, notice) => this.signal(id, to, notice));
-      this.hosts.set(id, { id, up: false, incarnation: 0, liveness: new PeerLiveness(config.electionTimeoutMs), groups: new Map(), nodes: [], wakes });
-    }
+    for (const id of ids) this.hosts.set(id, { id, up: false, incarnation: 0, liveness: new PeerLiveness(config.electionTimeoutMs), groups: new Map(), nodes: [] });
   }
 
   /** Group `group`'s node on host `id` joins the host (the host starts and crashes it with the others). */
@@ -94,10 +88,7 @@ export class HostFabric {
         waiting: () => node().runtime.waiters.size,
         commitNotice: (from, term, commit) => node().commitNotice(from, term, commit),
       };
-      const quiescence = new GroupQuiescence(`g${group}`, id, view, quiescing, (to, signal) => {
-        if (signal.type === 'wake') this.host(id).wakes.hold(to, signal);
-        else this.signal(id, to, signal);
-      });
+      const quiescence = new GroupQuiescence(`g${group}`, id, view, quiescing, (to, signal) => this.signal(id, to, signal));
       this.host(id).groups.set(group, quiescence);
       return quiescing;
     };
@@ -135,7 +126,6 @@ export class HostFabric {
     if (!host.up) return;
     host.up = false;
     host.groups.clear();
-    host.wakes.clear();
     this.stats.crashes++;
     for (const node of host.nodes) crashNode(node);
   }
@@ -149,16 +139,6 @@ export class HostFabric {
     for (const delay of this.network.deliveryDelays()) {
       this.queue.push(this.queue.now + delay, { kind: 'action', run: () => this.signalArrives(from, fromIncarnation, to, signal) });
     }
-  }
-
-  /** Group `group`'s node on host `from` sends a Raft message to host `to` (it makes a held wake notice moot). */
-  sending(from: NodeId, group: number, to: NodeId): void {
-    this.host(from).wakes.sending(`g${group}`, to);
-  }
-
-  /** The end of a simulated step: the wake notices still held go out (RaftHost sends them at the end of a turn). */
-  endOfStep(): void {
-    for (const host of this.hosts.values()) if (host.up) host.wakes.flush();
   }
 
   /** A group's node on `to` heard from host `from` (any Raft message counts as a sign of life). */

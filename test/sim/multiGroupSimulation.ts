@@ -214,7 +214,6 @@ class MultiGroupSimulation {
       default:
         throw new Error(`a multi-group run schedules no ${event.kind} events`);
     }
-    this.fabric.endOfStep();
     for (const world of this.worlds) world.checkViolation();
   }
 

@@ -7,11 +7,13 @@
  * - load: closed-loop writes (64 clients, 100-byte values, 100,000 keys) spread over the three nodes, against one
  *   group's throughput under the same load in the same run;
  * - read back: 300 keys, each written through one node and read (linearizable) through another.
+ * With the load, each process's garbage collection and largest event-loop delay, from its `/metrics` (processMetrics.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { LoadClient, type ClosedLoopResult, type Target } from './loadDriver.js';
+import { overRun, scrapeProcess, type ProcessMemory } from './processMetrics.js';
 import { cpuSeconds, ensureBuild, freePorts, makeTempDir, pause, removeTempDir, residentMiB, ServerProcess } from './processes.js';
 
 export interface MultiraftOptions {
@@ -55,6 +57,8 @@ export interface MultiraftRun {
   readonly cpuMicrosPerWrite: number;
   /** Raft messages, host signals and frames sent between the nodes during the load, per committed write. */
   readonly perWrite: Traffic;
+  /** Each process during the load: its GC time and pauses and largest event-loop delay (null: no /metrics). */
+  readonly processes: readonly (ProcessMemory | null)[];
   /** Keys written through one node and read back, linearizably, through the next: how many came back as written. */
   readonly readBack: { readonly written: number; readonly matched: number };
 }
@@ -186,7 +190,10 @@ export async function benchMultiraft(options: MultiraftOptions): Promise<{ basel
         await client.closedLoop({ ...job, seconds: 1 }); // warm-up: connections, JIT, waking groups
         const cpuBeforeLoad = pids.map(cpuSeconds);
         const sentBefore = await cluster.sentSoFar();
+        const scrapedBefore = await Promise.all(cluster.httpUrls.map(scrapeProcess));
         const load = await client.closedLoop({ ...job, seconds: options.seconds });
+        const scrapedAfter = await Promise.all(cluster.httpUrls.map(scrapeProcess));
+        const processes = scrapedAfter.map((after, at) => overRun(scrapedBefore[at]!, after));
         const sentAfter = await cluster.sentSoFar();
         const writes = Math.max(1, load.perSecond * options.seconds);
         const loadCpuSeconds = pids.reduce((sum, pid, at) => sum + cpuSeconds(pid) - cpuBeforeLoad[at]!, 0);
@@ -200,9 +207,10 @@ export async function benchMultiraft(options: MultiraftOptions): Promise<{ basel
           `  load: ${Math.round(load.perSecond)} writes/s, p50 ${load.latency.p50.toFixed(2)} ms, p99 ${load.latency.p99.toFixed(2)} ms; ` +
             `per write: ${Math.round(cpuMicrosPerWrite)} µs CPU (3 processes), ${perWrite.messages.toFixed(1)} messages, ${perWrite.signals.toFixed(1)} signals, ${perWrite.frames.toFixed(2)} frames`,
         );
+        options.log(`  during the load, per process: ${processes.map(pauses).join(' / ')}`);
         const readBack = await writeAndReadBack(cluster.httpUrls, `rb${groups}`, 300);
         options.log(`  read back ${readBack.matched} of ${readBack.written} keys written through another node`);
-        runs.push({ groups, coldStartSeconds, leading, quiescedAfterSeconds, balancedAfterSeconds, idleCpuPercent, rssMiB, load, cpuMicrosPerWrite, perWrite, readBack });
+        runs.push({ groups, coldStartSeconds, leading, quiescedAfterSeconds, balancedAfterSeconds, idleCpuPercent, rssMiB, load, cpuMicrosPerWrite, perWrite, processes, readBack });
       } finally {
         await cluster.stop();
       }
@@ -216,8 +224,8 @@ export async function benchMultiraft(options: MultiraftOptions): Promise<{ basel
 export function multiraftMarkdown({ baselineRssMiB, runs }: { baselineRssMiB: readonly number[]; runs: readonly MultiraftRun[] }): string {
   const single = runs.find((run) => run.groups === 1);
   const lines = [
-    '| groups per process | all leaders after (cold start) | groups led per node | all quiesced after | leaders balanced after | idle CPU per process (% of a core) | RSS per process MiB | RSS per group KiB | writes/s (64 clients over 3 nodes) | p50 / p99 ms | per write: CPU µs, messages, signals | vs one group | read back through another node |',
-    '|---:|---:|---|---:|---:|---|---|---:|---:|---|---:|---:|---:|',
+    '| groups per process | all leaders after (cold start) | groups led per node | all quiesced after | leaders balanced after | idle CPU per process (% of a core) | RSS per process MiB | RSS per group KiB | writes/s (64 clients over 3 nodes) | p50 / p99 ms | per write: CPU µs, messages, signals | vs one group | during the load, per process: GC s (major), pauses ≥ 100 ms, largest event-loop delay | read back through another node |',
+    '|---:|---:|---|---:|---:|---|---|---:|---:|---|---:|---:|---|---:|',
   ];
   for (const run of runs) {
     const perGroupKiB = run.groups === 1 ? '-' : Math.round((1024 * mean(run.rssMiB.map((rss, at) => rss - (baselineRssMiB[at] ?? 0)))) / run.groups).toString();
@@ -226,7 +234,7 @@ export function multiraftMarkdown({ baselineRssMiB, runs }: { baselineRssMiB: re
       `| ${run.groups.toLocaleString('en-US')} | ${seconds(run.coldStartSeconds)} | ${run.leading.join(' / ')} | ${seconds(run.quiescedAfterSeconds)} | ${seconds(run.balancedAfterSeconds)} | ` +
         `${run.idleCpuPercent.map((cpu) => cpu.toFixed(1)).join(' / ')} | ${run.rssMiB.map(Math.round).join(' / ')} | ${perGroupKiB} | ` +
         `${Math.round(run.load.perSecond).toLocaleString('en-US')} | ${run.load.latency.p50.toFixed(1)} / ${run.load.latency.p99.toFixed(1)} | ${Math.round(run.cpuMicrosPerWrite)}, ${run.perWrite.messages.toFixed(1)}, ${run.perWrite.signals.toFixed(1)} | ` +
-        `${single === undefined ? '-' : (run.load.perSecond / single.load.perSecond).toFixed(2)} | ${run.readBack.matched} / ${run.readBack.written} |`,
+        `${single === undefined ? '-' : (run.load.perSecond / single.load.perSecond).toFixed(2)} | ${run.processes.map(pauses).join(' / ')} | ${run.readBack.matched} / ${run.readBack.written} |`,
     );
   }
   return lines.join('\n');
@@ -249,6 +257,12 @@ async function writeAndReadBack(urls: readonly string[], prefix: string, count: 
     }
   }
   return { written: count, matched };
+}
+
+/** A process's collections and stalls during the load: `GC s (major), pauses ≥ 100 ms, largest event-loop delay`. */
+function pauses(memory: ProcessMemory | null): string {
+  if (memory === null) return 'no metrics';
+  return `${memory.gcSeconds.toFixed(2)} s (${memory.gcMajorSeconds.toFixed(2)}), ${memory.gcPausesOver100ms}, ${Math.round(memory.loopDelayMaxMs)} ms`;
 }
 
 const mean = (values: readonly number[]): number => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);

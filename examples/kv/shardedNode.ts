@@ -11,6 +11,7 @@
  * The cluster is static (`--peers`): every node hosts every group, with the same members.
  */
 import type { IncomingMessage } from 'node:http';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { SharedLevelLogStores } from '../../actors/log-store/SharedLevelLogStores.js';
 import { Http2HostNetwork } from '../../actors/network/Http2HostNetwork.js';
 import { RaftHost } from '../../src/index.js';
@@ -55,6 +56,11 @@ export async function startShardedKvNode(options: ShardedKvNodeOptions) {
   const names = Array.from({ length: groups }, (_, shard) => `kv-${shard}`);
   for (const name of names) host.createGroup(name, { members, commandSchema: kvCommand, stateMachine: new KvStore() });
   const groupOf = (key: string): string => names[groupOfKey(key, groups)]!;
+  // The process's own metrics (memory, GC pauses, event-loop delay): with thousands of groups the heap is large, and
+  // its collections are what to watch. Per-group metrics would be thousands of series; /status has the counts.
+  const processMetrics = new Registry();
+  processMetrics.setDefaultLabels({ node: id });
+  collectDefaultMetrics({ register: processMetrics });
 
   async function serve({ method = 'GET' }: IncomingMessage, url: RequestTarget, body: string): Promise<Answer> {
     const [, first = '', param = '', rest = ''] = url.pathname.split('/').map(decodeURIComponent);
@@ -75,6 +81,8 @@ export async function startShardedKvNode(options: ShardedKvNodeOptions) {
       }
       case 'GET /status':
         return { status: 200, body: { ...host.status(), clusterId, raft, http, members, network: network.stats } };
+      case 'GET /metrics':
+        return { status: 200, text: await processMetrics.metrics(), type: processMetrics.contentType };
       case 'GET /status/groups/:group': {
         const group = decodeURIComponent(url.pathname.slice('/status/groups/'.length));
         if (host.group(group) === undefined) throw new HttpError(404, 'NOT_FOUND', `no group ${JSON.stringify(group)}`);

@@ -66,6 +66,11 @@ describe('the sharded key-value example', () => {
     }, 'every group with a leader on every node, and groups led by every node', 25_000, 100);
     expect(statuses.map(({ groups }) => groups.total)).toEqual([GROUPS, GROUPS, GROUPS]);
     expect(statuses.map(({ groups }) => groups.leading).reduce((sum, count) => sum + count, 0)).toBe(GROUPS);
+    // Each process serves its own memory and GC metrics, labelled with its node id.
+    const metrics = await nodes[0]!.request('GET', '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(/^nodejs_gc_duration_seconds_count\{node="n1",kind="\w+"\} \d+/m);
+    expect(metrics.body).toMatch(/^nodejs_heap_size_used_bytes\{node="n1"\} \d+/m);
   });
 
   it('reads back from any node what was written through any node, across groups', { timeout: 30_000 }, async () => {

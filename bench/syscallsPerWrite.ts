@@ -20,8 +20,7 @@ const at = process.argv.indexOf('--writes');
 const writes = at === -1 ? 1500 : Number(process.argv[at + 1]);
 if (spawnSync('strace', ['-V']).status !== 0) throw new Error('strace is not on PATH (apt-get install strace)');
 
-const etcd = process.argv.includes('--etcd');
-const cluster: BenchCluster = etcd ? await EtcdCluster.start() : await KvCluster.start({ build: false });
+const cluster: BenchCluster = process.argv.includes('--etcd') ? await EtcdCluster.start() : await KvCluster.start({ build: false });
 const base64 = (text: string): string => Buffer.from(text).toString('base64');
 const dir = makeTempDir('xraft-bench-strace-');
 const agent = new Agent({ connections: 1 });
@@ -35,16 +34,27 @@ try {
       ? await request(`${leader.clientUrl}${cluster.gateway}/kv/put`, { method: 'POST', body: JSON.stringify({ key: base64(key), value: base64(value) }), dispatcher: agent })
       : await request(`${leader.clientUrl}/kv/${key}`, { method: 'PUT', body: value, dispatcher: agent });
     await answer.body.dump();
-    if (answer.statusCode !== (etcd ? 200 : 204)) throw new Error(`put answered ${answer.statusCode}`);
+    if (answer.statusCode !== (cluster instanceof EtcdCluster ? 200 : 204)) throw new Error(`put answered ${answer.statusCode}`);
   };
   for (let i = 0; i < 300; i++) await put(i); // warm-up: connections, JIT
   const traced = [leader, follower].map((member, i) => {
     const output = join(dir, `${i}.txt`);
-    const tracer = spawn('strace', ['-c', '-f', '-p', String(member.process.pid), '-o', output], { stdio: 'ignore' });
-    return { name: i === 0 ? `leader ${member.id}` : `follower ${member.id}`, output, exited: new Promise((resolve) => tracer.on('exit', resolve)), tracer };
+    const tracer = spawn('strace', ['-c', '-f', '-p', String(member.process.pid), '-o', output], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // strace says on stderr when it has attached to the process (and to each of its threads): count from then on.
+    let said = '';
+    const attached = new Promise<void>((resolve, reject) => {
+      const bound = setTimeout(() => reject(new Error(`strace did not attach to ${member.id} within 10 s: ${said}`)), 10_000);
+      tracer.stderr.on('data', (chunk: Buffer) => {
+        said += chunk.toString();
+        if (said.includes('attached')) {
+          clearTimeout(bound);
+          resolve();
+        }
+      });
+    });
+    return { name: i === 0 ? `leader ${member.id}` : `follower ${member.id}`, output, attached, exited: new Promise((resolve) => tracer.on('exit', resolve)), tracer };
   });
-  // strace attaches asynchronously: give it a moment before the counted writes.
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await Promise.all(traced.map(({ attached }) => attached));
   for (let i = 0; i < writes; i++) await put(i);
   for (const { tracer } of traced) tracer.kill('SIGINT');
   await Promise.all(traced.map(({ exited }) => exited));

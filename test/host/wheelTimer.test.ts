@@ -20,7 +20,8 @@ function started(tickMs = 5) {
     for (let step = 0; step < ms; step++) {
       now += 1;
       vi.advanceTimersByTime(1);
-      vi.runOnlyPendingTimers(); // the wheel runs due slots on the immediate after its timeout
+      // The wheel's timeout and the immediate it schedules; what is due is decided by `now`, not by the fake clock.
+      vi.runOnlyPendingTimers();
     }
   };
   return { wheel, timer, fired, advance };

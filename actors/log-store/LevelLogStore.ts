@@ -70,7 +70,8 @@ import {
 } from './LogStore.js';
 import { acknowledgeInOrder, InvalidWrite, prepareGroup, type LogPosition, type Write } from './levelGroupCommit.js';
 import { ChainedGroupBatch, SharedGroupBatch, storeKeys, type GroupBatch, type StoreKeys } from './levelBatch.js';
-import type { Bytes, LevelDatabase, StoreSublevels, Sublevel } from './levelLayout.js';
+import type { LevelDatabase, StoreSublevels } from './levelLayout.js';
+import { KeySpace } from './levelKeySpace.js';
 import { entryKey, type RunBounds } from './levelCodec.js';
 import { corruption, readDurableState, readRun, readStoredMembers, recoverLayout } from './levelRecovery.js';
 import { RunIndex } from './levelRunIndex.js';
@@ -91,6 +92,8 @@ export class LevelLogStore extends LogStore {
   /** The database the store writes to. */
   readonly db: LevelDatabase;
   private readonly ownsDb: boolean;
+  /** The root of `db` (`db` itself unless it is a sublevel): the store reads and writes through it. */
+  private readonly root: LevelDatabase;
   private readonly sublevels: StoreSublevels;
   /** The store's keys as bytes of the database its batches go to: its own, or the shared one (levelBatch.ts). */
   private readonly keys: StoreKeys;
@@ -133,16 +136,16 @@ export class LevelLogStore extends LogStore {
       this.ownsDb = true;
       this.location = options.location;
     }
-    const sublevel = (name: string): Sublevel =>
-      this.db.sublevel<Bytes, Bytes>(name, { keyEncoding: 'buffer', valueEncoding: 'buffer' }) as unknown as Sublevel;
+    const space = options.sublevel === undefined ? KeySpace.of(this.db) : KeySpace.of(this.db).within(options.sublevel);
+    this.root = space.db;
     this.sublevels = {
-      meta: sublevel('meta'),
-      hard: sublevel('hard'),
-      membership: sublevel('membership'),
-      snapshot: sublevel('snapshot'),
-      entries: sublevel('entries'),
+      meta: space.within('meta'),
+      hard: space.within('hard'),
+      membership: space.within('membership'),
+      snapshot: space.within('snapshot'),
+      entries: space.within('entries'),
     };
-    this.keys = storeKeys(this.sublevels, this.sharedBatch?.db ?? this.db);
+    this.keys = storeKeys(this.sublevels, this.sharedBatch?.db ?? this.root);
     const snapshotDirectory = options.snapshotDirectory === undefined ? (options.location === undefined ? null : join(options.location, 'snapshots')) : options.snapshotDirectory;
     this.chunks = snapshotDirectory === null ? new DatabaseChunks(this.sublevels.snapshot, this.keys.snapshot) : new FileChunks(snapshotDirectory);
   }
@@ -270,7 +273,7 @@ export class LevelLogStore extends LogStore {
    * (levelBatch.ts); once it is durable, move the position on.
    */
   private async writeGroup(group: readonly Write[]): Promise<void> {
-    const batch: GroupBatch = this.sharedBatch === undefined ? new ChainedGroupBatch(this.db) : new SharedGroupBatch(this.sharedBatch);
+    const batch: GroupBatch = this.sharedBatch === undefined ? new ChainedGroupBatch(this.root) : new SharedGroupBatch(this.sharedBatch);
     const context = { keys: this.keys, storage: this.chunks, runs: this.runs, readRun: (run: RunBounds) => readRun(this.sublevels.entries, run) };
     const prepared = await prepareGroup(batch, context, this.position, group).catch(async (error: unknown) => {
       await batch.discard();
@@ -326,7 +329,7 @@ export class LevelLogStore extends LogStore {
   private async openAndRecover(): Promise<void> {
     if (this.closing !== null) await this.closing;
     if (this.db.status !== 'open') await this.db.open();
-    const { lastIndex, firstIndex, current, runs } = await recoverLayout(this.db, this.sublevels, this.chunks, this.identity);
+    const { lastIndex, firstIndex, current, runs } = await recoverLayout(this.root, this.sublevels, this.chunks, this.identity);
     this.runs = runs;
     this.position = { lastIndex, firstIndex, current, pending: null, nextGeneration: (current?.generation ?? 0) + 1 };
   }

@@ -63,9 +63,9 @@ export class SharedLevelLogStores {
   store(group: GroupId, options: { readonly members?: readonly NodeId[] } = {}): LevelLogStore {
     if (!groupIdSchema.safeParse(group).success) throw new RangeError(`invalid group id ${JSON.stringify(group)}`);
     const name = `g${Buffer.from(group, 'utf8').toString('base64url')}`;
-    const db = this.db.sublevel<string, string>(name, {}) as unknown as LevelDatabase;
     return new LevelLogStore({
-      db,
+      db: this.db,
+      sublevel: name,
       identity: { clusterId: `${this.options.clusterId}/${group}`, nodeId: this.options.nodeId, ...(options.members === undefined ? {} : { members: options.members }) },
       snapshotDirectory: this.location === undefined ? null : join(this.location, 'snapshots', name),
       sharedBatch: this.batch,

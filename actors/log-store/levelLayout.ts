@@ -3,28 +3,30 @@
  * a record must look like to be accepted when read back (a record that does not is corruption, see levelRecovery.ts).
  * The byte encodings (checksums, entry and chunk keys) are levelCodec.ts.
  */
-import type { AbstractBatchOperation, AbstractBatchOptions, AbstractLevel, AbstractSublevel } from 'abstract-level';
+import type { AbstractBatchOptions, AbstractLevel } from 'abstract-level';
 import type { HardState, NodeId, SnapshotMeta } from '../../src/core/index.js';
+import type { KeySpace } from './levelKeySpace.js';
 
 /** Any abstract-level database whose keys and values the store may write as bytes. */
 export type LevelDatabase = AbstractLevel<string | Buffer | Uint8Array, string, string>;
 
 export type Bytes = Buffer;
-export type Sublevel = AbstractSublevel<LevelDatabase, string | Buffer | Uint8Array, Bytes, Bytes>;
-export type BatchOperation = AbstractBatchOperation<LevelDatabase, Bytes, Bytes>;
 
-/** One sublevel per concern, all written together in one atomic batch. */
+/**
+ * One sublevel per concern, all written together in one atomic batch. Each is a key space (levelKeySpace.ts): the
+ * keys of the sublevel of that name, without a sublevel object.
+ */
 export interface StoreSublevels {
   /** `identity`: `{ clusterId, nodeId }`. */
-  readonly meta: Sublevel;
+  readonly meta: KeySpace;
   /** `state`: the hard state. */
-  readonly hard: Sublevel;
+  readonly hard: KeySpace;
   /** `voters`: the voters the store was created with. */
-  readonly membership: Sublevel;
+  readonly membership: KeySpace;
   /** `meta`: the current snapshot; and, for a store without a snapshot directory, its chunks. */
-  readonly snapshot: Sublevel;
+  readonly snapshot: KeySpace;
   /** The log as runs of entries, one per `SaveLog`, keyed by first and last index (levelCodec.ts). */
-  readonly entries: Sublevel;
+  readonly entries: KeySpace;
 }
 
 export const IDENTITY_KEY = Buffer.from('identity');

@@ -36,11 +36,17 @@ export type LevelLogStoreOptions = {
       /** Directory of a classic-level (LevelDB) database, created when missing. The store opens and closes it. */
       readonly location: string;
       readonly db?: undefined;
+      readonly sublevel?: undefined;
     }
   | {
       /** A database the caller owns (e.g. `new MemoryLevel()`); the store opens it if needed but never closes it. */
       readonly db: LevelDatabase;
       readonly location?: undefined;
+      /**
+       * Keep the store's keys where `db.sublevel(sublevel)` would, without making that sublevel (an object of a few
+       * KiB: this is for many stores on one database). Letters, digits and `-_.` etc.: ASCII 35 to 126.
+       */
+      readonly sublevel?: string;
     }
 );
 

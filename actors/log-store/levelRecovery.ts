@@ -19,13 +19,13 @@ import {
   syncWrite,
   VOTERS_KEY,
   ZERO_HARD_STATE,
-  type BatchOperation,
   type Bytes,
   type CurrentSnapshot,
   type LevelDatabase,
   type StoreSublevels,
-  type Sublevel,
 } from './levelLayout.js';
+import { RAW_KEYS, type RawOperation } from './levelBatch.js';
+import type { KeySpace } from './levelKeySpace.js';
 import { RunIndex } from './levelRunIndex.js';
 import type { SnapshotChunkStorage } from './snapshotChunkStorage.js';
 
@@ -44,6 +44,7 @@ export interface RecoveredLayout {
  * chunks of any other snapshot generation: a pending snapshot that a crash interrupted.
  */
 export async function recoverLayout(
+  /** The root database the key spaces of `sublevels` are in. */
   db: LevelDatabase,
   sublevels: StoreSublevels,
   chunks: SnapshotChunkStorage,
@@ -61,13 +62,13 @@ export async function recoverLayout(
         message: 'the store holds Raft state but no identity: refusing to guess which cluster and node it belongs to',
       });
     }
-    const operations: BatchOperation[] = [
-      { type: 'put', sublevel: sublevels.meta, key: IDENTITY_KEY, value: encodeRecord({ clusterId: identity.clusterId, nodeId: identity.nodeId }) },
+    const operations: RawOperation[] = [
+      { type: 'put', key: sublevels.meta.key(IDENTITY_KEY), value: encodeRecord({ clusterId: identity.clusterId, nodeId: identity.nodeId }) },
     ];
     if (identity.members !== undefined) {
-      operations.push({ type: 'put', sublevel: sublevels.membership, key: VOTERS_KEY, value: encodeRecord({ voters: identity.members }) });
+      operations.push({ type: 'put', key: sublevels.membership.key(VOTERS_KEY), value: encodeRecord({ voters: identity.members }) });
     }
-    await db.batch<Bytes, Bytes>(operations, syncWrite);
+    await db.batch<Bytes, Bytes>(operations, { ...RAW_KEYS, ...syncWrite });
     await chunks.recover(null);
     return { lastIndex: 0, firstIndex: 1, current: null, runs };
   }
@@ -92,9 +93,9 @@ export async function recoverLayout(
 }
 
 /** The bounds of every run stored, in key order; a key that is no run's, or runs that overlap, are corruption. */
-async function readRunKeys(entries: Sublevel): Promise<RunBounds[]> {
+async function readRunKeys(entries: KeySpace): Promise<RunBounds[]> {
   const bounds: RunBounds[] = [];
-  for (const key of await entries.keys().all()) {
+  for (const key of await entries.keys()) {
     const keyName = `entries/${toHex(key)}`;
     const run = decodeOrCorrupt(keyName, undefined, () => decodeRunKey(key));
     const previous = bounds[bounds.length - 1];
@@ -113,7 +114,7 @@ async function readRunKeys(entries: Sublevel): Promise<RunBounds[]> {
 }
 
 /** The entries of the durable run `run`, verified: it must be there, decode, and hold exactly its entries. */
-export async function readRun(entries: Sublevel, run: RunBounds): Promise<readonly Entry[]> {
+export async function readRun(entries: KeySpace, run: RunBounds): Promise<readonly Entry[]> {
   const key = runKey(run.first, run.last);
   const value = await entries.get(key);
   const keyName = `entries/${toHex(key)}`;
@@ -162,7 +163,7 @@ export async function readDurableState(sublevels: StoreSublevels, current: Curre
   let expected = snapshotIndex + 1;
   // The run that the entry after the snapshot falls inside may start at or before the snapshot (compaction keeps
   // such a run whole): start there, and skip what the snapshot covers.
-  const before = (await sublevels.entries.keys({ lte: entryKey(snapshotIndex), reverse: true, limit: 1 }).all())[0];
+  const before = (await sublevels.entries.keys({ lte: entryKey(snapshotIndex), reverse: true, limit: 1 }))[0];
   const straddles = before !== undefined && decodeOrCorrupt(`entries/${toHex(before)}`, undefined, () => decodeRunKey(before)).last > snapshotIndex;
   const iterator = sublevels.entries.iterator(straddles ? { gte: before } : { gt: entryKey(snapshotIndex) });
   try {

@@ -8,13 +8,11 @@
  * whole or the new one whole. The storage only has to (1) keep a generation's chunks until it is dropped, (2) have
  * them durable when `seal` resolves, and (3) give chunk `k` of a generation back, checksum verified.
  */
-import type { AbstractSublevel } from 'abstract-level';
 import type { GroupBatch } from './levelBatch.js';
-import type { LevelDatabase } from './levelLayout.js';
+import type { KeySpace } from './levelKeySpace.js';
 import { decodeSnapshotChunk, encodeSnapshotChunk, snapshotChunkKey, snapshotChunkRange } from './levelCodec.js';
 
 type Bytes = Buffer;
-export type ChunkSublevel = AbstractSublevel<LevelDatabase, string | Buffer | Uint8Array, Bytes, Bytes>;
 
 /** A snapshot's chunks as the meta record promises them. */
 export interface StoredGeneration {
@@ -56,7 +54,7 @@ export interface SnapshotChunkStorage {
 export class DatabaseChunks implements SnapshotChunkStorage {
   /** `prefix`: the sublevel's prefix as a key of the database the store's batches go to (levelBatch.ts). */
   constructor(
-    private readonly sublevel: ChunkSublevel,
+    private readonly sublevel: KeySpace,
     private readonly prefix: Bytes,
   ) {}
 

@@ -1,9 +1,17 @@
 /**
  * Multi-Raft in one process: `--groups` groups on each of 3 hosts (so 3 × groups nodes), over MemoryHostNetwork.
  * Measures the heap and RSS per group, the time until every group has a leader, and the CPU an idle process spends
- * once the groups quiesce. Run: `npx tsx bench/hostMemory.ts --groups 10000 [--no-quiesce]`.
+ * once the groups quiesce. Run: `npx tsx bench/hostMemory.ts --groups 10000 [--no-quiesce] [--shared-level]`
+ * (`node --expose-gc --import tsx ...` to collect before measuring). `--shared-level`: each host keeps every group's
+ * log in one LevelDB (SharedLevelLogStores, in a temporary directory), as the sharded KV does, instead of a
+ * MemoryLogStore per group. Under tsx every function carries its name as a property, which makes a node's heap a few
+ * KiB larger than the build's.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { SharedLevelLogStores } from '../actors/log-store/SharedLevelLogStores.js';
 import { MemoryHostNetworkHub } from '../actors/network/MemoryHostNetwork.js';
 import { ReducerStateMachine } from '../actors/state-machine/ReducerStateMachine.js';
 import { RaftHost } from '../src/host/RaftHost.js';
@@ -16,6 +24,7 @@ const flag = (name: string, fallback: number): number => {
 const groups = flag('groups', 1000);
 const idleSeconds = flag('idle-seconds', 5);
 const quiesce = !args.includes('--no-quiesce');
+const sharedLevel = args.includes('--shared-level');
 const command = z.object({ add: z.number() });
 type Command = z.infer<typeof command>;
 const machine = () => new ReducerStateMachine<number, Command, number, never>(0, (n, c) => [n + c.add, n + c.add]);
@@ -30,7 +39,13 @@ async function main(): Promise<void> {
   const base = process.memoryUsage();
   const hub = new MemoryHostNetworkHub();
   const ids = ['n1', 'n2', 'n3'];
-  const hosts = ids.map((id) => new RaftHost<Command, Machine>({ id, network: hub.endpoint(id), quiesce, config: { electionTimeoutMs: 1000, heartbeatIntervalMs: 100 } }));
+  const directory = sharedLevel ? mkdtempSync(join(tmpdir(), 'xraft-host-memory-')) : null;
+  const stores = ids.map((id) => (directory === null ? null : new SharedLevelLogStores({ location: join(directory, id), clusterId: 'host-memory', nodeId: id })));
+  const hosts = ids.map((id, at) => {
+    const shared = stores[at];
+    const logStore = shared === null || shared === undefined ? {} : { logStore: (group: string) => shared.store(group) };
+    return new RaftHost<Command, Machine>({ id, network: hub.endpoint(id), quiesce, config: { electionTimeoutMs: 1000, heartbeatIntervalMs: 100 }, ...logStore });
+  });
   const began = performance.now();
   for (let g = 0; g < groups; g++) {
     for (const host of hosts) host.createGroup(`g${g}`, { members: ids, commandSchema: command, stateMachine: machine() });
@@ -76,6 +91,7 @@ async function main(): Promise<void> {
     groups,
     hosts: hosts.length,
     quiesce,
+    logStores: sharedLevel ? 'one LevelDB per host' : 'memory',
     createMs: Math.round(created - began),
     allLeadersMs: Math.round(elected - began),
     quiescedMs: Math.round(quiescedAt - began),
@@ -89,6 +105,8 @@ async function main(): Promise<void> {
     idleSignalsPerSecond: Math.round(((hub.delivered.signals - delivered0.signals) * 1000) / wall),
   }));
   await Promise.all(hosts.map((host) => host.close()));
+  await Promise.all(stores.map((shared) => shared?.close()));
+  if (directory !== null) rmSync(directory, { recursive: true, force: true });
 }
 
 await main();

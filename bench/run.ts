@@ -1,16 +1,11 @@
 /**
- * `npm run bench [-- --only cluster,sim,logstore,sharedlogstore,network,snapshot] [--seconds S] [--snapshot-mib M] [--snapshot-chunk-kib K]`: run the benchmarks and print a Markdown table of figures to
- * paste into BENCHMARKS.md, with the machine it ran on.
- *
- * Process benchmarks of the KV example from the build, named first (see bench/kvLoad.ts and bench/failover.ts):
- *   `npm run bench -- kv-load [--compare etcd] [--seconds S] [--sustained [--sustained-seconds S]] [--scenarios 1,16,64,256,mix,sustained] [--cpu-prof DIR] [--node-options FLAGS] [--kv-flags FLAGS] [--json FILE] [--no-build]`
- *   `npm run bench -- failover [--compare etcd] [--kills N] [--modes SIGKILL,SIGSTOP] [--detector phi|fixed] [--json FILE] [--no-build]`
- *   `npm run bench -- multiraft [--groups 1000,10000] [--seconds S] [--cpu-prof DIR] [--node-options FLAGS] [--json FILE] [--no-build]`
+ * `npm run bench`: run the benchmarks and print Markdown tables of figures to paste into BENCHMARKS.md, with the
+ * machine they ran on (USAGE below; bench/kvLoad.ts, bench/failover.ts and bench/multiraft.ts for the process ones).
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, refuse } from '../src/cli/commandLine.js';
 import { benchCluster } from './cluster.js';
 import { benchFailover, failoverMarkdown, type FailureMode } from './failover.js';
 import { benchKvLoad, kvLoadMarkdown } from './kvLoad.js';
@@ -21,7 +16,22 @@ import { benchSharedLogStore, sharedLogStoreMarkdown } from './sharedLogStore.js
 import { benchSim } from './sim.js';
 import { benchSnapshotTransfer } from './snapshot.js';
 
-const { values, positionals } = parseArgs({
+const USAGE = `
+npm run bench [-- --only cluster,sim,logstore,sharedlogstore,network,snapshot] [--seconds S] [--snapshot-mib M]
+              [--snapshot-chunk-kib K]
+  in-process benchmarks (all of them without --only)
+
+Process benchmarks of the KV example from the build, named first:
+  npm run bench -- kv-load [--compare etcd] [--seconds S] [--sustained [--sustained-seconds S]]
+                   [--scenarios 1,16,64,256,mix,sustained] [--cpu-prof DIR] [--node-options FLAGS] [--kv-flags FLAGS]
+                   [--json FILE] [--no-build]
+  npm run bench -- failover [--compare etcd] [--kills N] [--modes SIGKILL,SIGSTOP] [--detector phi|fixed]
+                   [--skip-xraft] [--json FILE] [--no-build]
+  npm run bench -- multiraft [--groups 1000,10000] [--seconds S] [--cpu-prof DIR] [--node-options FLAGS]
+                   [--json FILE] [--no-build]
+`;
+
+const { values, positionals } = parseCommandLine(USAGE, {
   allowPositionals: true,
   options: {
     only: { type: 'string' },
@@ -46,9 +56,9 @@ const { values, positionals } = parseArgs({
 });
 const command = positionals[0] ?? null;
 if (command !== null && command !== 'kv-load' && command !== 'failover' && command !== 'multiraft') {
-  throw new Error(`unknown benchmark ${command}: kv-load, failover or multiraft (or none, with --only)`);
+  refuse(`unknown benchmark ${command}: kv-load, failover or multiraft (or none, with --only)`);
 }
-if (values.compare !== undefined && values.compare !== 'etcd') throw new Error(`--compare ${values.compare}: only etcd`);
+if (values.compare !== undefined && values.compare !== 'etcd') refuse(`--compare ${values.compare}: only etcd`);
 const only = values.only?.split(',') ?? null;
 const seconds = Number(values.seconds ?? (command === 'kv-load' || command === 'multiraft' ? '10' : '3'));
 const wanted = (name: string): boolean => command === null && (only === null || only.includes(name));

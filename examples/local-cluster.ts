@@ -10,15 +10,24 @@
  * heal a link, send a command and transfer leadership.
  *
  * Flags, for tests and crowded machines: `--raft-ports 7001,7002,7003 --http-ports 8001,8002,8003 --data data
- * --dashboard-port 8080` (0: any free port).
+ * --dashboard-port 8080` (`--dashboard-port 0`: any free port); `npm start -- --help` lists them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, refuse } from '../src/cli/commandLine.js';
 import { startDashboard } from '../src/dashboard/index.js';
 import { httpControls } from './kv/dashboard.js';
 
-const { values } = parseArgs({
+const USAGE = `
+npm start [-- --raft-ports 7001,7002,7003] [--http-ports 8001,8002,8003] [--data data] [--dashboard-port 8080]
+
+A local three-node cluster of the key-value store, one process per node, on loopback, with its dashboard. Data
+lives under <data>/n1, <data>/n2, <data>/n3 and is recovered on the next start. --dashboard-port 0 takes any
+free port.
+Ctrl-C stops every node.
+`;
+
+const { values } = parseCommandLine(USAGE, {
   options: {
     'raft-ports': { type: 'string', default: '7001,7002,7003' },
     'http-ports': { type: 'string', default: '8001,8002,8003' },
@@ -26,8 +35,15 @@ const { values } = parseArgs({
     'dashboard-port': { type: 'string', default: '8080' },
   },
 });
-const raftPorts = values['raft-ports'].split(',');
-const httpPorts = values['http-ports'].split(',');
+const isPort = (text: string): boolean => /^\d{1,5}$/.test(text) && Number(text) <= 65_535;
+const threePorts = (name: string, text: string): string[] => {
+  const ports = text.split(',');
+  if (ports.length !== 3 || !ports.every(isPort)) refuse(`--${name} takes three ports, comma-separated, not ${JSON.stringify(text)}`);
+  return ports;
+};
+const raftPorts = threePorts('raft-ports', values['raft-ports']);
+const httpPorts = threePorts('http-ports', values['http-ports']);
+if (!isPort(values['dashboard-port'])) refuse(`--dashboard-port takes a port (0 for any free one), not ${JSON.stringify(values['dashboard-port'])}`);
 const ids = ['n1', 'n2', 'n3'];
 const peers = ids.map((id, i) => `${id}=127.0.0.1:${raftPorts[i]}`).join(',');
 const main = resolve(import.meta.dirname, 'kv/main.ts');

@@ -1,25 +1,32 @@
 /**
- * `npm run dashboard -- [--replay FILE] [--port 8090] [--follow n1=127.0.0.1:8001,...]`: a dashboard on its own, to
- * replay a simulator recording (`npm run sim -- --seed S --record FILE`) or to follow nodes started with
- * `--dashboard-feed`. Prints `dashboard http://127.0.0.1:PORT/`.
+ * `npm run dashboard`: a dashboard on its own (USAGE below). Prints `dashboard http://127.0.0.1:PORT/`.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, refuse } from '../cli/commandLine.js';
 import { startDashboard, type DashboardSource } from './server.js';
 
-const { values } = parseArgs({
+const USAGE = `
+npm run dashboard -- [--replay FILE] [--port 8090] [--follow n1=127.0.0.1:8001,...]
+
+A dashboard on its own: --replay shows a simulator recording (npm run sim -- --seed S --record FILE), --follow shows
+nodes started with --dashboard-feed (each as id=host:port of its HTTP API). Prints the dashboard's address.
+`;
+
+const { values } = parseCommandLine(USAGE, {
   options: { replay: { type: 'string' }, port: { type: 'string', default: '8090' }, follow: { type: 'string' } },
-  strict: true,
 });
+const port = Number(values.port);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) refuse(`--port is a port number (0 to 65535), not ${JSON.stringify(values.port)}`);
 const sources: DashboardSource[] = (values.follow ?? '')
   .split(',')
   .filter((entry) => entry !== '')
   .map((entry) => {
-    const [id, http] = entry.split('=') as [string, string];
-    return { kind: 'remote', id, url: `http://${http}/dashboard/feed` };
+    const match = /^([^=]+)=([^=/\s]+:\d+)$/.exec(entry);
+    if (match === null) refuse(`--follow takes id=host:port entries, not ${JSON.stringify(entry)}`);
+    return { kind: 'remote', id: match[1]!, url: `http://${match[2]!}/dashboard/feed` };
   });
 const dashboard = await startDashboard({
-  port: Number(values.port),
+  port,
   sources,
   title: values.replay === undefined ? 'following nodes' : `replay of ${values.replay}`,
   ...(values.replay === undefined ? {} : { recordingPath: resolve(values.replay) }),

@@ -1,14 +1,20 @@
 /**
- * `npm run jepsen -- --time 60 --faults kill,pause,partition,restart [--nodes 3|5] [--seed S] [--keep]`
- *
- * Runs the KV example as real processes under faults and checks the clients' history. Prints one summary line per
- * run; on failure, where the history, logs and data directories were kept and the command that replays the schedule.
+ * The Jepsen-style runner from the command line (USAGE below): the KV example as real processes under faults, the
+ * clients' history checked.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../../src/cli/commandLine.js';
 import { kvNodeCommand } from './kvNodeCommand.js';
 import { runJepsen, type FaultKind } from './runJepsen.js';
 
-const { values } = parseArgs({
+const USAGE = `
+npm run jepsen -- [--time 60] [--faults kill,pause,partition,restart] [--nodes 3|5] [--seed S] [--runs 1] [--keep]
+
+Runs the KV example as real processes under faults and checks the clients' history. Prints one summary line per
+run; on failure, where the history, logs and data directories were kept and the command that replays the schedule.
+--keep keeps them after a run that passed too. Exits non-zero when any run fails.
+`;
+
+const { values } = parseCommandLine(USAGE, {
   options: {
     time: { type: 'string', default: '60' },
     faults: { type: 'string', default: 'kill,pause,partition,restart' },
@@ -17,7 +23,6 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
   },
-  strict: true,
 });
 
 const kinds: readonly FaultKind[] = ['kill', 'pause', 'partition', 'restart'];

@@ -1,42 +1,46 @@
 /**
- * Run the simulator from the command line.
- *
- *   npm run sim -- --seeds 500 [--start 1] [--nodes 3|5] [--steps 2000]   many seeds; one line per failure
- *   npm run sim -- --seed 42 [--nodes 3] [--steps 2000] [--trace]        replay one seed (with its event log)
- *
- * Workload options (both modes):
- *   --clients N       concurrent key-value clients whose history must be linearizable (default 6; 0 turns them off)
- *   --membership S    carry out a membership schedule under the faults: grow-shrink | replace-all | remove-leader
- *   --no-figure8      turn off the targeted Figure 8 leader crashes
- *   --no-snapshots    keep every log whole (by default nodes snapshot and compact every 10 to 30 entries, send
- *                     InstallSnapshot in small chunks, and crashes are aimed at snapshot transfers)
- *   --lease-reads     half of the clients' reads ask for a lease read; clock skew stays within the lease's drift bound
- *   --transfers       leadership transfers under the faults (targeted, untargeted, target crashed mid-way, TimeoutNow
- *                     delivered late, lease reads right after); every transfer must settle
- *   --removals        remove a voter (the leader, or a follower) that keeps running; it must stop campaigning
- *   --forge           a misbehaving peer injects messages that pass the schema but break an invariant
- *   --figure8-script  the scripted Figure 8 schedule (partitions and crashes that build the figure's logs)
- *   --sabotage S      break something on purpose: stale-reads | no-sessions | old-term-commit (the Figure 8 rule)
- *   --record FILE     (with --seed) write a recording for the dashboard's replay: every step's time, event, node
- *                     views and messages in flight; open it with `npm run dashboard -- --replay FILE`
- *   --stacks          keep errors' stack traces (off by default for speed; the trace hash does not change)
- *   --detector D      the election timer's failure detector: fixed (the core's timeout, default) | phi (φ accrual)
- *   --jitter          a calm run: no crashes, partitions, loss or clock skew, only jittered delays and slow disks;
- *                     prints the elections begun after the first leader (each one spurious)
- *   --groups N        multi-Raft: N groups on the same hosts, one host-level network, faults per host pair, idle
- *                     groups quiescing; every group keeps every check (clients on one group in five)
- *   --no-quiesce      (with --groups) keep every group's timers running
- *
- * Exits non-zero when any seed fails. The closing line of a batch is always `N passed, N failed`.
+ * Run the simulator from the command line: `npm run sim -- --help` prints the options (USAGE below).
  */
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../../src/cli/commandLine.js';
 import { membershipSchedules, type MembershipScheduleName } from './membershipSchedule.js';
 import { SimRecorder } from './recorder.js';
 import { sabotages, type Sabotage } from './simOptions.js';
 import { defaultClients, replayCommandOf, runSeed as runSingleGroupSeed, type SimOptions, type SimResult } from './simulation.js';
 import { runMultiGroupSeed } from './multiGroupSimulation.js';
 
-const { values } = parseArgs({
+const USAGE = `
+Run the simulator from the command line.
+
+  npm run sim -- --seeds 500 [--start 1] [--nodes 3|5] [--steps 2000]   many seeds; one line per failure
+  npm run sim -- --seed 42 [--nodes 3] [--steps 2000] [--trace]        replay one seed (with its event log)
+
+Workload options (both modes):
+  --clients N       concurrent key-value clients whose history must be linearizable (default 6; 0 turns them off)
+  --membership S    carry out a membership schedule under the faults: grow-shrink | replace-all | remove-leader
+  --no-figure8      turn off the targeted Figure 8 leader crashes
+  --no-snapshots    keep every log whole (by default nodes snapshot and compact every 10 to 30 entries, send
+                    InstallSnapshot in small chunks, and crashes are aimed at snapshot transfers)
+  --lease-reads     half of the clients' reads ask for a lease read; clock skew stays within the lease's drift bound
+  --transfers       leadership transfers under the faults (targeted, untargeted, target crashed mid-way, TimeoutNow
+                    delivered late, lease reads right after); every transfer must settle
+  --removals        remove a voter (the leader, or a follower) that keeps running; it must stop campaigning
+  --forge           a misbehaving peer injects messages that pass the schema but break an invariant
+  --figure8-script  the scripted Figure 8 schedule (partitions and crashes that build the figure's logs)
+  --sabotage S      break something on purpose: stale-reads | no-sessions | old-term-commit (the Figure 8 rule)
+  --record FILE     (with --seed) write a recording for the dashboard's replay: every step's time, event, node
+                    views and messages in flight; open it with \`npm run dashboard -- --replay FILE\`
+  --stacks          keep errors' stack traces (off by default for speed; the trace hash does not change)
+  --detector D      the election timer's failure detector: fixed (the core's timeout, default) | phi (φ accrual)
+  --jitter          a calm run: no crashes, partitions, loss or clock skew, only jittered delays and slow disks;
+                    prints the elections begun after the first leader (each one spurious)
+  --groups N        multi-Raft: N groups on the same hosts, one host-level network, faults per host pair, idle
+                    groups quiescing; every group keeps every check (clients on one group in five)
+  --no-quiesce      (with --groups) keep every group's timers running
+
+Exits non-zero when any seed fails. The closing line of a batch is always \`N passed, N failed\`.
+`;
+
+const { values } = parseCommandLine(USAGE, {
   options: {
     seeds: { type: 'string' },
     start: { type: 'string', default: '1' },
@@ -61,7 +65,6 @@ const { values } = parseArgs({
     groups: { type: 'string' },
     'no-quiesce': { type: 'boolean', default: false },
   },
-  strict: true,
 });
 
 function integer(name: string, text: string | undefined): number {

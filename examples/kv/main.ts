@@ -9,17 +9,37 @@
  *
  * Prints `{"event":"listening",...}` once serving; SIGINT or SIGTERM stops it gracefully.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { startKvDashboard } from './dashboard.js';
 import { startKvNode } from './node.js';
 import { startShardedKvNode } from './shardedNode.js';
 
-const flags = new Command('kv')
+/** `host:port` (`[v6]:port`), the port 0 to 65535; commander reports anything else as an invalid argument. */
+function address(text: string): string {
+  const at = text.lastIndexOf(':');
+  const port = text.slice(at + 1);
+  if (at <= 0 || !/^\d{1,5}$/.test(port) || Number(port) > 65_535) throw new InvalidArgumentError('expected host:port');
+  return text;
+}
+
+/** `id=host:port,...`, each id once. */
+function peerList(text: string): Record<string, string> {
+  const peers: Record<string, string> = {};
+  for (const entry of text.split(',')) {
+    const at = entry.indexOf('=');
+    const id = entry.slice(0, at);
+    if (at <= 0 || id in peers) throw new InvalidArgumentError(`expected id=host:port,... with each id once, at ${JSON.stringify(entry)}`);
+    peers[id] = address(entry.slice(at + 1));
+  }
+  return peers;
+}
+
+const command = new Command('kv')
   .requiredOption('--id <id>', 'this node id')
-  .requiredOption('--raft <host:port>', 'address for peers (and joining nodes)')
-  .requiredOption('--http <host:port>', 'address of the client API')
-  .option('--peers <list>', 'static cluster: id=host:port,... (raft addresses, this node included)')
-  .option('--join <host:port>', 'raft address of any member to join through')
+  .requiredOption('--raft <host:port>', 'address for peers (and joining nodes)', address)
+  .requiredOption('--http <host:port>', 'address of the client API', address)
+  .option('--peers <list>', 'static cluster: id=host:port,... (raft addresses, this node included)', peerList)
+  .option('--join <host:port>', 'raft address of any member to join through', address)
   .option('--data <dir>', 'data directory (default data/<id>)')
   .option('--cluster <id>', 'cluster id, the same on every node', 'xraft-kv')
   .option('--election-timeout-ms <ms>', 'base election timeout', Number)
@@ -27,11 +47,11 @@ const flags = new Command('kv')
   .option('--snapshot-every <entries>', 'entries between snapshots (default 8192)', Number)
   .option('--groups <n>', 'host N Raft groups and hash keys to them (needs --peers)', Number)
   .option('--dashboard-feed', 'serve inspection events and status at GET /dashboard/feed for a dashboard')
-  .option('--dashboard <host:port>', 'serve a dashboard of the cluster here (loopback), following every node that has a feed')
-  .parse()
-  .opts<{ id: string; raft: string; http: string; peers?: string; join?: string; data?: string; cluster: string; electionTimeoutMs?: number; failureDetector?: string; snapshotEvery?: number; groups?: number; dashboardFeed?: boolean; dashboard?: string }>();
-
-const peers = flags.peers === undefined ? undefined : Object.fromEntries(flags.peers.split(',').map((peer) => peer.split('=') as [string, string]));
+  .option('--dashboard <host:port>', 'serve a dashboard of the cluster here (loopback), following every node that has a feed', address)
+  .parse();
+const flags = command.opts<{ id: string; raft: string; http: string; peers?: Record<string, string>; join?: string; data?: string; cluster: string; electionTimeoutMs?: number; failureDetector?: string; snapshotEvery?: number; groups?: number; dashboardFeed?: boolean; dashboard?: string }>();
+const { peers } = flags;
+if (peers !== undefined && !(flags.id in peers)) command.error(`error: --peers must name this node (${flags.id}) too`);
 const log = (line: string): void => void process.stderr.write(`[${flags.id}] ${line}\n`);
 let signal: NodeJS.Signals | null = null;
 try {

@@ -98,8 +98,13 @@ export async function leaderOf(nodes: readonly KvProcess[], timeoutMs = 15_000):
 
 /** Run the `xraft` command (src/cli/main.ts through tsx); resolves with its exit code and output. */
 export function xraft(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runScript('src/cli/main.ts', args, env);
+}
+
+/** Run a TypeScript entry point of the repository (`file`, from its root) through tsx, to its exit. */
+export function runScript(file: string, args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', resolve(repoRoot, 'src/cli/main.ts'), ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve(repoRoot, file), ...args], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },

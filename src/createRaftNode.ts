@@ -6,7 +6,7 @@ import type { StateMachine } from '../actors/state-machine/StateMachine.js';
 import { RealTimer } from '../actors/timer/RealTimer.js';
 import { createCommandCodec, type EncodedCommand } from './codec.js';
 import { defaultRaftConfig, type MembershipChange, type NodeId, type Proposal, type SessionTag } from './core/index.js';
-import { OverloadedError, StoppedError, type XraftError } from './errors.js';
+import { InvalidCommandError, OverloadedError, StoppedError, type XraftError } from './errors.js';
 import type { NodeEmitted } from './node/machine.js';
 import { createNodeActor } from './node/nodeActor.js';
 import { checkNodeOptions } from './nodeOptions.js';
@@ -30,6 +30,12 @@ export type { AppErrorOf, NodeStatus, ProposeOptions, RaftNode, RaftNodeEvent, R
  * });
  * const result = await node.propose({ key: 'a', value: '1' });
  */
+/**
+ * Default `maxCommandBytes`: a command must reach every member in one network frame (16 MiB by default) inside one
+ * AppendEntries; 1 MiB leaves room for escaping and for the other messages of a turn.
+ */
+export const DEFAULT_MAX_COMMAND_BYTES = 1024 * 1024;
+
 export function createRaftNode<Command, SM extends StateMachine<Command, unknown, unknown>>(
   options: RaftNodeOptions<Command, SM>,
 ): RaftNode<Command, ResultOf<SM>, SM> {
@@ -39,6 +45,7 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
   const stateMachine = options.stateMachine as unknown as StateMachine<Command, Result, AppError>;
   const codec = createCommandCodec(options.commandSchema);
   const defaultTimeoutMs = options.operationTimeoutMs ?? 10_000;
+  const maxCommandBytes = options.maxCommandBytes ?? DEFAULT_MAX_COMMAND_BYTES;
   const nextId = operationIds();
   const { actor, runtime, inbox } = createNodeActor<Command, Result, AppError>(
     {
@@ -103,6 +110,11 @@ export function createRaftNode<Command, SM extends StateMachine<Command, unknown
     decoded?: { readonly command: Command },
   ): Promise<Result> => {
     if (!active()) return Promise.reject(new StoppedError(stoppedReason()));
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: most commands are below the limit without counting their bytes.
+    if (data.length * 3 > maxCommandBytes && Buffer.byteLength(data, 'utf8') > maxCommandBytes) {
+      const bytes = Buffer.byteLength(data, 'utf8');
+      return Promise.reject(new InvalidCommandError(`the command takes ${bytes} bytes encoded, more than maxCommandBytes (${maxCommandBytes})`, []));
+    }
     const id = nextId();
     const proposal: Proposal = session === undefined ? { id, data } : { id, data, session };
     const known = decoded === undefined ? undefined : { data, command: decoded.command };

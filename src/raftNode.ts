@@ -43,6 +43,12 @@ export interface RaftNodeOptions<Command, SM extends StateMachine<Command, unkno
   readonly random?: RandomSource;
   /** Most proposals and reads waiting at once; beyond it they fail with OverloadedError at once. Default 10,000. */
   readonly maxPending?: number;
+  /**
+   * Largest command, in bytes of its encoded text; a larger one is refused with InvalidCommandError, nothing proposed.
+   * Default 1 MiB. A command must fit in one network frame (the HTTP/2 transports' `maxBodyBytes`, 16 MiB by default)
+   * with JSON's escaping: raise both together.
+   */
+  readonly maxCommandBytes?: number;
   /** Default deadline of `propose` and `read`, in ms of the timer's clock. Default 10,000. */
   readonly operationTimeoutMs?: number;
   /**

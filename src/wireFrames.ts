@@ -35,6 +35,8 @@ export interface StreamFrame<Signal = unknown> {
 
 /** Bytes of the length that starts every frame. */
 export const FRAME_LENGTH_BYTES = 4;
+/** The longest frame body a node reads by default (the HTTP/2 transports' `maxBodyBytes`). */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 2 ** 20;
 
 /** The headers a stream opens with: the cluster, the sender and the addressee, checked once per stream. */
 export const STREAM_HEADERS = { cluster: 'x-xraft-cluster', from: 'x-xraft-from', to: 'x-xraft-to' } as const;
@@ -61,6 +63,34 @@ export function encodeFrame(frame: StreamFrame): Buffer {
   bytes.writeUInt32BE(length, 0);
   bytes.write(json, FRAME_LENGTH_BYTES, 'utf8');
   return bytes;
+}
+
+/**
+ * `frame` as one or more frames of at most `maxBytes` of body each, in order: a turn's messages for a peer can add up
+ * to more than the peer reads in one frame (many appends in flight, large commands), and a frame it refuses would be
+ * refused again on every retry. Split between messages, the signals with the first part. A single message longer than
+ * `maxBytes` still goes alone (the core bounds an append by `maxBytesPerMessage`, commands by `maxCommandBytes`).
+ */
+export function encodeFrames(frame: StreamFrame, maxBytes: number): Buffer[] {
+  const whole = encodeFrame(frame);
+  const messages = frame.batches.flatMap(({ group, messages }) => messages.map((message) => ({ group, message })));
+  if (whole.length - FRAME_LENGTH_BYTES <= maxBytes || messages.length < 2) return [whole];
+  const half = Math.ceil(messages.length / 2);
+  return [
+    ...encodeFrames({ batches: regroup(messages.slice(0, half)), signals: frame.signals }, maxBytes),
+    ...encodeFrames({ batches: regroup(messages.slice(half)), signals: [] }, maxBytes),
+  ];
+}
+
+/** Consecutive messages of the same group back into one batch. */
+function regroup(messages: readonly { readonly group: WireGroupId; readonly message: RaftMessage }[]): GroupMessages[] {
+  const batches: { group: WireGroupId; messages: RaftMessage[] }[] = [];
+  for (const { group, message } of messages) {
+    const last = batches[batches.length - 1];
+    if (last !== undefined && last.group === group) last.messages.push(message);
+    else batches.push({ group, messages: [message] });
+  }
+  return batches;
 }
 
 export type FrameDecodeResult<Signal> = { readonly ok: true; readonly frame: StreamFrame<Signal> } | { readonly ok: false; readonly error: WireError };

@@ -79,8 +79,10 @@ export interface Http2NetworkOptions {
   readonly listen?: { readonly host?: string; readonly port?: number };
   readonly tls?: Http2TlsOptions;
   /**
-   * Largest request body accepted on buffered routes; larger gets 413. Default 16 MiB. A snapshot chunk request is
-   * the node's `snapshotChunkBytes` plus a header of a few hundred bytes (more with many members): keep room for it.
+   * Largest request body accepted on buffered routes (larger gets 413), and the longest frame read from a peer's
+   * stream and written to one (a turn's messages beyond it go as more frames). Default 16 MiB. A snapshot chunk request
+   * is the node's `snapshotChunkBytes` plus a header of a few hundred bytes (more with many members): keep room for it;
+   * an append with its largest command (`maxCommandBytes`) must fit too. The same on every member.
    */
   readonly maxBodyBytes?: number;
   /** Snapshot chunk requests to one peer awaiting an answer; more chunks wait. Default 64. */

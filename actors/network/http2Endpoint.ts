@@ -16,7 +16,7 @@ import http2 from 'node:http2';
 import type { z } from 'zod';
 import type { NodeId, RaftMessage } from '../../src/core/index.js';
 import { decodeBatch, decodeSnapshotChunkRequest, MAX_ID_LENGTH, type DecodeResult, type WireBatch } from '../../src/wire.js';
-import { decodeFrame, FRAMES_CONTENT_TYPE, FrameReader, STREAM_HEADERS } from '../../src/wireFrames.js';
+import { decodeFrame, DEFAULT_MAX_FRAME_BYTES, FRAMES_CONTENT_TYPE, FrameReader, STREAM_HEADERS } from '../../src/wireFrames.js';
 import type { Http2NetworkOptions, Http2NetworkStats } from './Http2Network.js';
 import { PeerLinks } from './http2PeerLinks.js';
 import { JSON_HEADERS, MESSAGES_PATH, OCTET_STREAM_HEADERS, SNAPSHOT_CHUNK_PATH, STREAM_PATH } from './http2Paths.js';
@@ -76,6 +76,7 @@ export class Http2Endpoint<Signal = never> {
       maxInflight: options.maxInflightRequests ?? 64,
       maxQueued: options.maxQueuedMessages ?? 65_536,
       maxBufferedBytes: options.maxBufferedBytes ?? 8 * 2 ** 20,
+      maxFrameBytes: options.maxBodyBytes ?? DEFAULT_MAX_FRAME_BYTES,
       backoff: { initialMs: options.backoff?.initialMs ?? 50, maxMs: options.backoff?.maxMs ?? 2000 },
       keepAliveMs: options.keepAliveMs ?? 1000,
       peerTimeoutMs: options.peerTimeoutMs ?? 3000,
@@ -84,7 +85,7 @@ export class Http2Endpoint<Signal = never> {
       log: options.log,
       unreachable: (peer) => owner.unreachable(peer),
     });
-    this.maxFrameBytes = options.maxBodyBytes ?? 16 * 2 ** 20;
+    this.maxFrameBytes = options.maxBodyBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.server = new RouteServer({
       tls: options.tls,
       maxBodyBytes: this.maxFrameBytes,

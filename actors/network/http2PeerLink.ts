@@ -16,6 +16,8 @@ export interface PeerLinksConfig {
   readonly maxQueued: number;
   /** Bytes the stream may hold unsent before messages wait in the queue. */
   readonly maxBufferedBytes: number;
+  /** Longest frame to write (the peers' limit on what they read, `maxBodyBytes`): a turn's messages beyond it go as more frames. */
+  readonly maxFrameBytes: number;
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
   readonly keepAliveMs: number;
   readonly peerTimeoutMs: number;

@@ -19,7 +19,7 @@ import http2 from 'node:http2';
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import type { NodeId, RaftMessage } from '../../src/core/index.js';
 import { encodeSnapshotChunkRequest } from '../../src/wire.js';
-import { encodeFrame, FRAMES_CONTENT_TYPE, STREAM_HEADERS, type GroupMessages } from '../../src/wireFrames.js';
+import { encodeFrames, FRAMES_CONTENT_TYPE, STREAM_HEADERS, type GroupMessages } from '../../src/wireFrames.js';
 import { newLink, type PeerLink, type PeerLinksConfig } from './http2PeerLink.js';
 import { OCTET_STREAM_HEADERS, SNAPSHOT_CHUNK_PATH, STREAM_PATH } from './http2Paths.js';
 
@@ -159,10 +159,11 @@ export class PeerLinks {
     link.signals = [];
     if (batches.length === 0 && signals.length === 0) return;
     const stats = this.config.stats;
-    stats.framesSent++;
+    const frames = encodeFrames({ batches, signals }, this.config.maxFrameBytes);
+    stats.framesSent += frames.length;
     stats.messagesSent += sent;
     stats.signalsSent += signals.length;
-    stream.write(encodeFrame({ batches, signals }));
+    for (const frame of frames) stream.write(frame);
   }
 
   /** Open the stream frames travel on, unless the peer refused the last one too recently. */

@@ -23,6 +23,12 @@ export interface RequestTarget {
 export type HttpHandler = (request: IncomingMessage, target: RequestTarget, body: string) => Promise<Answer>;
 
 /**
+ * Longest request body read: a value must fit in a command (the node's `maxCommandBytes`, 1 MiB by default), and a
+ * body is held in memory until answered. A longer one is answered 413 without reading the rest.
+ */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
  * Serve `handler` on `address` (host:port); resolves once listening. `take` may answer a request itself (a stream,
  * say) by returning true. `close` drops every connection.
  */
@@ -30,8 +36,18 @@ export async function serveHttp(address: string, handler: HttpHandler, take?: (r
   const server = createServer((request, response) => {
     if (take?.(request, response) === true) return;
     const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    let bytes = 0;
+    request.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      if (response.headersSent) return;
+      chunks.length = 0;
+      // Close the connection after the answer: the rest of the body is not worth reading.
+      const error = { code: 'PAYLOAD_TOO_LARGE', message: `request bodies are limited to ${MAX_BODY_BYTES} bytes` };
+      response.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ error }));
+    });
     request.on('end', () => {
+      if (response.headersSent) return;
       void toAnswer(() => handler(request, requestTarget(request.url), Buffer.concat(chunks).toString('utf8'))).then(({ status, body, text, type }) => {
         if (status === 204) response.writeHead(204).end();
         else if (text !== undefined) response.writeHead(status, { 'content-type': type ?? 'text/plain; charset=utf-8' }).end(text);
@@ -56,7 +72,8 @@ async function toAnswer(handle: () => Promise<Answer>): Promise<Answer> {
   } catch (error) {
     if (error instanceof HttpError) return { status: error.status, body: { error: { code: error.code, message: error.message } } };
     if (error instanceof MembershipChangeError) return { status: 409, body: { error: { code: error.reason, message: error.message } } };
-    if (error instanceof SyntaxError) return { status: 400, body: { error: { code: 'BAD_REQUEST', message: error.message } } };
+    // A body that is not JSON, or a path with a malformed percent-escape (decodeURIComponent's URIError).
+    if (error instanceof SyntaxError || error instanceof URIError) return { status: 400, body: { error: { code: 'BAD_REQUEST', message: error.message } } };
     const { status, body } = errorResponse(error);
     return { status, body };
   }

@@ -36,10 +36,10 @@ export function appendAsLeader(core: CoreState, entries: readonly Entry[]): void
 }
 
 export function sendAppendWhileAllowed(core: CoreState, peer: NodeId, progress: Progress): void {
-  const { maxInflightMessages, maxInflightTailMessages, maxEntriesPerMessage } = core.config;
+  const { maxInflightMessages, maxInflightTailMessages, maxEntriesPerMessage, maxBytesPerMessage } = core.config;
   while (progress.nextIndex <= core.log.lastIndex && progress.canSend(maxInflightMessages)) {
     // The tail waits for an answer while enough appends are on their way (see RaftConfig.maxInflightTailMessages).
-    const tail = core.log.lastIndex - progress.nextIndex + 1 < maxEntriesPerMessage;
+    const tail = core.log.lastIndex - progress.nextIndex + 1 < maxEntriesPerMessage && !fillsMessage(core, progress.nextIndex, maxBytesPerMessage);
     if (tail && progress.mode === 'replicate' && progress.inflight.length >= maxInflightTailMessages) return;
     sendAppend(core, peer, progress);
   }
@@ -55,7 +55,7 @@ function sendAppend(core: CoreState, peer: NodeId, progress: Progress): void {
     startSnapshotTransfer(core, peer, progress);
     return;
   }
-  const entries = core.log.slice(progress.nextIndex, core.log.lastIndex, core.config.maxEntriesPerMessage);
+  const entries = withinBytes(core.log.slice(progress.nextIndex, core.log.lastIndex, core.config.maxEntriesPerMessage), core.config.maxBytesPerMessage);
   core.send(peer, {
     type: 'AppendEntries',
     term: core.currentTerm,
@@ -66,6 +66,26 @@ function sendAppend(core: CoreState, peer: NodeId, progress: Progress): void {
     round: core.round,
   });
   progress.sent(prevLogIndex + entries.length, entries.length);
+}
+
+/** Whether the entries from `from` on hold more than `maxBytes` of text: a full message, not a tail. */
+function fillsMessage(core: CoreState, from: number, maxBytes: number): boolean {
+  let bytes = 0;
+  for (let index = from; index <= core.log.lastIndex; index++) {
+    bytes += core.log.entryAt(index)?.data.length ?? 0;
+    if (bytes > maxBytes) return true;
+  }
+  return false;
+}
+
+/** The first of `entries` whose text adds up to at most `maxBytes` (the first entry at least). */
+function withinBytes(entries: Entry[], maxBytes: number): Entry[] {
+  let bytes = 0;
+  for (let at = 0; at < entries.length; at++) {
+    bytes += entries[at]!.data.length;
+    if (bytes > maxBytes && at > 0) return entries.slice(0, at);
+  }
+  return entries;
 }
 
 /** An empty AppendEntries at `prevLogIndex`: it carries the round and the commit index, and its answer counts. */

@@ -314,6 +314,12 @@ export interface RaftConfig {
   /** Most entries in one AppendEntries. */
   readonly maxEntriesPerMessage: number;
   /**
+   * Most command text in one AppendEntries, counted as the length of the entries' encoded text: entries stop being
+   * added once they reach it (one entry always goes, whatever its size). Keeps a message, and the network frame
+   * carrying it, bounded when commands are large.
+   */
+  readonly maxBytesPerMessage: number;
+  /**
    * Learners added with auto-promotion become voters once they are within this many entries of the leader's log.
    */
   readonly promoteWithinEntries: number;
@@ -371,6 +377,7 @@ export const defaultRaftConfig: RaftConfig = {
   electionTimeoutMs: 1000,
   heartbeatIntervalMs: 100,
   maxEntriesPerMessage: 256,
+  maxBytesPerMessage: 1024 * 1024,
   promoteWithinEntries: 256,
   snapshotThreshold: 8192,
   snapshotThresholdBytes: 64 * 1024 * 1024,

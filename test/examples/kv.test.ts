@@ -53,6 +53,12 @@ describe('the key-value example across processes', () => {
     expect(JSON.parse(missing.body)).toEqual({ error: { code: 'NOT_FOUND', message: 'no key "greeting"' } });
     expect(JSON.parse((await n2.request('GET', '/kv/x?consistency=psychic')).body).error.code).toBe('BAD_REQUEST');
     expect(JSON.parse((await n2.request('PATCH', '/kv/x')).body).error.code).toBe('NOT_FOUND');
+    expect(await n2.request('GET', '/kv/a%E0%A4%A')).toMatchObject({ status: 400, body: expect.stringContaining('BAD_REQUEST') });
+    // A body beyond 1 MiB is refused before it is read whole, and nothing is written.
+    const large = await n1.request('PUT', '/kv/large', 'v'.repeat(1024 * 1024 + 1));
+    expect(large.status).toBe(413);
+    expect(JSON.parse(large.body).error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect((await n3.request('GET', '/kv/large')).status).toBe(404);
 
     const status = JSON.parse((await n3.request('GET', '/status')).body) as Record<string, unknown>;
     // (Under load a new election may have happened since: the status must agree with itself and name a member.)

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { Http2Network, STREAM_PATH } from '../../actors/network/Http2Network.js';
 import type { NetworkReply, RaftMessage } from '../../src/index.js';
 import { seededRandom } from '../../src/index.js';
-import { decodeFrame, encodeFrame, FRAMES_CONTENT_TYPE, FrameReader, STREAM_HEADERS, type StreamFrame } from '../../src/wireFrames.js';
+import { decodeFrame, encodeFrame, encodeFrames, FRAMES_CONTENT_TYPE, FrameReader, STREAM_HEADERS, type StreamFrame } from '../../src/wireFrames.js';
 import { freePorts, waitFor } from './support.js';
 
 const vote = (term: number): RaftMessage => ({ type: 'RequestVote', term, lastLogIndex: 0, lastLogTerm: 0, preVote: true });
@@ -23,6 +23,28 @@ const append: RaftMessage = {
 };
 
 describe('stream frames', () => {
+  it('go as several frames, none longer than the limit, when a turn holds more than one frame may', () => {
+    const large = (i: number): RaftMessage => ({ ...append, prevLogIndex: i, entries: [{ ...append.entries[0]!, data: `{"json":"${'x'.repeat(1000)}"}` }] });
+    const frame: StreamFrame = {
+      batches: [{ group: 'a', messages: Array.from({ length: 30 }, (_, i) => large(i)) }, { group: 'b', messages: [vote(3), large(99)] }],
+      signals: [{ type: 'beat', incarnation: 'x' }],
+    };
+    const frames = encodeFrames(frame, 4096);
+    expect(frames.length).toBeGreaterThan(8);
+    // Read back in order, they carry the same messages in the same order, the signals with the first frame.
+    const reader = new FrameReader(4096);
+    const bodies = reader.push(Buffer.concat(frames));
+    if (!Array.isArray(bodies)) throw new Error(bodies.message);
+    const decoded = bodies.map((body) => decodeFrame(body, z.unknown()));
+    const read = decoded.map((result) => (result.ok ? result.frame : null));
+    expect(read.every((one) => one !== null)).toBe(true);
+    const flat = (frames: readonly StreamFrame[]) => frames.flatMap(({ batches }) => batches.flatMap(({ group, messages }) => messages.map((message) => [group, message])));
+    expect(flat(read as StreamFrame[])).toEqual(flat([frame]));
+    expect(read.map((one) => one!.signals.length)).toEqual([1, ...Array(read.length - 1).fill(0)]);
+    // Within the limit, one frame as before.
+    expect(encodeFrames(frame, 1 << 20)).toEqual([encodeFrame(frame)]);
+  });
+
   it('come out whole and in order however the byte stream is cut', () => {
     const frames: StreamFrame[] = Array.from({ length: 40 }, (_, i) => ({
       batches: [{ group: '', messages: [vote(i + 1), append] }, { group: `g${i}`, messages: [vote(1)] }],

@@ -62,6 +62,21 @@ describe('a node of a three-node cluster', () => {
     expect(leader.node.status().lastIndex).toBe(before);
   });
 
+  test('a command longer than maxCommandBytes is refused with InvalidCommand and never reaches the log', async () => {
+    cluster = new TestCluster(['n1', 'n2', 'n3'], { maxCommandBytes: 200 });
+    const leader = await cluster.electLeader();
+    const before = leader.node.status().lastIndex;
+    // {"json":{"op":"fail","reason":"…"}}: 34 characters around the reason, 100 é of 2 bytes each.
+    const error = await leader.node.propose({ op: 'fail', reason: 'é'.repeat(100) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidCommandError);
+    expect((error as Error).message).toMatch(/takes 234 bytes encoded, more than maxCommandBytes \(200\)/);
+    await cluster.advance(50);
+    expect(leader.node.status().lastIndex).toBe(before);
+    // One that fits goes through to the state machine (which rejects `fail` commands by design).
+    const fits = await within(cluster, leader.node.propose({ op: 'fail', reason: 'e'.repeat(160) })).catch((e: unknown) => e);
+    expect(fits).toBeInstanceOf(RejectedError);
+  });
+
   test('a command the state machine throws on is rejected with the thrown error, and the node goes on', async () => {
     cluster = new TestCluster(['n1', 'n2', 'n3']);
     const leader = await cluster.electLeader();

@@ -31,6 +31,7 @@ export const StreamPurpose = {
   Transfers: 10,
   Forgery: 11,
   Windows: 12,
+  MessageBytes: 13,
   NodeCore: 100,
 } as const;
 

@@ -87,6 +87,8 @@ class Simulation extends RunWorld {
       // Sometimes the tail waits behind one unanswered append (a lost one is found by the next heartbeat), sometimes
       // never (at least as large as the window). A stream of its own, so that the other draws stay as they were.
       maxInflightTailMessages: stream(StreamPurpose.Windows).pick([1, 2, 2, 64]),
+      // Sometimes appends are cut by bytes too (a client command is a few dozen characters): one to three a message.
+      maxBytesPerMessage: stream(StreamPurpose.MessageBytes).pick([40, 100, defaultRaftConfig.maxBytesPerMessage, defaultRaftConfig.maxBytesPerMessage]),
       // A snapshot every few dozen entries at most, keeping few entries behind it: a follower a few heartbeats
       // behind already needs the snapshot.
       snapshotThreshold: snapshots ? snapshotRandom.pick([10, 15, 20, 30]) : 0,

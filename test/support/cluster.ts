@@ -45,6 +45,7 @@ export type CounterNode = RaftNode<CounterCommand, number, ReturnType<typeof cou
 export interface TestClusterOptions {
   readonly config?: Partial<RaftConfig>;
   readonly maxPending?: number;
+  readonly maxCommandBytes?: number;
 }
 
 export interface TestNode {
@@ -129,6 +130,7 @@ export class TestCluster {
       timer,
       config: { ...testConfig, ...this.options.config },
       maxPending: this.options.maxPending,
+      maxCommandBytes: this.options.maxCommandBytes,
       random: seededRandom(Math.floor(this.random() * 2 ** 32)),
     });
     return { id, node, timer, stateMachine, store, observedStore };

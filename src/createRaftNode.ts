@@ -18,6 +18,12 @@ import { ClientSession, type SessionOptions } from './session.js';
 export type { AppErrorOf, NodeStatus, ProposeOptions, RaftNode, RaftNodeEvent, RaftNodeOptions, ReadOptions, ResultOf } from './raftNode.js';
 
 /**
+ * Default `maxCommandBytes`: a command must reach every member in one network frame (16 MiB by default) inside one
+ * AppendEntries; 1 MiB leaves room for escaping and for the other messages of a turn.
+ */
+export const DEFAULT_MAX_COMMAND_BYTES = 1024 * 1024;
+
+/**
  * Create and start a Raft node.
  *
  * @example
@@ -30,12 +36,6 @@ export type { AppErrorOf, NodeStatus, ProposeOptions, RaftNode, RaftNodeEvent, R
  * });
  * const result = await node.propose({ key: 'a', value: '1' });
  */
-/**
- * Default `maxCommandBytes`: a command must reach every member in one network frame (16 MiB by default) inside one
- * AppendEntries; 1 MiB leaves room for escaping and for the other messages of a turn.
- */
-export const DEFAULT_MAX_COMMAND_BYTES = 1024 * 1024;
-
 export function createRaftNode<Command, SM extends StateMachine<Command, unknown, unknown>>(
   options: RaftNodeOptions<Command, SM>,
 ): RaftNode<Command, ResultOf<SM>, SM> {

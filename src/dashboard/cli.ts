@@ -16,7 +16,7 @@ const { values } = parseCommandLine(USAGE, {
   options: { replay: { type: 'string' }, port: { type: 'string', default: '8090' }, follow: { type: 'string' } },
 });
 const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65_535) refuse(`--port is a port number (0 to 65535), not ${JSON.stringify(values.port)}`);
+if (!/^\d{1,5}$/.test(values.port) || port > 65_535) refuse(`--port is a port number (0 to 65535), not ${JSON.stringify(values.port)}`);
 const sources: DashboardSource[] = (values.follow ?? '')
   .split(',')
   .filter((entry) => entry !== '')

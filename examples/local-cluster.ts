@@ -15,6 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseCommandLine, refuse } from '../src/cli/commandLine.js';
+import { isPort } from '../src/process/index.js';
 import { startDashboard } from '../src/dashboard/index.js';
 import { httpControls } from './kv/dashboard.js';
 
@@ -35,7 +36,6 @@ const { values } = parseCommandLine(USAGE, {
     'dashboard-port': { type: 'string', default: '8080' },
   },
 });
-const isPort = (text: string): boolean => /^\d{1,5}$/.test(text) && Number(text) <= 65_535;
 const threePorts = (name: string, text: string): string[] => {
   const ports = text.split(',');
   if (ports.length !== 3 || !ports.every(isPort)) refuse(`--${name} takes three ports, comma-separated, not ${JSON.stringify(text)}`);

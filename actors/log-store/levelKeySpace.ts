@@ -9,9 +9,9 @@
  * that was half of each group's heap. A key space is a Buffer and a few methods.
  */
 import type { AbstractIteratorOptions, AbstractKeyIteratorOptions } from 'abstract-level';
+import { RAW_KEYS } from './levelBatch.js';
 import type { Bytes, LevelDatabase } from './levelLayout.js';
 
-const RAW = { keyEncoding: 'buffer', valueEncoding: 'buffer' } as const;
 const EMPTY: Bytes = Buffer.alloc(0);
 /** abstract-level's default separator, and the byte after it that bounds a sublevel's keys from above. */
 const SEPARATOR = '!';
@@ -73,7 +73,7 @@ export class KeySpace {
   }
 
   get(key: Bytes): Promise<Bytes | undefined> {
-    return this.db.get<Bytes, Bytes>(this.key(key), RAW);
+    return this.db.get<Bytes, Bytes>(this.key(key), RAW_KEYS);
   }
 
   /** The keys in `range` (all of them without one), in order, without the prefix. */
@@ -86,7 +86,7 @@ export class KeySpace {
   }
 
   iterator(range: KeyRange = {}): KeySpaceIterator {
-    const options: AbstractIteratorOptions<Bytes, Bytes> = { ...this.bounds(range), ...RAW };
+    const options: AbstractIteratorOptions<Bytes, Bytes> = { ...this.bounds(range), ...RAW_KEYS };
     const iterator = this.db.iterator<Bytes, Bytes>(options);
     const strip = this.prefix.length;
     return {

@@ -10,27 +10,26 @@
  * Prints `{"event":"listening",...}` once serving; SIGINT or SIGTERM stops it gracefully.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { isAddress, parsePeers } from '../../src/process/index.js';
 import { startKvDashboard } from './dashboard.js';
 import { startKvNode } from './node.js';
 import { startShardedKvNode } from './shardedNode.js';
 
 /** `host:port` (`[v6]:port`), the port 0 to 65535; commander reports anything else as an invalid argument. */
 function address(text: string): string {
-  const at = text.lastIndexOf(':');
-  const port = text.slice(at + 1);
-  if (at <= 0 || !/^\d{1,5}$/.test(port) || Number(port) > 65_535) throw new InvalidArgumentError('expected host:port');
+  if (!isAddress(text)) throw new InvalidArgumentError('expected host:port (port 0 to 65535)');
   return text;
 }
 
 /** `id=host:port,...`, each id once. */
 function peerList(text: string): Record<string, string> {
-  const peers: Record<string, string> = {};
-  for (const entry of text.split(',')) {
-    const at = entry.indexOf('=');
-    const id = entry.slice(0, at);
-    if (at <= 0 || id in peers) throw new InvalidArgumentError(`expected id=host:port,... with each id once, at ${JSON.stringify(entry)}`);
-    peers[id] = address(entry.slice(at + 1));
+  let peers: Record<string, string>;
+  try {
+    peers = parsePeers(text);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
   }
+  for (const at of Object.values(peers)) address(at);
   return peers;
 }
 

@@ -3,6 +3,7 @@
  */
 import { resolve } from 'node:path';
 import { parseCommandLine, refuse } from '../cli/commandLine.js';
+import { isAddress, isPort, parsePeers } from '../process/config.js';
 import { startDashboard, type DashboardSource } from './server.js';
 
 const USAGE = `
@@ -15,18 +16,10 @@ nodes started with --dashboard-feed (each as id=host:port of its HTTP API). Prin
 const { values } = parseCommandLine(USAGE, {
   options: { replay: { type: 'string' }, port: { type: 'string', default: '8090' }, follow: { type: 'string' } },
 });
-const port = Number(values.port);
-if (!/^\d{1,5}$/.test(values.port) || port > 65_535) refuse(`--port is a port number (0 to 65535), not ${JSON.stringify(values.port)}`);
-const sources: DashboardSource[] = (values.follow ?? '')
-  .split(',')
-  .filter((entry) => entry !== '')
-  .map((entry) => {
-    const match = /^([^=]+)=([^=/\s]+:\d+)$/.exec(entry);
-    if (match === null) refuse(`--follow takes id=host:port entries, not ${JSON.stringify(entry)}`);
-    return { kind: 'remote', id: match[1]!, url: `http://${match[2]!}/dashboard/feed` };
-  });
+if (!isPort(values.port)) refuse(`--port is a port number (0 to 65535), not ${JSON.stringify(values.port)}`);
+const sources: DashboardSource[] = Object.entries(followed(values.follow ?? '')).map(([id, http]) => ({ kind: 'remote', id, url: `http://${http}/dashboard/feed` }));
 const dashboard = await startDashboard({
-  port,
+  port: Number(values.port),
   sources,
   title: values.replay === undefined ? 'following nodes' : `replay of ${values.replay}`,
   ...(values.replay === undefined ? {} : { recordingPath: resolve(values.replay) }),
@@ -35,3 +28,15 @@ console.log(`dashboard ${dashboard.url}${values.replay === undefined ? '' : '?re
 const stop = (): void => void dashboard.close().then(() => process.exit(0));
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
+
+/** `--follow`'s `id=host:port,...`, each id once, or a refusal. */
+function followed(text: string): Record<string, string> {
+  let nodes: Record<string, string>;
+  try {
+    nodes = parsePeers(text);
+  } catch (error) {
+    return refuse(`--follow takes id=host:port entries: ${(error as Error).message}`);
+  }
+  for (const [id, http] of Object.entries(nodes)) if (!isAddress(http)) refuse(`--follow takes id=host:port entries, not ${id}=${http}`);
+  return nodes;
+}

@@ -30,11 +30,17 @@ export class NodeProcessError extends Error {
 }
 
 const nodeId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'ids are 1 to 64 letters, digits, dots, dashes or underscores');
-/** `host:port`, `[v6]:port`. */
-const address = z.string().refine(
-  (value) => /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(value) && Number(value.slice(value.lastIndexOf(':') + 1)) <= 65_535,
-  'expected host:port (port 0 to 65535)',
-);
+/** A port number as text: digits only, 0 to 65535. */
+export function isPort(text: string): boolean {
+  return /^\d{1,5}$/.test(text) && Number(text) <= 65_535;
+}
+
+/** `host:port` or `[v6]:port`, the port 0 to 65535. */
+export function isAddress(value: string): boolean {
+  return /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(value) && isPort(value.slice(value.lastIndexOf(':') + 1));
+}
+
+const address = z.string().refine(isAddress, 'expected host:port (port 0 to 65535)');
 const milliseconds = z.number().int().positive().max(3_600_000);
 
 export const nodeProcessConfigSchema = z
@@ -86,13 +92,18 @@ export type NodeProcessConfig = z.output<typeof nodeProcessConfigSchema>;
 /** What a config file or the flags may say before defaults are applied. */
 export type NodeProcessConfigInput = z.input<typeof nodeProcessConfigSchema>;
 
-/** Parse `n2=10.0.0.2:4001,n3=10.0.0.3:4001` into a record; the values are validated with the rest of the config. */
+/**
+ * Parse `n2=10.0.0.2:4001,n3=10.0.0.3:4001` into a record, each id once; the addresses are checked by the caller
+ * (`isAddress`, or with the rest of the config).
+ */
 export function parsePeers(text: string): Record<string, string> {
   const peers: Record<string, string> = {};
   for (const part of text.split(',').map((piece) => piece.trim()).filter((piece) => piece !== '')) {
     const at = part.indexOf('=');
     if (at <= 0) throw new NodeProcessError('BAD_CONFIG', `bad peer ${JSON.stringify(part)}: expected id=host:port`);
-    peers[part.slice(0, at)] = part.slice(at + 1);
+    const id = part.slice(0, at);
+    if (id in peers) throw new NodeProcessError('BAD_CONFIG', `bad peers: ${JSON.stringify(id)} is named twice`);
+    peers[id] = part.slice(at + 1);
   }
   return peers;
 }

@@ -13,7 +13,8 @@ describe('command lines', () => {
     const cases: [readonly string[], RegExp][] = [
       [['--id', 'n1', '--raft', '127.0.0.1:x', '--http', '127.0.0.1:2'], /'--raft <host:port>' argument '127\.0\.0\.1:x' is invalid/],
       [[...base, '--peers', 'garbage'], /'--peers <list>' argument 'garbage' is invalid/],
-      [[...base, '--peers', 'n1=127.0.0.1:1,n1=127.0.0.1:3'], /each id once/],
+      [[...base, '--peers', 'n1=127.0.0.1:1,n1=127.0.0.1:3'], /"n1" is named twice/],
+      [[...base, '--peers', 'n1=127.0.0.1:x'], /'--peers <list>' argument 'n1=127\.0\.0\.1:x' is invalid/],
       [[...base, '--peers', 'n2=127.0.0.1:3'], /--peers must name this node \(n1\) too/],
     ];
     const results = await Promise.all(cases.map(([args]) => runScript('examples/kv/main.ts', args)));

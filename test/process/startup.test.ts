@@ -8,7 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig, NodeProcessError } from '../../src/process/config.js';
+import { loadConfig, NodeProcessError, parsePeers } from '../../src/process/config.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'xraft-startup-'));
@@ -57,6 +57,14 @@ describe('xraft-node startup errors', () => {
     } finally {
       blocker.close();
     }
+  });
+});
+
+describe('parsePeers', () => {
+  it('takes id=host:port entries and refuses a malformed one or an id named twice', () => {
+    expect(parsePeers(' n2=127.0.0.1:4002, n3=[::1]:4003 ,')).toEqual({ n2: '127.0.0.1:4002', n3: '[::1]:4003' });
+    expect(() => parsePeers('garbage')).toThrow(/bad peer "garbage": expected id=host:port/);
+    expect(() => parsePeers('n2=127.0.0.1:1,n2=127.0.0.1:2')).toThrow(/"n2" is named twice/);
   });
 });
 

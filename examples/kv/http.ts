@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { MembershipChangeError } from '../../src/index.js';
-import { errorResponse } from '../../src/process/index.js';
+import { errorResponse, splitAddress } from '../../src/process/index.js';
 
 /** A response: JSON `body`, or `text` (with its content type when proxied). */
 export type Answer = { status: number; body?: unknown; text?: string; type?: string };
@@ -55,7 +55,7 @@ export async function serveHttp(address: string, handler: HttpHandler, take?: (r
       });
     });
   });
-  const { host, port } = split(address);
+  const { host, port } = splitAddress(address);
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
   return {
     close: (): Promise<void> => {
@@ -89,10 +89,4 @@ function requestTarget(target = '/'): RequestTarget {
   const pathname = query < 0 ? target : target.slice(0, query);
   if (!pathname.startsWith('/') || pathname.includes('/.') || pathname.includes('\\')) return new URL(target, 'http://kv');
   return { pathname, searchParams: new URLSearchParams(query < 0 ? '' : target.slice(query + 1)) };
-}
-
-/** `host:port` (`[v6]:port` for IPv6) as its parts. */
-export function split(address: string): { host: string; port: number } {
-  const at = address.lastIndexOf(':');
-  return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) };
 }

@@ -19,8 +19,9 @@ import { KvStore, kvCommand, type KvCommand } from './store.js';
 import { createClient } from '../../src/client/index.js';
 import { createNodeFeed, fromLoopback, serveFeed } from '../../src/dashboard/index.js';
 import { createNodeMetrics } from '../../src/metrics.js';
+import { splitAddress } from '../../src/process/index.js';
 import { CuttableNetwork } from './cuttableNetwork.js';
-import { HttpError, serveHttp, split, type Answer, type RequestTarget } from './http.js';
+import { HttpError, serveHttp, type Answer, type RequestTarget } from './http.js';
 
 export interface KvNodeOptions {
   readonly id: string;
@@ -51,7 +52,7 @@ export async function startKvNode(options: KvNodeOptions) {
   const recovered = await logStore.open();
   const joined = recovered.entries.length > 0 || recovered.hardState.term > 0 || (recovered.snapshot ?? null) !== null;
   const peers = options.peers ?? (options.join === undefined ? { [id]: raft } : {});
-  const network = new CuttableNetwork({ id, clusterId, peers, listen: split(raft), log: options.log });
+  const network = new CuttableNetwork({ id, clusterId, peers, listen: splitAddress(raft), log: options.log });
   await network.listen();
   const bootstrap = id in peers;
   const node: RaftNode<KvCommand, string | null, KvStore> = createRaftNode({

@@ -15,9 +15,10 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { SharedLevelLogStores } from '../../actors/log-store/SharedLevelLogStores.js';
 import { Http2HostNetwork } from '../../actors/network/Http2HostNetwork.js';
 import { RaftHost } from '../../src/index.js';
+import { splitAddress } from '../../src/process/index.js';
 import { groupOfKey } from './shards.js';
 import { KvStore, kvCommand, type KvCommand } from './store.js';
-import { HttpError, serveHttp, split, type Answer, type RequestTarget } from './http.js';
+import { HttpError, serveHttp, type Answer, type RequestTarget } from './http.js';
 
 export interface ShardedKvNodeOptions {
   readonly id: string;
@@ -47,7 +48,7 @@ export async function startShardedKvNode(options: ShardedKvNodeOptions) {
   if (!Number.isInteger(groups) || groups < 1 || groups > MAX_GROUPS) throw new Error(`--groups is an integer in 1..${MAX_GROUPS}, not ${groups}`);
   if (!(id in peers)) throw new Error(`--peers must name this node (${id}) too: a sharded cluster is static`);
   const members = Object.keys(peers);
-  const network = new Http2HostNetwork({ id, clusterId, peers, listen: split(raft), log: options.log });
+  const network = new Http2HostNetwork({ id, clusterId, peers, listen: splitAddress(raft), log: options.log });
   await network.listen();
   const stores = new SharedLevelLogStores({ location: options.data, clusterId, nodeId: id });
   const host = new RaftHost<KvCommand, KvStore>({

@@ -7,16 +7,17 @@
  *
  * Each scenario: wait until the cluster is healthy and every member caught up, one second of warm-up, then `seconds`
  * measured: acknowledged requests per second, latency percentiles, each server's CPU (user + system from
- * /proc/PID/stat, the difference over the measured run) and its peak resident memory (VmRSS sampled every 250 ms);
- * for xraft also its GC time and pauses, largest event-loop delay and heap at the end, from its /metrics
- * (processMetrics.ts).
+ * /proc/PID/stat, the difference over the measured run), the time its threads and the load client's waited for a CPU
+ * (/proc/PID/task/TID/schedstat) and its peak resident memory (VmRSS sampled every 250 ms);
+ * for xraft also its GC time and pauses, largest event-loop delay, heap at the end, synced log-store batches and
+ * proposal times, from its /metrics (processMetrics.ts).
  */
 import type { BenchCluster, Member, SystemName } from './benchCluster.js';
 import { EtcdCluster, findEtcd } from './etcd.js';
 import { KvCluster } from './kvCluster.js';
 import { LoadClient, type ClosedLoopResult, type Target } from './loadDriver.js';
 import { overRun, scrapeProcess, type ProcessMemory } from './processMetrics.js';
-import { cpuSeconds, RssSampler } from './processes.js';
+import { cpuSeconds, cpuWaitSeconds, RssSampler } from './processes.js';
 
 export interface Scenario {
   readonly name: string; // `1`, `16`, `64`, `256`, `mix`, `sustained`
@@ -48,6 +49,8 @@ export interface ProcessFigures {
   readonly leader: boolean;
   readonly cpuSeconds: number;
   readonly cpuMsPerOp: number;
+  /** Time its threads were runnable but waited for a CPU (see cpuWaitSeconds). */
+  readonly cpuWaitSeconds: number;
   readonly peakRssMiB: number;
   /** GC, event-loop delay and memory over the run, from the process's /metrics (xraft only). */
   readonly memory: ProcessMemory | null;
@@ -58,6 +61,8 @@ export interface ScenarioRun {
   readonly scenario: Scenario;
   readonly result: ClosedLoopResult;
   readonly processes: readonly ProcessFigures[];
+  /** The load client's threads' wait for a CPU over the run. */
+  readonly clientCpuWaitSeconds: number;
 }
 
 export interface KvLoadReport {
@@ -120,17 +125,19 @@ async function runScenario(cluster: BenchCluster, client: LoadClient, scenario: 
   const members = cluster.members;
   const scrapesBefore = await Promise.all(members.map((member) => scrapeProcess(member.clientUrl)));
   const cpuBefore = members.map((member) => cpuSeconds(member.process.pid));
+  const waitBefore = [...members.map((member) => cpuWaitSeconds(member.process.pid)), cpuWaitSeconds(client.pid)];
   const sampler = new RssSampler(() => members.map((member) => ({ name: member.id, pid: member.process.pid })));
   const result = await client.closedLoop({ ...job, seconds: scenario.seconds });
   const peaks = sampler.stop();
   const cpuAfter = members.map((member) => cpuSeconds(member.process.pid));
+  const waitAfter = [...members.map((member) => cpuWaitSeconds(member.process.pid)), cpuWaitSeconds(client.pid)];
   const scrapesAfter = await Promise.all(members.map((member) => scrapeProcess(member.clientUrl)));
   const processes = members.map((member: Member, at): ProcessFigures => {
     const used = cpuAfter[at]! - cpuBefore[at]!;
     const memory = overRun(scrapesBefore[at]!, scrapesAfter[at]!);
-    return { member: member.id, pid: member.process.pid, leader: member === leader, cpuSeconds: used, cpuMsPerOp: (1000 * used) / Math.max(1, result.ok), peakRssMiB: peaks.get(member.id) ?? Number.NaN, memory };
+    return { member: member.id, pid: member.process.pid, leader: member === leader, cpuSeconds: used, cpuMsPerOp: (1000 * used) / Math.max(1, result.ok), cpuWaitSeconds: waitAfter[at]! - waitBefore[at]!, peakRssMiB: peaks.get(member.id) ?? Number.NaN, memory };
   });
-  return { system: cluster.system, scenario, result, processes };
+  return { system: cluster.system, scenario, result, processes, clientCpuWaitSeconds: waitAfter[members.length]! - waitBefore[members.length]! };
 }
 
 const count = (value: number): string => Math.round(value).toLocaleString('en-US');
@@ -140,31 +147,34 @@ const ms = (value: number): string => (Number.isNaN(value) ? '-' : value < 10 ? 
 export function kvLoadMarkdown(report: KvLoadReport): string {
   const lines: string[] = [];
   const sustained = report.runs.some((run) => run.scenario.name === 'sustained');
-  lines.push('| system | scenario | acknowledged/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | CPU s per process (L = leader) | CPU ms per op (L / followers) | client CPU s |' + (sustained ? ' peak RSS MiB |' : ''));
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|' + (sustained ? '---|' : ''));
-  for (const { system, scenario, result, processes } of report.runs) {
+  lines.push('| system | scenario | acknowledged/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | CPU s per process (L = leader) | CPU ms per op (L / followers) | client CPU s | CPU wait s per process, client last |' + (sustained ? ' peak RSS MiB |' : ''));
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|' + (sustained ? '---|' : ''));
+  const seconds = (value: number): string => (Number.isNaN(value) ? '-' : value.toFixed(1));
+  for (const { system, scenario, result, processes, clientCpuWaitSeconds } of report.runs) {
     const errors = Object.entries(result.errors).map(([reason, times]) => `${times} ${reason}`).join(', ') || '0';
     const cpu = processes.map((figures) => `${figures.member}${figures.leader ? ' (L)' : ''} ${figures.cpuSeconds.toFixed(1)}`).join(', ');
     const leader = processes.find((figures) => figures.leader);
     const followers = processes.filter((figures) => !figures.leader).map((figures) => figures.cpuMsPerOp.toFixed(2));
     const perOp = `${leader?.cpuMsPerOp.toFixed(2) ?? '-'} / ${followers.join(', ')}`;
+    const waits = [...processes.map((figures) => `${figures.member}${figures.leader ? ' (L)' : ''} ${seconds(figures.cpuWaitSeconds)}`), `client ${seconds(clientCpuWaitSeconds)}`].join(', ');
     const rss = sustained ? ` ${processes.map((figures) => `${figures.member} ${Math.round(figures.peakRssMiB)}`).join(', ')} |` : '';
     lines.push(
       `| ${system} | ${scenario.title} | ${count(result.perSecond)} | ${ms(result.latency.p50)} | ${ms(result.latency.p90)} | ${ms(result.latency.p99)} | ` +
-        `${ms(result.latency.p999)} | ${ms(result.latency.max)} | ${errors} | ${cpu} | ${perOp} | ${result.clientCpuSeconds.toFixed(1)} |${rss}`,
+        `${ms(result.latency.p999)} | ${ms(result.latency.max)} | ${errors} | ${cpu} | ${perOp} | ${result.clientCpuSeconds.toFixed(1)} | ${waits} |${rss}`,
     );
   }
   const withMemory = report.runs.filter((run) => run.processes.some((figures) => figures.memory !== null));
   if (withMemory.length > 0) {
-    lines.push('', 'Per process over the run, from its /metrics (heap, external and RSS as at the end of the run):', '');
-    lines.push('| system | scenario | process | GC s (major) | GC pauses ≥ 100 ms | max event-loop delay ms | peak RSS MiB | RSS MiB | heap used / total MiB | external MiB |');
-    lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('', 'Per process over the run, from its /metrics (heap, external and RSS as at the end of the run; a synced batch is timed from the write to its callback on the event loop):', '');
+    lines.push('| system | scenario | process | GC s (major) | GC pauses ≥ 100 ms | max event-loop delay ms | peak RSS MiB | RSS MiB | heap used / total MiB | external MiB | synced batches, mean ms | entries per batch | proposals, mean ms |');
+    lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const { system, scenario, processes } of withMemory) {
       for (const { member, leader, peakRssMiB, memory } of processes) {
         if (memory === null) continue;
         lines.push(
           `| ${system} | ${scenario.title} | ${member}${leader ? ' (L)' : ''} | ${memory.gcSeconds.toFixed(2)} (${memory.gcMajorSeconds.toFixed(2)}) | ${memory.gcPausesOver100ms} | ` +
-            `${ms(memory.loopDelayMaxMs)} | ${Math.round(peakRssMiB)} | ${Math.round(memory.rssMiB)} | ${Math.round(memory.heapUsedMiB)} / ${Math.round(memory.heapTotalMiB)} | ${Math.round(memory.externalMiB)} |`,
+            `${ms(memory.loopDelayMaxMs)} | ${Math.round(peakRssMiB)} | ${Math.round(memory.rssMiB)} | ${Math.round(memory.heapUsedMiB)} / ${Math.round(memory.heapTotalMiB)} | ${Math.round(memory.externalMiB)} | ` +
+            `${count(memory.syncedBatches)}, ${ms(memory.syncedBatchMeanMs)} | ${ms(memory.entriesPerBatch)} | ${memory.proposals === 0 ? '-' : `${count(memory.proposals)}, ${ms(memory.proposalMeanMs)}`} |`,
         );
       }
     }

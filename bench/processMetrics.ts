@@ -2,7 +2,9 @@
  * What a KV process says of its own memory and pauses, read from its `/metrics` (prom-client's process metrics, see
  * src/metrics.ts) before and after a measured run: the run's GC time and pauses, its worst event-loop delay, and the
  * heap, external memory and RSS at its end, so that a peak RSS can be told apart into V8 heap, buffers and the rest
- * (LevelDB, code). etcd's `/metrics` has other names: it gets no such figures.
+ * (LevelDB, code); and where a write waits: the synced log-store batches (how many, how long from the write to its
+ * callback, how many entries each) and the time from proposal to result. etcd's `/metrics` has other names: it gets no
+ * such figures.
  */
 import { request } from 'undici';
 
@@ -18,6 +20,12 @@ interface Scrape {
   readonly heapUsedMiB: number;
   readonly heapTotalMiB: number;
   readonly externalMiB: number;
+  readonly syncedBatches: number;
+  readonly syncedBatchSeconds: number;
+  readonly batchesWithEntries: number;
+  readonly batchEntries: number;
+  readonly proposals: number;
+  readonly proposalSeconds: number;
 }
 
 /** One process over one measured run. */
@@ -32,6 +40,14 @@ export interface ProcessMemory {
   readonly heapUsedMiB: number;
   readonly heapTotalMiB: number;
   readonly externalMiB: number;
+  /** Synced log-store batches written during the run, and their mean time from the write to its callback. */
+  readonly syncedBatches: number;
+  readonly syncedBatchMeanMs: number;
+  /** Mean entries per batch that carried entries (the group commit's size). */
+  readonly entriesPerBatch: number;
+  /** Proposals made here during the run (the leader's), and their mean time from proposal to result. */
+  readonly proposals: number;
+  readonly proposalMeanMs: number;
 }
 
 const MiB = 2 ** 20;
@@ -62,6 +78,12 @@ export async function scrapeProcess(clientUrl: string): Promise<Scrape | null> {
       heapUsedMiB: sum('nodejs_heap_size_used_bytes') / MiB,
       heapTotalMiB: sum('nodejs_heap_size_total_bytes') / MiB,
       externalMiB: sum('nodejs_external_memory_bytes') / MiB,
+      syncedBatches: sum('xraft_fsync_duration_seconds_count'),
+      syncedBatchSeconds: sum('xraft_fsync_duration_seconds_sum'),
+      batchesWithEntries: sum('xraft_append_batch_entries_count'),
+      batchEntries: sum('xraft_append_batch_entries_sum'),
+      proposals: sum('xraft_proposal_duration_seconds_count'),
+      proposalSeconds: sum('xraft_proposal_duration_seconds_sum'),
     };
   } catch {
     return null;
@@ -81,5 +103,12 @@ export function overRun(before: Scrape | null, after: Scrape | null): ProcessMem
     heapUsedMiB: after.heapUsedMiB,
     heapTotalMiB: after.heapTotalMiB,
     externalMiB: after.externalMiB,
+    syncedBatches: after.syncedBatches - before.syncedBatches,
+    syncedBatchMeanMs: mean(after.syncedBatchSeconds - before.syncedBatchSeconds, after.syncedBatches - before.syncedBatches) * 1000,
+    entriesPerBatch: mean(after.batchEntries - before.batchEntries, after.batchesWithEntries - before.batchesWithEntries),
+    proposals: after.proposals - before.proposals,
+    proposalMeanMs: mean(after.proposalSeconds - before.proposalSeconds, after.proposals - before.proposals) * 1000,
   };
 }
+
+const mean = (total: number, count: number): number => (count > 0 ? total / count : Number.NaN);

@@ -185,6 +185,27 @@ export function cpuSeconds(pid: number): number {
 }
 const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
+/**
+ * Seconds the threads of a process have spent runnable but waiting for a CPU (the second field of each
+ * /proc/PID/task/TID/schedstat, in nanoseconds), or NaN where the kernel does not keep it. Over a run, against the CPU
+ * used, it says how much the processes on this machine queue for its cores: the wait lands on every hop of a write.
+ */
+export function cpuWaitSeconds(pid: number): number {
+  let nanos = 0;
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        nanos += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[1]);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    return Number.NaN;
+  }
+  return nanos / 1e9;
+}
+
 /** VmRSS and VmHWM (the kernel's peak) of a process, in MiB. */
 export function residentMiB(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

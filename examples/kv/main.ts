@@ -21,6 +21,11 @@ function address(text: string): string {
   return text;
 }
 
+function logStoreKind(text: string): 'file' | 'level' {
+  if (text !== 'file' && text !== 'level') throw new InvalidArgumentError('expected file or level');
+  return text;
+}
+
 /** `id=host:port,...`, each id once. */
 function peerList(text: string): Record<string, string> {
   let peers: Record<string, string>;
@@ -44,11 +49,12 @@ const command = new Command('kv')
   .option('--election-timeout-ms <ms>', 'base election timeout', Number)
   .option('--failure-detector <phi|fixed>', 'how a follower suspects a silent leader (default phi: learns its rhythm)')
   .option('--snapshot-every <entries>', 'entries between snapshots (default 8192)', Number)
+  .option('--log-store <file|level>', 'the log store of a new data directory: one file synced on the event loop (default), or LevelDB', logStoreKind)
   .option('--groups <n>', 'host N Raft groups and hash keys to them (needs --peers)', Number)
   .option('--dashboard-feed', 'serve inspection events and status at GET /dashboard/feed for a dashboard')
   .option('--dashboard <host:port>', 'serve a dashboard of the cluster here (loopback), following every node that has a feed', address)
   .parse();
-const flags = command.opts<{ id: string; raft: string; http: string; peers?: Record<string, string>; join?: string; data?: string; cluster: string; electionTimeoutMs?: number; failureDetector?: string; snapshotEvery?: number; groups?: number; dashboardFeed?: boolean; dashboard?: string }>();
+const flags = command.opts<{ id: string; raft: string; http: string; peers?: Record<string, string>; join?: string; data?: string; cluster: string; electionTimeoutMs?: number; failureDetector?: string; logStore?: 'file' | 'level'; snapshotEvery?: number; groups?: number; dashboardFeed?: boolean; dashboard?: string }>();
 const { peers } = flags;
 if (peers !== undefined && !(flags.id in peers)) command.error(`error: --peers must name this node (${flags.id}) too`);
 const log = (line: string): void => void process.stderr.write(`[${flags.id}] ${line}\n`);

@@ -10,8 +10,11 @@
  * too, learns where it is from the log), and promotes it once it has caught up. A node whose data directory already
  * holds a log has joined before and does not ask again. The state machine holds no addresses.
  */
+import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import http2 from 'node:http2';
+import { join } from 'node:path';
+import { FileLogStore } from '../../actors/log-store/FileLogStore.js';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
 import { createRaftNode, FixedTimeout, RealTimer, type RaftNode } from '../../src/index.js';
 import { serveClientApi } from '../../src/clientApi.js';
@@ -36,6 +39,12 @@ export interface KvNodeOptions {
   /** How a follower suspects a silent leader: φ accrual (the default, adaptive) or the core's fixed timeout. */
   readonly failureDetector?: 'phi' | 'fixed';
   readonly snapshotEvery?: number; // entries between snapshots (default 8192), keeping a tenth of them behind
+  /**
+   * Where the log lives: `file` (the default), one file written and synced on the event loop (FileLogStore: the
+   * fewest thread hops, for SSDs), or `level`, LevelDB (LevelLogStore: writes off the event loop, for slow disks).
+   * A data directory that already holds one keeps it; asking for the other there is an error.
+   */
+  readonly logStore?: 'file' | 'level';
   readonly log?: (line: string) => void; // refusals (of ours by peers, of theirs by us) and connection problems
   /** Serve the node's inspection events and status at `GET /dashboard/feed` (SSE) for a dashboard to follow. */
   readonly dashboardFeed?: boolean;
@@ -43,12 +52,20 @@ export interface KvNodeOptions {
 export type KvNode = Awaited<ReturnType<typeof startKvNode>>;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 
+/** The log store to open on `data`: the one it already holds (a restarted node keeps its own), else the one asked for. */
+function logStoreKind(data: string, asked: 'file' | 'level' | undefined): 'file' | 'level' {
+  const found = existsSync(join(data, 'log')) ? 'file' : existsSync(join(data, 'CURRENT')) ? 'level' : null;
+  if (found !== null && asked !== undefined && asked !== found) throw new Error(`--log-store ${asked}: ${data} holds a ${found} log store`);
+  return found ?? asked ?? 'file';
+}
+
 export async function startKvNode(options: KvNodeOptions) {
   const { id, raft, http, clusterId = 'xraft-kv', electionTimeoutMs = 1000 } = options;
   const store = new KvStore();
   const metrics = createNodeMetrics({ labels: { node: id }, process: true }); // a process of its own: its memory and GC too
   const feed = options.dashboardFeed === true ? createNodeFeed() : null;
-  const logStore = new LevelLogStore({ location: options.data, identity: { clusterId, nodeId: id }, observer: metrics.logStoreObserver });
+  const storeOptions = { location: options.data, identity: { clusterId, nodeId: id }, observer: metrics.logStoreObserver };
+  const logStore = logStoreKind(options.data, options.logStore) === 'level' ? new LevelLogStore(storeOptions) : new FileLogStore(storeOptions);
   const recovered = await logStore.open();
   const joined = recovered.entries.length > 0 || recovered.hardState.term > 0 || (recovered.snapshot ?? null) !== null;
   const peers = options.peers ?? (options.join === undefined ? { [id]: raft } : {});

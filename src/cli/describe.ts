@@ -1,16 +1,21 @@
 /**
- * Read a LevelLogStore data directory without changing it, for `xraft describe`.
+ * Read a data directory of either disk store without changing it, for `xraft describe`.
  *
- * LevelDB writes even when only reading (a LOCK file, its LOG, sometimes a new MANIFEST, compactions), so the
+ * A FileLogStore's (a `log` file): the file is copied, its snapshot files hard-linked (opening may cut a torn tail
+ * off the log, never touches the snapshot files but to read them), and the copy is read through `FileLogStore`.
+ *
+ * A LevelLogStore's (LevelDB's `CURRENT`): LevelDB writes even when only reading (a LOCK file, its LOG, sometimes a new MANIFEST, compactions), so the
  * directory is never opened in place: its immutable table files (`*.ldb`, `*.sst`) are hard-linked into a temporary
  * directory (copied when linking fails, e.g. across file systems) and the small mutable files are copied; the copy
  * is opened, read through `LevelLogStore` (which verifies every checksum) and deleted. The original's file names and
  * contents stay byte for byte the same, and a running node's lock is never taken.
  */
-import { copyFileSync, existsSync, linkSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
+import { FileLogStore } from '../../actors/log-store/FileLogStore.js';
+import { readFrames } from '../../actors/log-store/fileLogFormat.js';
 import { LevelLogStore, type LevelDatabase } from '../../actors/log-store/LevelLogStore.js';
 import { decodeRecord } from '../../actors/log-store/levelCodec.js';
 import type { Entry, NodeId, RecoveredState } from '../core/index.js';
@@ -31,20 +36,14 @@ export interface DataDirectory {
 /** Everything durable in `dir`, read from a throwaway copy. */
 export async function readDataDirectory(dir: string): Promise<DataDirectory> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DescribeError(`${dir} is not a directory`);
-  if (!existsSync(join(dir, 'CURRENT'))) throw new DescribeError(`${dir} is not a LevelDB data directory (no CURRENT file)`);
+  if (existsSync(join(dir, 'log'))) return readFileDirectory(dir);
+  if (!existsSync(join(dir, 'CURRENT'))) throw new DescribeError(`${dir} is not an xraft data directory (no log file, no LevelDB CURRENT file)`);
   const copy = mkdtempSync(join(tmpdir(), 'xraft-describe-'));
   try {
     for (const name of readdirSync(dir)) {
       if (name === 'LOCK' || !statSync(join(dir, name)).isFile()) continue;
-      if (/\.(ldb|sst)$/.test(name)) {
-        try {
-          linkSync(join(dir, name), join(copy, name));
-          continue;
-        } catch {
-          // another file system: copy instead
-        }
-      }
-      copyFileSync(join(dir, name), join(copy, name));
+      if (/\.(ldb|sst)$/.test(name)) linkOrCopy(join(dir, name), join(copy, name));
+      else copyFileSync(join(dir, name), join(copy, name));
     }
     const db = new Level<string, string>(copy) as unknown as LevelDatabase;
     await db.open();
@@ -66,6 +65,39 @@ export async function readDataDirectory(dir: string): Promise<DataDirectory> {
     }
   } finally {
     rmSync(copy, { recursive: true, force: true });
+  }
+}
+
+async function readFileDirectory(dir: string): Promise<DataDirectory> {
+  const copy = mkdtempSync(join(tmpdir(), 'xraft-describe-'));
+  try {
+    copyFileSync(join(dir, 'log'), join(copy, 'log'));
+    const snapshots = join(dir, 'snapshots');
+    if (existsSync(snapshots)) {
+      mkdirSync(join(copy, 'snapshots'));
+      for (const name of readdirSync(snapshots)) linkOrCopy(join(snapshots, name), join(copy, 'snapshots', name));
+    }
+    const first = readFrames(readFileSync(join(copy, 'log')), 'log').frames[0]?.[0];
+    if (first?.kind !== 'identity') throw new DescribeError(`${dir} holds no xraft log (no identity record)`);
+    const { clusterId, nodeId } = first.identity;
+    const store = new FileLogStore({ location: copy, identity: { clusterId, nodeId } });
+    try {
+      const state = await store.open();
+      return { clusterId, nodeId, bootstrapVoters: await store.storedMembers(), state };
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+}
+
+/** A file that is never rewritten, into the copy: hard-linked, or copied across file systems. */
+function linkOrCopy(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
   }
 }
 

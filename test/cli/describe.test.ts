@@ -1,14 +1,15 @@
 /**
  * `xraft describe logs` and `describe metadata` on data directories written by the key-value example: a one-node
- * cluster that a second node joins, a few writes, both stopped. The tables name every entry with its term, kind and
- * data, and the directories are byte for byte the same afterwards (file names and contents hashed before and after).
+ * cluster that a second node joins, a few writes, both stopped (FileLogStore, the example's default); and a node on
+ * LevelLogStore. The tables name every entry with its term, kind and data, and the directories are byte for byte the
+ * same afterwards (file names and contents hashed before and after).
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
+import { FileLogStore } from '../../actors/log-store/FileLogStore.js';
 import { startKvNode } from '../../examples/kv/node.js';
 import { xraft } from '../examples/support.js';
 import { freePorts, waitFor } from '../network/support.js';
@@ -43,6 +44,11 @@ beforeAll(async () => {
   await waitFor(() => n2.node.status().appliedIndex === n1.node.status().commitIndex, 'n2 applying everything');
   await n2.stop();
   await n1.stop();
+  const [raft3, http3] = (await freePorts(2)).map((port) => `127.0.0.1:${port}`) as [string, string];
+  const n3 = await startKvNode({ id: 'n3', raft: raft3, http: http3, data: join(dir, 'n3'), electionTimeoutMs: 300, logStore: 'level' });
+  await waitFor(() => n3.node.status().role === 'leader', 'n3 leading');
+  expect((await fetch(`http://${http3}/kv/shape`, { method: 'PUT', body: 'round' })).status).toBe(204);
+  await n3.stop();
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -88,7 +94,7 @@ describe('xraft describe', () => {
     const fields = Object.fromEntries(stdout.trimEnd().split('\n').slice(2).map((line) => line.split(/\s{2,}/) as [string, string]));
     const logs = (await xraft(['describe', 'logs', join(dir, 'n1')])).stdout.trimEnd().split('\n');
     const last = logs.length - 3; // header, rule and summary lines around the rows
-    const store = new LevelLogStore({ location: join(dir, 'n1'), identity: { clusterId: 'xraft-kv', nodeId: 'n1' } });
+    const store = new FileLogStore({ location: join(dir, 'n1'), identity: { clusterId: 'xraft-kv', nodeId: 'n1' } });
     const { hardState } = await store.open();
     await store.close();
     expect(hardState.commit).toBeGreaterThanOrEqual(last - 1);
@@ -114,6 +120,14 @@ describe('xraft describe', () => {
     const missing = await xraft(['describe', 'metadata', join(dir, 'nope')]);
     expect(missing).toMatchObject({ code: 1, stdout: '', stderr: `xraft: ${join(dir, 'nope')} is not a directory\n` });
     const notLevel = await xraft(['describe', 'logs', dir]);
-    expect(notLevel).toMatchObject({ code: 1, stderr: `xraft: ${dir} is not a LevelDB data directory (no CURRENT file)\n` });
+    expect(notLevel).toMatchObject({ code: 1, stderr: `xraft: ${dir} is not an xraft data directory (no log file, no LevelDB CURRENT file)\n` });
+  });
+
+  it("reads a LevelLogStore's directory too, without changing it", { timeout: 20_000 }, async () => {
+    const before = hashDirectory(join(dir, 'n3'));
+    const { code, stdout, stderr } = await xraft(['describe', 'logs', join(dir, 'n3')]);
+    expect(code, stderr).toBe(0);
+    expect(hashDirectory(join(dir, 'n3'))).toBe(before);
+    expect(stdout).toMatch(/^2 +1 +command +\{"op":"put","key":"shape","value":"round"\}$/m);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * The process the crash test kills: a three-node cluster in one process, each node on its own LevelLogStore
- * directory on disk, real timers, a snapshot every 1000 entries.
+ * The process the crash test kills: a three-node cluster in one process, each node on its own directory on disk (n1
+ * on a LevelLogStore, n2 and n3 on FileLogStores: every commit is on at least one file store, and either kind must
+ * give back all it acknowledged), real timers, a snapshot every 1000 entries.
  *
  * `node --import tsx test/crash/child.ts <dataDir> <generation> [verify]`
  *
@@ -16,6 +17,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
+import { FileLogStore } from '../../actors/log-store/FileLogStore.js';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
 import { createRaftNode, MemoryNetworkHub, StateMachine, StoreCorruptedError } from '../../src/index.js';
 
@@ -61,7 +63,11 @@ function ranges(ids: readonly number[]): string {
   return parts.join(',');
 }
 
-const stores = members.map((id) => new LevelLogStore({ location: join(dataDir, id), identity: { clusterId: 'crash-test', nodeId: id, members } }));
+const stores = members.map((id) => {
+  const options = { location: join(dataDir, id), identity: { clusterId: 'crash-test', nodeId: id, members } };
+  // A small compaction threshold: kills land in the file stores' rewrites too.
+  return id === 'n1' ? new LevelLogStore(options) : new FileLogStore({ ...options, compactionBytes: 16 * 1024 });
+});
 try {
   for (const store of stores) await store.open();
 } catch (error) {

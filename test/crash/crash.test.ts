@@ -1,6 +1,6 @@
 /**
  * Crash recovery with real processes and a real disk: a child process runs a three-node cluster on three
- * LevelLogStore directories under heavy proposal load and is killed with SIGKILL at random moments, again and again
+ * directories (one LevelLogStore, two FileLogStores) under heavy proposal load and is killed with SIGKILL at random moments, again and again
  * on the same directories. Every proposal the child acknowledged as committed before a kill must be applied after
  * the restart. The nodes snapshot every 1000 entries, so kills also land in snapshot writes and compaction.
  *

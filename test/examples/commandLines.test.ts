@@ -8,7 +8,7 @@ import { runScript } from './support.js';
 const noStackTrace = (text: string): void => expect(text).not.toMatch(/\n\s+at /);
 
 describe('command lines', () => {
-  it('npm run kv refuses malformed addresses and peer lists, and peers that leave this node out', { timeout: 30_000 }, async () => {
+  it('npm run kv refuses malformed addresses and peer lists, peers that leave this node out, and unknown log stores', { timeout: 30_000 }, async () => {
     const base = ['--id', 'n1', '--raft', '127.0.0.1:1', '--http', '127.0.0.1:2'];
     const cases: [readonly string[], RegExp][] = [
       [['--id', 'n1', '--raft', '127.0.0.1:x', '--http', '127.0.0.1:2'], /'--raft <host:port>' argument '127\.0\.0\.1:x' is invalid/],
@@ -16,6 +16,7 @@ describe('command lines', () => {
       [[...base, '--peers', 'n1=127.0.0.1:1,n1=127.0.0.1:3'], /"n1" is named twice/],
       [[...base, '--peers', 'n1=127.0.0.1:x'], /'--peers <list>' argument 'n1=127\.0\.0\.1:x' is invalid/],
       [[...base, '--peers', 'n2=127.0.0.1:3'], /--peers must name this node \(n1\) too/],
+      [[...base, '--log-store', 'rocks'], /'--log-store <file\|level>' argument 'rocks' is invalid/],
     ];
     const results = await Promise.all(cases.map(([args]) => runScript('examples/kv/main.ts', args)));
     results.forEach(({ code, stdout, stderr }, at) => {

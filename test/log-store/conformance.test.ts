@@ -1,12 +1,14 @@
 /**
  * Every log store runs the exported conformance suite: the memory store, the level store (on memory-level and on
- * classic-level on disk) and a store that subclasses LogStore in this test.
+ * classic-level on disk), the file store (with a compaction threshold low enough that every CompactLog rewrites its
+ * file) and a store that subclasses LogStore in this test.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryLevel } from 'memory-level';
 import { describe, test } from 'vitest';
+import { FileLogStore } from '../../actors/log-store/FileLogStore.js';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
 import { MemoryLogStore } from '../../src/index.js';
 import { logStoreConformance } from '../../src/testing/index.js';
@@ -51,6 +53,22 @@ logStoreConformance(
     destroy: async (store) => {
       await store.close();
       rmSync(store.location!, { recursive: true, force: true });
+    },
+  },
+);
+
+logStoreConformance(
+  { describe, test },
+  {
+    name: 'FileLogStore',
+    create: () => new FileLogStore({ location: mkdtempSync(join(tmpdir(), 'xraft-conformance-')), identity, compactionBytes: 1 }),
+    reopen: async (store) => {
+      await store.close();
+      return new FileLogStore({ location: store.location, identity, compactionBytes: 1 });
+    },
+    destroy: async (store) => {
+      await store.close();
+      rmSync(store.location, { recursive: true, force: true });
     },
   },
 );

@@ -1,13 +1,12 @@
 /**
- * Helpers for the LevelLogStore tests: entries to write, a store driven like a node drives it (its replies
- * collected), snapshot metadata and bytes, an open expected to fail, and temporary directories.
+ * Helpers for the LevelLogStore and FileLogStore tests: entries to write, a store driven like a node drives it (its
+ * replies collected), snapshot metadata and bytes, an open expected to fail, and temporary directories.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import type { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
-import type { LogStoreMessage } from '../../actors/log-store/LogStore.js';
+import type { LogStore, LogStoreMessage } from '../../actors/log-store/LogStore.js';
 import type { SnapshotMeta } from '../../src/core/index.js';
 import { StoreCorruptedError, type Entry, type LogStoreReply } from '../../src/index.js';
 
@@ -20,8 +19,11 @@ export function run(first: number, last: number): { first: number; last: number 
   return { first, last };
 }
 
+/** A store on disk: the node's messages, and open and close. */
+type DiskStore = LogStore & { open(): Promise<unknown>; close(): Promise<void> };
+
 /** Attach a store like a node and collect its replies; `until` resolves with the first reply that matches. */
-export function drive(store: LevelLogStore) {
+export function drive(store: DiskStore) {
   const replies: LogStoreReply[] = [];
   let waiters: { accept: (reply: LogStoreReply) => boolean; resolve: (reply: LogStoreReply) => void }[] = [];
   store.attach((reply) => {
@@ -64,7 +66,7 @@ export const meta = (index: number, term = 1): SnapshotMeta => ({ index, term, v
 export const bytes = (size: number, fill: number) => new Uint8Array(size).fill(fill);
 
 /** Open `store`, expecting it to refuse with `StoreCorruptedError`, and close it again. */
-export async function openError(store: LevelLogStore): Promise<StoreCorruptedError> {
+export async function openError(store: DiskStore): Promise<StoreCorruptedError> {
   const error = await store.open().then(
     () => null,
     (e: unknown) => e,

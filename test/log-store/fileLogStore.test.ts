@@ -1,0 +1,171 @@
+/**
+ * What FileLogStore adds to the conformance suite: one synced frame per turn, a torn tail cut on open (and only a
+ * tail), corruption and a stranger's file refused, the file rewritten without what a snapshot covers, and a rewrite
+ * that a crash interrupted.
+ */
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { FileLogStore } from '../../actors/log-store/FileLogStore.js';
+import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
+import type { LevelBatchWritten } from '../../actors/log-store/levelLogStoreOptions.js';
+import { bytes, drive, entries, freshDirectory, meta, openError, removeDirectories } from './levelStoreDriver.js';
+
+const identity = { clusterId: 'c1', nodeId: 'n1' };
+afterEach(removeDirectories);
+
+const logFile = (store: FileLogStore): string => join(store.location, 'log');
+const reopen = (store: FileLogStore, options: { compactionBytes?: number } = {}) => new FileLogStore({ location: store.location, identity, ...options });
+/** The state a restarted node would load from `store`'s directory. */
+async function readBack(store: FileLogStore) {
+  const again = reopen(store);
+  try {
+    return await again.open();
+  } finally {
+    await again.close();
+  }
+}
+
+/** A store with entries 1..`count` written one per write, every write acknowledged; closed. */
+async function storeWith(count: number): Promise<FileLogStore> {
+  const store = new FileLogStore({ location: freshDirectory(), identity });
+  const driver = drive(store);
+  for (let index = 1; index <= count; index++) driver.send({ type: 'SaveLog', writeId: index, hardState: { term: 1, votedFor: 'n1', commit: index - 1 }, truncateFrom: null, entries: entries(index, index, 1) });
+  const last = await driver.until((reply) => (reply.type === 'LogSaved' && reply.writeId === count) || reply.type === 'StoreFailed');
+  expect(last.type).toBe('LogSaved');
+  await driver.stop();
+  return store;
+}
+
+describe('FileLogStore writes', () => {
+  test("the writes of one turn share one synced frame, acknowledged once by the last write's id", async () => {
+    const batches: LevelBatchWritten[] = [];
+    const store = new FileLogStore({ location: freshDirectory(), identity, observer: { batchWritten: (batch) => batches.push(batch) } });
+    const driver = drive(store);
+    await store.open();
+    for (let index = 1; index <= 50; index++) driver.send({ type: 'SaveLog', writeId: index, hardState: { term: 1, votedFor: 'n1', commit: 0 }, truncateFrom: null, entries: entries(index, index, 1) });
+    await driver.until((reply) => reply.type === 'LogSaved' && reply.writeId === 50);
+    expect(batches).toEqual([expect.objectContaining({ writes: 50, entries: 50, synced: true })]);
+    expect(driver.replies).toEqual([{ type: 'LogSaved', writeId: 50 }]);
+    await driver.stop();
+    const state = await readBack(store);
+    expect(state.entries).toEqual(entries(1, 50, 1));
+  });
+
+  test('a write that does not continue the log is INVALID_WRITE, and nothing of its turn is stored', async () => {
+    const store = await storeWith(3);
+    const again = reopen(store);
+    const driver = drive(again);
+    driver.send({ type: 'SaveLog', writeId: 1, hardState: { term: 1, votedFor: 'n1', commit: 3 }, truncateFrom: null, entries: entries(4, 4, 1) });
+    driver.send({ type: 'SaveLog', writeId: 2, hardState: { term: 1, votedFor: 'n1', commit: 3 }, truncateFrom: null, entries: entries(9, 9, 1) });
+    const failure = await driver.until((reply) => reply.type === 'StoreFailed');
+    expect(failure).toMatchObject({ type: 'StoreFailed', cause: { code: 'INVALID_WRITE' } });
+    await driver.stop();
+    expect(driver.replies.filter((reply) => reply.type === 'LogSaved')).toEqual([]);
+    const state = await readBack(store);
+    expect(state.entries).toEqual(entries(1, 3, 1));
+  });
+});
+
+describe('FileLogStore recovery', () => {
+  test('a torn last frame (cut short, or zeros where its bytes should be) was never acknowledged: it is cut off, and writes continue after it', async () => {
+    const headerOfZeros = Buffer.alloc(8 + 100);
+    headerOfZeros.writeUInt32BE(100, 0);
+    headerOfZeros.writeUInt32BE(0x12345678, 4);
+    for (const tail of [Buffer.from([0, 0, 1, 0, 0xde, 0xad]), Buffer.alloc(4096), headerOfZeros, headerOfZeros.subarray(0, 60)]) {
+      const store = await storeWith(5);
+      appendFileSync(logFile(store), tail);
+      const intact = statSync(logFile(store)).size - tail.length;
+      const again = reopen(store);
+      expect((await again.open()).entries).toEqual(entries(1, 5, 1));
+      expect(statSync(logFile(store)).size).toBe(intact);
+      const driver = drive(again);
+      await driver.save(1, 5, entries(6, 6, 1));
+      await driver.stop();
+      expect((await readBack(store)).entries).toEqual(entries(1, 6, 1));
+    }
+  });
+
+  test('a complete frame that fails its checksum is corruption, the last one too: it may hold acknowledged writes', async () => {
+    const store = await storeWith(3);
+    const again = reopen(store);
+    const driver = drive(again);
+    await driver.save(4, 3, entries(4, 4, 1));
+    await driver.stop();
+    const file = readFileSync(logFile(store));
+    // Frames: the identity, entries 1-3 (one turn), entry 4. Flip a byte inside the second, then inside the last.
+    const second = 8 + file.readUInt32BE(0);
+    const last = second + 8 + file.readUInt32BE(second);
+    for (const at of [second, last]) {
+      const damaged = Buffer.from(file);
+      damaged[at + 12]! ^= 0xff;
+      writeFileSync(logFile(store), damaged);
+      const error = await openError(reopen(store));
+      expect(error.reason).toBe('CHECKSUM_MISMATCH');
+      expect(error.key).toBe(`log@${at}`);
+    }
+  });
+
+  test("another node's or cluster's log is refused, and so is a log without an identity", async () => {
+    const store = await storeWith(2);
+    expect((await openError(new FileLogStore({ location: store.location, identity: { clusterId: 'c1', nodeId: 'n2' } }))).reason).toBe('IDENTITY_MISMATCH');
+    expect((await openError(new FileLogStore({ location: store.location, identity: { clusterId: 'c2', nodeId: 'n1' } }))).reason).toBe('IDENTITY_MISMATCH');
+    const file = readFileSync(logFile(store));
+    writeFileSync(logFile(store), file.subarray(8 + file.readUInt32BE(0)));
+    expect((await openError(reopen(store))).reason).toBe('IDENTITY_MISMATCH');
+  });
+
+  test("a LevelLogStore's directory is refused, not taken for a new store", async () => {
+    const location = freshDirectory();
+    const level = new LevelLogStore({ location, identity });
+    await level.open();
+    await level.close();
+    expect((await openError(new FileLogStore({ location, identity }))).reason).toBe('IDENTITY_MISMATCH');
+    expect(existsSync(join(location, 'log'))).toBe(false);
+  });
+
+  test('the voters a store was created with are kept', async () => {
+    const location = freshDirectory();
+    const store = new FileLogStore({ location, identity: { ...identity, members: ['n1', 'n2', 'n3'] } });
+    await store.open();
+    await store.close();
+    expect(await new FileLogStore({ location, identity }).storedMembers()).toEqual(['n1', 'n2', 'n3']);
+  });
+});
+
+describe('FileLogStore compaction', () => {
+  test('past compactionBytes, CompactLog rewrites the file without what the snapshot covers; the state reads back the same', async () => {
+    const store = await storeWith(200);
+    const before = statSync(logFile(store)).size;
+    const again = reopen(store, { compactionBytes: 1000 });
+    const driver = drive(again);
+    await driver.chunk(meta(190), 0, bytes(100, 7), true);
+    driver.send({ type: 'CompactLog', through: 190 });
+    await driver.save(1, 199, entries(201, 201, 1));
+    await driver.stop();
+    expect(statSync(logFile(store)).size).toBeLessThan(before / 10);
+    const state = await readBack(store);
+    expect(state.snapshot).toEqual(meta(190));
+    expect(state.entries).toEqual(entries(191, 201, 1));
+    expect(state.hardState).toEqual({ term: 1, votedFor: 'n1', commit: 199 });
+  });
+
+  test('below compactionBytes, CompactLog leaves the file as it is', async () => {
+    const store = await storeWith(20);
+    const again = reopen(store);
+    const driver = drive(again);
+    await driver.chunk(meta(10), 0, bytes(10, 1), true);
+    const size = statSync(logFile(store)).size;
+    driver.send({ type: 'CompactLog', through: 10 });
+    await driver.stop();
+    expect(statSync(logFile(store)).size).toBe(size);
+    expect((await readBack(store)).entries).toEqual(entries(11, 20, 1));
+  });
+
+  test('a rewrite that a crash interrupted before its rename is discarded: the log is whole', async () => {
+    const store = await storeWith(4);
+    writeFileSync(join(store.location, 'log.rewrite'), Buffer.from('half a rewrite'));
+    expect((await readBack(store)).entries).toEqual(entries(1, 4, 1));
+    expect(existsSync(join(store.location, 'log.rewrite'))).toBe(false);
+  });
+});

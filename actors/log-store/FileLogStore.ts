@@ -174,11 +174,17 @@ export class FileLogStore extends LogStore {
     this.unacknowledged = write.writeId;
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // After the turn that sent the writes: the writes of one turn share a frame and an fsync.
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
+    // Not in this turn's check phase but the next one: the writes of a turn share a frame and an fsync, and the
+    // messages the turn sent are on their sockets by then (the network flushes at setImmediate, and node's HTTP/2
+    // session writes its bytes out in an immediate of its own after that), so a leader's followers write their
+    // copies while it syncs its own instead of after (the parallel append of Ongaro's thesis, 10.2.1). Syncing in
+    // the same phase held every append back by the leader's fsync: BENCHMARKS.md, the sixth session.
+    setImmediate(() =>
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      }),
+    );
   }
 
   /** Write this turn's frame and sync it, then acknowledge its writes. False once the store has failed. */

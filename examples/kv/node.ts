@@ -1,5 +1,6 @@
 /**
- * One node of the replicated key-value store: a Raft node (LevelLogStore, Http2Network) and an HTTP/1.1 client API.
+ * One node of the replicated key-value store: a Raft node (FileLogStore or LevelLogStore, Http2Network) and an
+ * HTTP/1.1 client API.
  *
  * Any node answers any request: writes and linearizable reads reach the leader through Raft itself (forwarded
  * proposals, ReadIndex); membership changes, which only the leader makes, go to it through `xraft/client` on the
@@ -52,7 +53,7 @@ export interface KvNodeOptions {
 export type KvNode = Awaited<ReturnType<typeof startKvNode>>;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 
-/** The log store to open on `data`: the one it already holds (a restarted node keeps its own), else the one asked for. */
+/** The log store to open on `data`: the one it holds (a restarted node keeps its own), else the one asked for. */
 function logStoreKind(data: string, asked: 'file' | 'level' | undefined): 'file' | 'level' {
   const found = existsSync(join(data, 'log')) ? 'file' : existsSync(join(data, 'CURRENT')) ? 'level' : null;
   if (found !== null && asked !== undefined && asked !== found) throw new Error(`--log-store ${asked}: ${data} holds a ${found} log store`);

@@ -4,11 +4,12 @@
  * A FileLogStore's (a `log` file): the file is copied, its snapshot files hard-linked (opening may cut a torn tail
  * off the log, never touches the snapshot files but to read them), and the copy is read through `FileLogStore`.
  *
- * A LevelLogStore's (LevelDB's `CURRENT`): LevelDB writes even when only reading (a LOCK file, its LOG, sometimes a new MANIFEST, compactions), so the
- * directory is never opened in place: its immutable table files (`*.ldb`, `*.sst`) are hard-linked into a temporary
- * directory (copied when linking fails, e.g. across file systems) and the small mutable files are copied; the copy
- * is opened, read through `LevelLogStore` (which verifies every checksum) and deleted. The original's file names and
- * contents stay byte for byte the same, and a running node's lock is never taken.
+ * A LevelLogStore's (LevelDB's `CURRENT`): LevelDB writes even when only reading (a LOCK file, its LOG, sometimes a
+ * new MANIFEST, compactions), so the directory is never opened in place: its immutable table files (`*.ldb`, `*.sst`)
+ * are hard-linked into a temporary directory (copied when linking fails, e.g. across file systems) and the small
+ * mutable files are copied; the copy is opened, read through `LevelLogStore` (which verifies every checksum) and
+ * deleted. The original's file names and contents stay byte for byte the same, and a running node's lock is never
+ * taken.
  */
 import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -11,12 +11,9 @@
  * too, learns where it is from the log), and promotes it once it has caught up. A node whose data directory already
  * holds a log has joined before and does not ask again. The state machine holds no addresses.
  */
-import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import http2 from 'node:http2';
-import { join } from 'node:path';
-import { FileLogStore } from '../../actors/log-store/FileLogStore.js';
-import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
+import { openDiskLogStore } from '../../actors/log-store/diskLogStore.js';
 import { createRaftNode, FixedTimeout, RealTimer, type RaftNode } from '../../src/index.js';
 import { serveClientApi } from '../../src/clientApi.js';
 import { KvStore, kvCommand, type KvCommand } from './store.js';
@@ -53,20 +50,12 @@ export interface KvNodeOptions {
 export type KvNode = Awaited<ReturnType<typeof startKvNode>>;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 
-/** The log store to open on `data`: the one it holds (a restarted node keeps its own), else the one asked for. */
-function logStoreKind(data: string, asked: 'file' | 'level' | undefined): 'file' | 'level' {
-  const found = existsSync(join(data, 'log')) ? 'file' : existsSync(join(data, 'CURRENT')) ? 'level' : null;
-  if (found !== null && asked !== undefined && asked !== found) throw new Error(`--log-store ${asked}: ${data} holds a ${found} log store`);
-  return found ?? asked ?? 'file';
-}
-
 export async function startKvNode(options: KvNodeOptions) {
   const { id, raft, http, clusterId = 'xraft-kv', electionTimeoutMs = 1000 } = options;
   const store = new KvStore();
   const metrics = createNodeMetrics({ labels: { node: id }, process: true }); // a process of its own: its memory and GC too
   const feed = options.dashboardFeed === true ? createNodeFeed() : null;
-  const storeOptions = { location: options.data, identity: { clusterId, nodeId: id }, observer: metrics.logStoreObserver };
-  const logStore = logStoreKind(options.data, options.logStore) === 'level' ? new LevelLogStore(storeOptions) : new FileLogStore(storeOptions);
+  const logStore = openDiskLogStore({ location: options.data, identity: { clusterId, nodeId: id }, observer: metrics.logStoreObserver }, options.logStore, 'file');
   const recovered = await logStore.open();
   const joined = recovered.entries.length > 0 || recovered.hardState.term > 0 || (recovered.snapshot ?? null) !== null;
   const peers = options.peers ?? (options.join === undefined ? { [id]: raft } : {});

@@ -30,6 +30,7 @@ const program = new Command('xraft-node')
   .option('--listen <host:port>', 'address to listen on for peers and clients')
   .option('--peers <list>', 'the other members: id=host:port,...')
   .option('--data-dir <dir>', 'directory of the durable log')
+  .option('--log-store <level|file>', 'the log store of a new data directory: level (LevelDB, default) or file')
   .option('--tls-cert <file>', 'TLS certificate (PEM)')
   .option('--tls-key <file>', 'TLS private key (PEM)')
   .option('--tls-ca <file>', 'CA that signs peer certificates (PEM)')
@@ -49,6 +50,7 @@ interface Flags {
   listen?: string;
   peers?: string;
   dataDir?: string;
+  logStore?: string;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
@@ -72,6 +74,7 @@ async function main(): Promise<void> {
     listen: flags.listen,
     peers: flags.peers === undefined ? undefined : parsePeers(flags.peers),
     dataDir: flags.dataDir,
+    logStore: flags.logStore as 'level' | 'file' | undefined, // validated with the config
     dashboardFeed: flags.dashboardFeed,
     tls:
       flags.tlsCert === undefined && flags.tlsKey === undefined

@@ -53,8 +53,13 @@ export const nodeProcessConfigSchema = z
     listen: address,
     /** The other members: id -> `host:port`. An entry for this node itself is ignored. */
     peers: z.record(nodeId, address),
-    /** The LevelDB directory of the log; created when missing. */
+    /** The directory of the log; created when missing. */
     dataDir: z.string().min(1),
+    /**
+     * The log store of a new data directory: `level` (LevelDB, the default) or `file` (FileLogStore: one file synced on
+     * the event loop; less CPU per write, for SSDs). A directory that holds one keeps it; naming the other is refused.
+     */
+    logStore: z.enum(['level', 'file']).optional(),
     /** TLS between nodes (and for clients). Paths are relative to the config file, or to the working directory. */
     tls: z
       .strictObject({

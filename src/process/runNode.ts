@@ -18,7 +18,9 @@
 import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import type { ServerHttp2Stream } from 'node:http2';
 import type { z } from 'zod';
-import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
+import type { FileLogStore } from '../../actors/log-store/FileLogStore.js';
+import { openDiskLogStore } from '../../actors/log-store/diskLogStore.js';
+import type { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
 import { Http2Network, NetworkListenError, type RouteHandler, type RouteResponse } from '../../actors/network/Http2Network.js';
 import type { StateMachine } from '../../actors/state-machine/StateMachine.js';
 import { createRaftNode, type RaftNode, type ResultOf } from '../createRaftNode.js';
@@ -61,7 +63,7 @@ export const keyValueApp: NodeProcessApp<KeyValueCommand, KeyValueStateMachine> 
 export interface RunningNode<Command, SM extends StateMachine<Command, unknown, unknown>> {
   readonly node: RaftNode<Command, ResultOf<SM>, SM>;
   readonly network: Http2Network;
-  readonly store: LevelLogStore;
+  readonly store: LevelLogStore | FileLogStore;
   readonly stateMachine: SM;
   /** What `GET /metrics` serves. */
   readonly metrics: NodeMetrics;
@@ -97,11 +99,13 @@ export async function startNodeProcess<Command, SM extends StateMachine<Command,
   checkDataDir(config.dataDir);
   const metrics = createNodeMetrics({ labels: { node: config.id } });
   const feed = config.dashboardFeed ? createNodeFeed() : null;
-  const store = new LevelLogStore({
-    location: config.dataDir,
-    identity: { clusterId: config.clusterId, nodeId: config.id, members },
-    observer: metrics.logStoreObserver,
-  });
+  let store: LevelLogStore | FileLogStore;
+  try {
+    // The store the data directory holds; for a new one, the configured kind (LevelDB unless `logStore` says file).
+    store = openDiskLogStore({ location: config.dataDir, identity: { clusterId: config.clusterId, nodeId: config.id, members }, observer: metrics.logStoreObserver }, config.logStore, 'level');
+  } catch (error) {
+    throw new NodeProcessError('STORE_FAILED', `cannot open the log in ${config.dataDir}: ${(error as Error).message}`, { cause: error });
+  }
   try {
     await store.open();
   } catch (error) {

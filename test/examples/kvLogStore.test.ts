@@ -45,7 +45,7 @@ describe('KV log store', () => {
   it('asking for the other store on a directory that holds one is refused, and the directory is left alone', { timeout: 30_000 }, async () => {
     const data = join(dir, 'kept');
     await runNode(data, 'level', 'red');
-    await expect(runNode(data, 'file')).rejects.toThrow(`--log-store file: ${data} holds a level log store`);
+    await expect(runNode(data, 'file')).rejects.toThrow(`${data} holds a level log store, not a file one`);
     expect(existsSync(join(data, 'log'))).toBe(false);
     expect(await runNode(data, 'level')).toBe('red');
   });

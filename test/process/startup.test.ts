@@ -1,14 +1,16 @@
 /**
  * `xraft-node` refuses to start with one clear line and exit status 2 on a bad config, a port in use or a data
- * directory it cannot use; `loadConfig` merges a file with flags.
+ * directory it cannot use; it opens the log store its data directory holds; `loadConfig` merges a file with flags.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FileLogStore } from '../../actors/log-store/FileLogStore.js';
 import { loadConfig, NodeProcessError, parsePeers } from '../../src/process/config.js';
+import { startNodeProcess } from '../../src/process/runNode.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'xraft-startup-'));
@@ -57,6 +59,25 @@ describe('xraft-node startup errors', () => {
     } finally {
       blocker.close();
     }
+  });
+});
+
+describe('xraft-node log store', () => {
+  it('opens the kind a data directory holds, takes logStore for a new one, and refuses the other kind or an unknown one', { timeout: 30_000 }, async () => {
+    const dataDir = join(dir, 'file-store');
+    const config = (logStore?: 'file' | 'level') => loadConfig(undefined, { id: 'n1', clusterId: 'c', listen: '127.0.0.1:0', peers: { n2: '127.0.0.1:1' }, dataDir, ...(logStore === undefined ? {} : { logStore }) });
+    const first = await startNodeProcess(config('file'));
+    expect(first.store).toBeInstanceOf(FileLogStore);
+    await first.stop();
+    expect(existsSync(join(dataDir, 'log'))).toBe(true);
+    const again = await startNodeProcess(config());
+    expect(again.store).toBeInstanceOf(FileLogStore);
+    await again.stop();
+    await expect(startNodeProcess(config('level'))).rejects.toMatchObject({ code: 'STORE_FAILED', message: expect.stringContaining('holds a file log store, not a level one') });
+    expect(existsSync(join(dataDir, 'CURRENT'))).toBe(false);
+    const unknown = await run([...base(0, join(dir, 'other')), '--log-store', 'rocks']);
+    expect(unknown).toMatchObject({ code: 2 });
+    expect(unknown.stderr).toMatch(/bad config: logStore: /);
   });
 });
 

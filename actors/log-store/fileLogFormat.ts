@@ -1,24 +1,26 @@
 /**
  * The bytes of a `FileLogStore`'s log file: one append-only file of frames, each the records of one synced write.
  *
- *   frame:  [u32 body length][u32 CRC-32 of the body][body]
+ *   frame:  [u32 body length][u32 CRC-32 of those 4 bytes][u32 CRC-32 of the body][body]
  *   body:   records, each [u8 kind][u32 length][bytes]
  *
  * Record kinds: `identity` (the first frame of every file: cluster, node and, on a new store, its voters), `save` (a
  * `SaveLog`'s hard state and truncation point), `run` (the entries of the `save` before it, in levelCodec's run
  * format), `snapshot` (the current snapshot: its meta, generation and chunk count). Lengths are big-endian, like the
  * rest of the stores' encodings. A frame is written with one `write` and made durable with one `fdatasync`, so a
- * crash can only tear the last frame, which was never acknowledged: one that runs past the end of the file, or whose
- * body and everything after it are zeros (blocks that never reached the disk), is cut off on open. Any other frame
- * that fails its checksum is corruption, even the last one: it may hold acknowledged writes, and the store refuses to
- * start rather than forget them.
+ * crash can only tear the last frame, which was never acknowledged. On open such a frame is cut off: one whose intact
+ * header promises more bytes than the file holds, or zeros where a header should be, or a frame that fails its
+ * checksum with nothing but zeros after it and a whole disk sector of zeros inside it (a sector that never reached
+ * the disk: etcd's WAL tells torn writes the same way). Anything else that fails a checksum is corruption, the last
+ * frame included: it may hold acknowledged writes, and the store refuses to start rather than forget them. The length
+ * has a checksum of its own so that a flipped bit in it reads as corruption, not as a frame cut short.
  */
 import type { Entry, HardState } from '../../src/core/index.js';
 import { StoreCorruptedError, type CorruptionReason } from './LogStore.js';
 import { crc32, decodeRecord, decodeRun, DecodeFailure, encodeRecord, encodeRun } from './levelCodec.js';
 import { acceptCurrentSnapshot, acceptHardState, acceptIdentity, type CurrentSnapshot } from './levelLayout.js';
 
-const FRAME_HEADER_BYTES = 8;
+export const FRAME_HEADER_BYTES = 12;
 const RECORD_HEADER_BYTES = 5;
 const KIND = { identity: 1, save: 2, run: 3, snapshot: 4 } as const;
 
@@ -63,7 +65,8 @@ export class FrameBuilder {
     let at = FRAME_HEADER_BYTES;
     for (const part of this.parts) at += part.copy(frame, at);
     frame.writeUInt32BE(this.bytes, 0);
-    frame.writeUInt32BE(crc32(frame, FRAME_HEADER_BYTES), 4);
+    frame.writeUInt32BE(crc32(frame, 0, 4), 4);
+    frame.writeUInt32BE(crc32(frame, FRAME_HEADER_BYTES), 8);
     return frame;
   }
 
@@ -82,17 +85,21 @@ export function readFrames(bytes: Buffer, fileName: string): { readonly frames: 
   const frames: FileRecord[][] = [];
   let at = 0;
   while (at < bytes.length) {
-    const remaining = bytes.length - at;
-    if (remaining < FRAME_HEADER_BYTES) break;
+    const where = `${fileName}@${at}`;
+    // A header cut short can only be the start of the last write.
+    if (bytes.length - at < FRAME_HEADER_BYTES) break;
     const length = bytes.readUInt32BE(at);
+    if (length === 0 || crc32(bytes, at, at + 4) !== bytes.readUInt32BE(at + 4)) {
+      if (zeros(bytes, at, bytes.length)) break;
+      throw corrupt('CHECKSUM_MISMATCH', where, `the frame header at byte ${at} fails its checksum`);
+    }
     const end = at + FRAME_HEADER_BYTES + length;
     if (end > bytes.length) break;
-    const sound = length > 0 && crc32(bytes, at + FRAME_HEADER_BYTES, end) === bytes.readUInt32BE(at + 4);
-    if (!sound) {
-      if (zeros(bytes, at + FRAME_HEADER_BYTES)) break;
-      throw corrupt('CHECKSUM_MISMATCH', `${fileName}@${at}`, `the frame at byte ${at} (${length} bytes) fails its checksum`);
+    if (crc32(bytes, at + FRAME_HEADER_BYTES, end) !== bytes.readUInt32BE(at + 8)) {
+      if (zeros(bytes, end, bytes.length) && holdsZeroSector(bytes, at + FRAME_HEADER_BYTES, end)) break;
+      throw corrupt('CHECKSUM_MISMATCH', where, `the frame at byte ${at} (${length} bytes) fails its checksum`);
     }
-    frames.push(decodeRecords(bytes.subarray(at + FRAME_HEADER_BYTES, end), `${fileName}@${at}`));
+    frames.push(decodeRecords(bytes.subarray(at + FRAME_HEADER_BYTES, end), where));
     at = end;
   }
   return { frames, validBytes: at };
@@ -141,9 +148,23 @@ function acceptFileIdentity(value: unknown): FileIdentity | null {
   return Array.isArray(voters) && voters.every((voter) => typeof voter === 'string') ? { ...identity, voters } : null;
 }
 
-function zeros(bytes: Buffer, from: number): boolean {
-  for (let at = from; at < bytes.length; at++) if (bytes[at] !== 0) return false;
+function zeros(bytes: Buffer, from: number, to: number): boolean {
+  for (let at = from; at < to; at++) if (bytes[at] !== 0) return false;
   return true;
+}
+
+const SECTOR_BYTES = 512;
+/** A piece this short may be zeros by chance (a big-endian number's high bytes): it proves no torn sector. */
+const MIN_ZERO_PIECE = 16;
+
+/** Whether some piece of `[from, to)` cut at the disk's sector boundaries (file offsets) is all zeros. */
+function holdsZeroSector(bytes: Buffer, from: number, to: number): boolean {
+  for (let start = from; start < to; ) {
+    const end = Math.min(to, (Math.floor(start / SECTOR_BYTES) + 1) * SECTOR_BYTES);
+    if (end - start >= MIN_ZERO_PIECE && zeros(bytes, start, end)) return true;
+    start = end;
+  }
+  return false;
 }
 
 export function corrupt(reason: CorruptionReason, key: string, message: string, index?: number): StoreCorruptedError {

@@ -7,6 +7,8 @@ import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } fro
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { FileLogStore } from '../../actors/log-store/FileLogStore.js';
+import { FRAME_HEADER_BYTES } from '../../actors/log-store/fileLogFormat.js';
+import { crc32 } from '../../actors/log-store/levelCodec.js';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
 import type { LevelBatchWritten } from '../../actors/log-store/levelLogStoreOptions.js';
 import { bytes, drive, entries, freshDirectory, meta, openError, removeDirectories } from './levelStoreDriver.js';
@@ -68,17 +70,36 @@ describe('FileLogStore writes', () => {
 });
 
 describe('FileLogStore recovery', () => {
-  test('a torn last frame (cut short, or zeros where its bytes should be) was never acknowledged: it is cut off, and writes continue after it', async () => {
-    const headerOfZeros = Buffer.alloc(8 + 100);
-    headerOfZeros.writeUInt32BE(100, 0);
-    headerOfZeros.writeUInt32BE(0x12345678, 4);
-    for (const tail of [Buffer.from([0, 0, 1, 0, 0xde, 0xad]), Buffer.alloc(4096), headerOfZeros, headerOfZeros.subarray(0, 60)]) {
+  test('a torn last frame was never acknowledged: it is cut off, and writes continue after it', async () => {
+    /** A frame header promising `length` bytes (its own checksum right, the body's wrong), then `body`. */
+    const framed = (length: number, body: Buffer): Buffer => {
+      const header = Buffer.alloc(FRAME_HEADER_BYTES);
+      header.writeUInt32BE(length, 0);
+      header.writeUInt32BE(crc32(header, 0, 4), 4);
+      header.writeUInt32BE(0x12345678, 8);
+      return Buffer.concat([header, body]);
+    };
+    const tails = [
+      ['a header cut short', () => Buffer.from([0, 0, 1, 0, 0xde, 0xad])],
+      ['zeros where a header should be', () => Buffer.alloc(4096)],
+      ['a header whose body is cut short', () => framed(100, Buffer.alloc(60, 0xab))],
+      ['a body of zeros', () => framed(100, Buffer.alloc(100))],
+      // Garbage but for one 512-byte sector of the file that never reached the disk.
+      ['a whole sector of zeros inside', (offset: number) => {
+        const body = Buffer.alloc(1500, 0xab);
+        const sector = Math.ceil((offset + FRAME_HEADER_BYTES) / 512) * 512 - (offset + FRAME_HEADER_BYTES);
+        body.fill(0, sector, sector + 512);
+        return framed(1500, body);
+      }],
+    ] as const;
+    for (const [what, tailAt] of tails) {
       const store = await storeWith(5);
+      const tail = tailAt(statSync(logFile(store)).size);
       appendFileSync(logFile(store), tail);
       const intact = statSync(logFile(store)).size - tail.length;
       const again = reopen(store);
-      expect((await again.open()).entries).toEqual(entries(1, 5, 1));
-      expect(statSync(logFile(store)).size).toBe(intact);
+      expect((await again.open()).entries, what).toEqual(entries(1, 5, 1));
+      expect(statSync(logFile(store)).size, what).toBe(intact);
       const driver = drive(again);
       await driver.save(1, 5, entries(6, 6, 1));
       await driver.stop();
@@ -86,19 +107,20 @@ describe('FileLogStore recovery', () => {
     }
   });
 
-  test('a complete frame that fails its checksum is corruption, the last one too: it may hold acknowledged writes', async () => {
+  test('a frame that fails a checksum without the marks of a torn write is corruption, the last one too: it may hold acknowledged writes', async () => {
     const store = await storeWith(3);
     const again = reopen(store);
     const driver = drive(again);
     await driver.save(4, 3, entries(4, 4, 1));
     await driver.stop();
     const file = readFileSync(logFile(store));
-    // Frames: the identity, entries 1-3 (one turn), entry 4. Flip a byte inside the second, then inside the last.
-    const second = 8 + file.readUInt32BE(0);
-    const last = second + 8 + file.readUInt32BE(second);
-    for (const at of [second, last]) {
+    // Frames: the identity, entries 1-3 (one turn), entry 4. Flip a byte inside the second, then inside the last, then
+    // in the second's length: not a frame cut short, which would drop the frames after it.
+    const second = FRAME_HEADER_BYTES + file.readUInt32BE(0);
+    const last = second + FRAME_HEADER_BYTES + file.readUInt32BE(second);
+    for (const [at, flip] of [[second, second + 20], [last, last + 20], [second, second + 1]] as const) {
       const damaged = Buffer.from(file);
-      damaged[at + 12]! ^= 0xff;
+      damaged[flip]! ^= 0xff;
       writeFileSync(logFile(store), damaged);
       const error = await openError(reopen(store));
       expect(error.reason).toBe('CHECKSUM_MISMATCH');
@@ -111,7 +133,7 @@ describe('FileLogStore recovery', () => {
     expect((await openError(new FileLogStore({ location: store.location, identity: { clusterId: 'c1', nodeId: 'n2' } }))).reason).toBe('IDENTITY_MISMATCH');
     expect((await openError(new FileLogStore({ location: store.location, identity: { clusterId: 'c2', nodeId: 'n1' } }))).reason).toBe('IDENTITY_MISMATCH');
     const file = readFileSync(logFile(store));
-    writeFileSync(logFile(store), file.subarray(8 + file.readUInt32BE(0)));
+    writeFileSync(logFile(store), file.subarray(FRAME_HEADER_BYTES + file.readUInt32BE(0)));
     expect((await openError(reopen(store))).reason).toBe('IDENTITY_MISMATCH');
   });
 

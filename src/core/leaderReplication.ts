@@ -36,17 +36,33 @@ export function appendAsLeader(core: CoreState, entries: readonly Entry[]): void
 }
 
 export function sendAppendWhileAllowed(core: CoreState, peer: NodeId, progress: Progress): void {
-  const { maxInflightMessages, maxInflightTailMessages, maxEntriesPerMessage, maxBytesPerMessage } = core.config;
+  const { maxInflightMessages, maxInflightTailMessages } = core.config;
   while (progress.nextIndex <= core.log.lastIndex && progress.canSend(maxInflightMessages)) {
+    const { count, tail } = appendSize(core, progress.nextIndex);
     // The tail waits for an answer while enough appends are on their way (see RaftConfig.maxInflightTailMessages).
-    const tail = core.log.lastIndex - progress.nextIndex + 1 < maxEntriesPerMessage && !fillsMessage(core, progress.nextIndex, maxBytesPerMessage);
     if (tail && progress.mode === 'replicate' && progress.inflight.length >= maxInflightTailMessages) return;
-    sendAppend(core, peer, progress);
+    sendAppend(core, peer, progress, count);
   }
 }
 
-/** Send entries from the follower's nextIndex (possibly none, as a probe). */
-function sendAppend(core: CoreState, peer: NodeId, progress: Progress): void {
+/**
+ * How many entries from `from` one append carries: at most `maxEntriesPerMessage`, and `maxBytesPerMessage` of text
+ * (the first entry however long). And whether they are the log's tail: the rest of it, less than a full message either
+ * way (Nagle's rule holds a tail back; a full message goes).
+ */
+function appendSize(core: CoreState, from: number): { readonly count: number; readonly tail: boolean } {
+  const { maxEntriesPerMessage, maxBytesPerMessage } = core.config;
+  const last = Math.min(core.log.lastIndex, from + maxEntriesPerMessage - 1);
+  let bytes = 0;
+  for (let index = from; index <= last; index++) {
+    bytes += core.log.entryAt(index)?.data.length ?? 0;
+    if (bytes > maxBytesPerMessage) return { count: Math.max(1, index - from), tail: false };
+  }
+  return { count: Math.max(0, last - from + 1), tail: last === core.log.lastIndex && last - from + 1 < maxEntriesPerMessage };
+}
+
+/** Send `count` entries from the follower's nextIndex (possibly none, as a probe). */
+function sendAppend(core: CoreState, peer: NodeId, progress: Progress, count = appendSize(core, progress.nextIndex).count): void {
   const prevLogIndex = progress.nextIndex - 1;
   const prevLogTerm = core.log.termAt(prevLogIndex);
   if (prevLogTerm === undefined) {
@@ -55,7 +71,7 @@ function sendAppend(core: CoreState, peer: NodeId, progress: Progress): void {
     startSnapshotTransfer(core, peer, progress);
     return;
   }
-  const entries = withinBytes(core.log.slice(progress.nextIndex, core.log.lastIndex, core.config.maxEntriesPerMessage), core.config.maxBytesPerMessage);
+  const entries = core.log.slice(progress.nextIndex, core.log.lastIndex, count);
   core.send(peer, {
     type: 'AppendEntries',
     term: core.currentTerm,
@@ -66,26 +82,6 @@ function sendAppend(core: CoreState, peer: NodeId, progress: Progress): void {
     round: core.round,
   });
   progress.sent(prevLogIndex + entries.length, entries.length);
-}
-
-/** Whether the entries from `from` on hold more than `maxBytes` of text: a full message, not a tail. */
-function fillsMessage(core: CoreState, from: number, maxBytes: number): boolean {
-  let bytes = 0;
-  for (let index = from; index <= core.log.lastIndex; index++) {
-    bytes += core.log.entryAt(index)?.data.length ?? 0;
-    if (bytes > maxBytes) return true;
-  }
-  return false;
-}
-
-/** The first of `entries` whose text adds up to at most `maxBytes` (the first entry at least). */
-function withinBytes(entries: Entry[], maxBytes: number): Entry[] {
-  let bytes = 0;
-  for (let at = 0; at < entries.length; at++) {
-    bytes += entries[at]!.data.length;
-    if (bytes > maxBytes && at > 0) return entries.slice(0, at);
-  }
-  return entries;
 }
 
 /** An empty AppendEntries at `prevLogIndex`: it carries the round and the commit index, and its answer counts. */

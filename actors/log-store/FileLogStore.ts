@@ -25,7 +25,8 @@ import { FileLogState } from './fileLogState.js';
 import { InvalidWrite, type Write } from './levelGroupCommit.js';
 import { acceptSnapshotMeta, type CurrentSnapshot, type PendingSnapshot } from './levelLayout.js';
 import type { LevelLogStoreObserver, StoreIdentity } from './levelLogStoreOptions.js';
-import { LogStore, StoreCorruptedError, type CompactLog, type Load, type ReadSnapshotChunk, type SaveLog, type StoreFailureCause, type WriteSnapshotChunk } from './LogStore.js';
+import type { ReadSnapshotChunk, SaveLog, WriteSnapshotChunk } from './LogStore.js';
+import { QueuedLogStore } from './QueuedLogStore.js';
 import { FileChunks } from './snapshotChunkFiles.js';
 
 export interface FileLogStoreOptions {
@@ -40,7 +41,7 @@ export interface FileLogStoreOptions {
 
 const EMPTY = new Uint8Array(0);
 
-export class FileLogStore extends LogStore {
+export class FileLogStore extends QueuedLogStore {
   readonly location: string;
   private readonly identity: StoreIdentity;
   private readonly observer: LevelLogStoreObserver | undefined;
@@ -63,7 +64,6 @@ export class FileLogStore extends LogStore {
   private opening: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
   private swaps = 0;
-  private failure: StoreFailureCause | null = null;
 
   constructor(options: FileLogStoreOptions) {
     super();
@@ -105,38 +105,7 @@ export class FileLogStore extends LogStore {
     return this.closing;
   }
 
-  protected onLoad(_message: Load): void {
-    this.open().then(
-      (state) => this.loaded(state),
-      (error: unknown) => this.fail(error),
-    );
-  }
-
-  protected onSaveLog(message: SaveLog): void {
-    this.enqueue(message);
-  }
-
-  protected onWriteSnapshotChunk(message: WriteSnapshotChunk): void {
-    this.enqueue(message);
-  }
-
-  protected override onCompactLog(message: CompactLog): void {
-    this.enqueue(message);
-  }
-
-  protected onReadSnapshotChunk(message: ReadSnapshotChunk): void {
-    if (this.failure !== null) return;
-    this.ensureOpen()
-      .then(() => this.readChunk(message))
-      .catch((error: unknown) => this.fail(error));
-  }
-
-  protected override onStop(): Promise<void> {
-    return this.close();
-  }
-
-  private enqueue(write: Write): void {
-    if (this.failure !== null) return;
+  protected enqueue(write: Write): void {
     if (this.fd === null && this.busy === null) this.busy = this.drain(this.ensureOpen());
     if (this.busy !== null) this.waiting.push(write);
     else this.take(write);
@@ -263,7 +232,7 @@ export class FileLogStore extends LogStore {
     this.fileBytes = bytes.length;
   }
 
-  private async readChunk(message: ReadSnapshotChunk): Promise<void> {
+  protected async readChunk(message: ReadSnapshotChunk): Promise<void> {
     const current = this.state.current;
     const { ref, chunk } = message;
     if (current === null || !Number.isSafeInteger(chunk) || chunk < 0 || chunk >= current.chunks) return this.chunkLoaded(ref, null, chunk, EMPTY, true);
@@ -279,7 +248,7 @@ export class FileLogStore extends LogStore {
     this.chunkLoaded(ref, current.meta, chunk, read.data, chunk === current.chunks - 1);
   }
 
-  private ensureOpen(): Promise<void> {
+  protected ensureOpen(): Promise<void> {
     this.opening ??= this.recover();
     return this.opening;
   }
@@ -308,18 +277,9 @@ export class FileLogStore extends LogStore {
     }
   }
 
-  private fail(error: unknown): void {
-    if (this.failure !== null) return;
-    const cause: StoreFailureCause =
-      error instanceof StoreCorruptedError
-        ? error.toCause()
-        : error instanceof InvalidWrite
-          ? { code: 'INVALID_WRITE', message: error.message }
-          : { code: 'IO_ERROR', message: error instanceof Error ? error.message : String(error) };
-    this.failure = cause;
+  protected dropQueued(): void {
     this.waiting = [];
     this.frame = new FrameBuilder();
     this.unacknowledged = null;
-    this.failed(cause);
   }
 }

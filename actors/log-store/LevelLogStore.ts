@@ -58,17 +58,8 @@
 import { join } from 'node:path';
 import { Level } from 'level'; // the Level ecosystem's entry point: classic-level on Node
 import type { NodeId, RecoveredState } from '../../src/core/index.js';
-import {
-  LogStore,
-  StoreCorruptedError,
-  type CompactLog,
-  type Load,
-  type ReadSnapshotChunk,
-  type SaveLog,
-  type StoreFailureCause,
-  type WriteSnapshotChunk,
-} from './LogStore.js';
-import { acknowledgeInOrder, InvalidWrite, prepareGroup, type LogPosition, type Write } from './levelGroupCommit.js';
+import { StoreCorruptedError, type ReadSnapshotChunk } from './LogStore.js';
+import { acknowledgeInOrder, prepareGroup, type LogPosition, type Write } from './levelGroupCommit.js';
 import { ChainedGroupBatch, SharedGroupBatch, storeKeys, type GroupBatch, type StoreKeys } from './levelBatch.js';
 import type { LevelDatabase, StoreSublevels } from './levelLayout.js';
 import { KeySpace } from './levelKeySpace.js';
@@ -78,6 +69,7 @@ import { RunIndex } from './levelRunIndex.js';
 import type { LevelBatchWritten, LevelLogStoreObserver, LevelLogStoreOptions, LevelLogStoreStats, SharedBatch, StoreIdentity } from './levelLogStoreOptions.js';
 import { FileChunks } from './snapshotChunkFiles.js';
 import { DatabaseChunks, type SnapshotChunkStorage } from './snapshotChunkStorage.js';
+import { QueuedLogStore } from './QueuedLogStore.js';
 
 export type { LevelDatabase } from './levelLayout.js';
 
@@ -85,7 +77,7 @@ export type * from './levelLogStoreOptions.js';
 
 const EMPTY = new Uint8Array(0);
 
-export class LevelLogStore extends LogStore {
+export class LevelLogStore extends QueuedLogStore {
   readonly identity: StoreIdentity;
   /** The classic-level directory, when the store opened the database itself. */
   readonly location: string | undefined;
@@ -116,8 +108,6 @@ export class LevelLogStore extends LogStore {
   private flushing: Promise<void> | null = null;
   /** Compacted entries being deleted in the background (see `clearCompacted`); close waits for it. */
   private clearing: Promise<void> = Promise.resolve();
-  /** Set on the first failure: the store acknowledges nothing after it. */
-  private failure: StoreFailureCause | null = null;
   private counters = { writes: 0, batches: 0, entries: 0, snapshotChunks: 0, compacted: 0 };
   private readonly observer: LevelLogStoreObserver | undefined;
   private readonly sharedBatch: SharedBatch | undefined;
@@ -181,40 +171,13 @@ export class LevelLogStore extends LogStore {
     return this.closing;
   }
 
-  protected onLoad(_message: Load): void {
-    this.open().then(
-      (state) => this.loaded(state),
-      (error: unknown) => this.fail(error),
-    );
-  }
-
-  protected onSaveLog(message: SaveLog): void {
-    this.enqueue(message);
-  }
-
-  protected onWriteSnapshotChunk(message: WriteSnapshotChunk): void {
-    this.enqueue(message);
-  }
-
-  protected override onCompactLog(message: CompactLog): void {
-    this.enqueue(message);
-  }
-
-  protected onReadSnapshotChunk(message: ReadSnapshotChunk): void {
-    if (this.failure !== null) return;
-    this.ensureOpen()
-      .then(() => this.readChunk(message))
-      .catch((error: unknown) => this.fail(error));
-  }
-
-  private enqueue(write: Write): void {
-    if (this.failure !== null) return;
+  protected enqueue(write: Write): void {
     this.queue.push(write);
     if (this.flushing === null) this.flushing = this.flush();
   }
 
   /** Answer chunk `message.chunk` of the current snapshot, checksum verified; one chunk in memory at a time. */
-  private async readChunk(message: ReadSnapshotChunk): Promise<void> {
+  protected async readChunk(message: ReadSnapshotChunk): Promise<void> {
     const current = this.position.current;
     const { ref, chunk } = message;
     if (current === null || !Number.isSafeInteger(chunk) || chunk < 0 || chunk >= current.chunks) {
@@ -245,11 +208,6 @@ export class LevelLogStore extends LogStore {
     this.chunkLoaded(ref, current.meta, chunk, read.data, chunk === current.chunks - 1);
   }
 
-  protected override onStop(): Promise<void> {
-    // Writes already sent still become durable; their acknowledgements are dropped with the node that asked. The
-    // node's stop() waits for the close and reports it if it fails.
-    return this.close();
-  }
 
   /** Write queued groups, one synced batch per group, until the queue is empty. */
   private async flush(): Promise<void> {
@@ -321,7 +279,7 @@ export class LevelLogStore extends LogStore {
     }
   }
 
-  private ensureOpen(): Promise<void> {
+  protected ensureOpen(): Promise<void> {
     this.opening ??= this.openAndRecover();
     return this.opening;
   }
@@ -344,16 +302,7 @@ export class LevelLogStore extends LogStore {
     return readDurableState(this.sublevels, this.position.current);
   }
 
-  private fail(error: unknown): void {
-    const cause = toCause(error);
-    this.failure ??= cause;
+  protected dropQueued(): void {
     this.queue = [];
-    this.failed(cause);
   }
-}
-
-function toCause(error: unknown): StoreFailureCause {
-  if (error instanceof StoreCorruptedError) return error.toCause();
-  if (error instanceof InvalidWrite) return { code: 'INVALID_WRITE', message: error.message };
-  return { code: 'IO_ERROR', message: error instanceof Error ? error.message : String(error) };
 }

@@ -6,7 +6,7 @@
  *   plug in your own storage or transport.
  * - `xraft/core` is the pure protocol, for those who want to drive it themselves.
  */
-export { createRaftNode, type RaftNode, type RaftNodeOptions, type NodeStatus, type RaftNodeEvent } from './createRaftNode.js';
+export { createRaftNode, DEFAULT_MAX_COMMAND_BYTES, type RaftNode, type RaftNodeOptions, type NodeStatus, type RaftNodeEvent } from './createRaftNode.js';
 export { createNodeMachine, type NodeContext, type NodeEvent, type NodeEmitted } from './node/machine.js';
 export { NodeRuntime, type NodeInput, type NodeActors } from './node/runtime.js';
 export { createCommandCodec, type CommandCodec } from './codec.js';

@@ -4,7 +4,7 @@
  * `{ "error": { "code", "message", "leaderHint"? } }` with the status they call for.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { MembershipChangeError } from '../../src/index.js';
+import { DEFAULT_MAX_COMMAND_BYTES, MembershipChangeError } from '../../src/index.js';
 import { errorResponse, splitAddress } from '../../src/process/index.js';
 
 /** A response: JSON `body`, or `text` (with its content type when proxied). */
@@ -23,10 +23,10 @@ export interface RequestTarget {
 export type HttpHandler = (request: IncomingMessage, target: RequestTarget, body: string) => Promise<Answer>;
 
 /**
- * Longest request body read: a value must fit in a command (the node's `maxCommandBytes`, 1 MiB by default), and a
+ * Longest request body read: a value must fit in a command (the node's `maxCommandBytes`, left at its default), and a
  * body is held in memory until answered. A longer one is answered 413 without reading the rest.
  */
-export const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_BODY_BYTES = DEFAULT_MAX_COMMAND_BYTES;
 
 /**
  * Serve `handler` on `address` (host:port); resolves once listening. `take` may answer a request itself (a stream,

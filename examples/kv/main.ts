@@ -10,7 +10,7 @@
  * Prints `{"event":"listening",...}` once serving; SIGINT or SIGTERM stops it gracefully.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { isAddress, parsePeers } from '../../src/process/index.js';
+import { isAddress, parseAddresses } from '../../src/process/index.js';
 import { startKvDashboard } from './dashboard.js';
 import { startKvNode } from './node.js';
 import { startShardedKvNode } from './shardedNode.js';
@@ -28,14 +28,11 @@ function logStoreKind(text: string): 'file' | 'level' {
 
 /** `id=host:port,...`, each id once. */
 function peerList(text: string): Record<string, string> {
-  let peers: Record<string, string>;
   try {
-    peers = parsePeers(text);
+    return parseAddresses(text);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
-  for (const at of Object.values(peers)) address(at);
-  return peers;
 }
 
 const command = new Command('kv')

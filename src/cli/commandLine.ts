@@ -1,8 +1,8 @@
 /**
  * `node:util`'s `parseArgs` with a command's manners, for the commands that do not use commander (`npm start`, the
- * simulator, the Jepsen runner, the benchmarks, the dashboard): `--help` or `-h` prints the command's usage and exits 0; an
- * unknown option, a missing value or a stray argument prints one line saying what is wrong, and where the usage is,
- * and exits 2. parseArgs alone throws, and Node prints the stack trace of its own internals.
+ * simulator, the Jepsen runner, the benchmarks, the dashboard): `--help` or `-h` prints the command's usage and exits
+ * 0; an unknown option, a missing value or a stray argument prints one line saying what is wrong, and where the usage
+ * is, and exits 2. parseArgs alone throws, and Node prints the stack trace of its own internals.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 

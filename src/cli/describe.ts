@@ -15,6 +15,7 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
+import { storeKindIn } from '../../actors/log-store/diskLogStore.js';
 import { FileLogStore } from '../../actors/log-store/FileLogStore.js';
 import { readFrames } from '../../actors/log-store/fileLogFormat.js';
 import { LevelLogStore, type LevelDatabase } from '../../actors/log-store/LevelLogStore.js';
@@ -37,8 +38,9 @@ export interface DataDirectory {
 /** Everything durable in `dir`, read from a throwaway copy. */
 export async function readDataDirectory(dir: string): Promise<DataDirectory> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DescribeError(`${dir} is not a directory`);
-  if (existsSync(join(dir, 'log'))) return readFileDirectory(dir);
-  if (!existsSync(join(dir, 'CURRENT'))) throw new DescribeError(`${dir} is not an xraft data directory (no log file, no LevelDB CURRENT file)`);
+  const kind = storeKindIn(dir);
+  if (kind === 'file') return readFileDirectory(dir);
+  if (kind === null) throw new DescribeError(`${dir} is not an xraft data directory (no log file, no LevelDB CURRENT file)`);
   const copy = mkdtempSync(join(tmpdir(), 'xraft-describe-'));
   try {
     for (const name of readdirSync(dir)) {

@@ -113,6 +113,15 @@ export function parsePeers(text: string): Record<string, string> {
   return peers;
 }
 
+/** `parsePeers`, every address checked as well (`isAddress`): for command lines that take such a list. */
+export function parseAddresses(text: string): Record<string, string> {
+  const peers = parsePeers(text);
+  for (const [id, at] of Object.entries(peers)) {
+    if (!isAddress(at)) throw new NodeProcessError('BAD_CONFIG', `bad address ${JSON.stringify(`${id}=${at}`)}: expected id=host:port (port 0 to 65535)`);
+  }
+  return peers;
+}
+
 /**
  * Read the config file (when given), let `overrides` (the flags) win field by field, and validate the result.
  * TLS paths in the file are resolved against the file's directory.

@@ -3,5 +3,5 @@
  * machine and client routes.
  */
 export { startNodeProcess, keyValueApp, errorResponse, type NodeProcessApp, type RunningNode, type StartOptions } from './runNode.js';
-export { isAddress, isPort, loadConfig, parsePeers, splitAddress, nodeProcessConfigSchema, NodeProcessError, type NodeProcessConfig, type NodeProcessConfigInput } from './config.js';
+export { isAddress, isPort, loadConfig, parseAddresses, parsePeers, splitAddress, nodeProcessConfigSchema, NodeProcessError, type NodeProcessConfig, type NodeProcessConfigInput } from './config.js';
 export { KeyValueStateMachine, keyValueCommandSchema, type KeyValueCommand } from './KeyValueStateMachine.js';

@@ -21,7 +21,10 @@ export interface RaftConfig {
    * Learners added with auto-promotion become voters once they are within this many entries of the leader's log.
    */
   readonly promoteWithinEntries: number;
-  /** Take a snapshot and compact the log once this many entries were applied since the last one (0: never). */
+  /**
+   * Take a snapshot and compact the log once this many entries were applied since the last one (0: never). Members
+   * take theirs at different points of each run of this many entries (see compaction.ts), from half of it on.
+   */
   readonly snapshotThreshold: number;
   /**
    * Also take one once the commands applied since the last one add up to this size, counted as the length of their

@@ -8,7 +8,6 @@
  * Invariant: the log is compacted only through an index that is both in a stored snapshot and applied, keeping
  * `snapshotTrailingEntries` before it so that a slightly slow follower needs no snapshot.
  */
-import type { Membership } from './membership.js';
 import { membershipAt } from './membershipChanges.js';
 import type { CoreState } from './state.js';
 
@@ -39,18 +38,14 @@ function entriesSnapshotDue(core: CoreState, threshold: number): boolean {
 
 /** This member's point in each run of `threshold` entries: its place among the members, sorted, spread evenly. */
 function snapshotPhase(core: CoreState, threshold: number): number {
-  const known = phases.get(core);
-  if (known?.membership === core.membership) return known.phase;
+  if (core.snapshotPhase?.membership === core.membership) return core.snapshotPhase.phase;
   const { voters, learners } = core.membership;
   const members = [...voters, ...learners].sort();
   const place = members.indexOf(core.id);
   const phase = place <= 0 ? 0 : Math.floor((place * threshold) / members.length);
-  phases.set(core, { membership: core.membership, phase });
+  core.snapshotPhase = { membership: core.membership, phase };
   return phase;
 }
-
-/** The phase of each core for the membership it was worked out for (asked on most applies, it changes rarely). */
-const phases = new WeakMap<CoreState, { readonly membership: Membership; readonly phase: number }>();
 
 /** Ask for a snapshot of everything handed to apply, unless one is under way, one is arriving, or nothing is new. */
 export function startSnapshot(core: CoreState): void {

@@ -187,6 +187,8 @@ export class CoreState {
   snapshotMeta: SnapshotMeta | null;
   /** After a failed snapshot: the handed-to-apply index from which an automatic one may be tried again. */
   snapshotRetryAt = 0;
+  /** This member's snapshot phase (compaction.ts) and the membership it was worked out for: asked on most applies. */
+  snapshotPhase: { readonly membership: Membership; readonly phase: number } | null = null;
   /** A `takeSnapshot` is under way. */
   snapshotting = false;
   /** A snapshot arriving from the leader, until its last chunk is stored. */

@@ -1,6 +1,7 @@
 /**
- * Three KV example processes from the build (`node dist/examples/kv/main.js`) on loopback, LevelLogStore in a temp
- * dir, HTTP/2 between them: the xraft side of the load and failover benchmarks.
+ * Three KV example processes from the build (`node dist/examples/kv/main.js`) on loopback, the example's default log
+ * store (FileLogStore; `--kv-flags=--log-store level` for LevelLogStore) in a temp dir, HTTP/2 between them: the
+ * xraft side of the load and failover benchmarks.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -208,7 +208,6 @@ export class LevelLogStore extends QueuedLogStore {
     this.chunkLoaded(ref, current.meta, chunk, read.data, chunk === current.chunks - 1);
   }
 
-
   /** Write queued groups, one synced batch per group, until the queue is empty. */
   private async flush(): Promise<void> {
     try {

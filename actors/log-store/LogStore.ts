@@ -182,6 +182,16 @@ export abstract class LogStore extends Actor<LogStoreMessage, LogStoreReply> {
   }
 }
 
+/**
+ * Where the first entry of a `SaveLog` goes, in a log whose last written entry is `lastIndex` under a snapshot at
+ * `snapshotIndex`: right after both (a log that ended before the snapshot, a follower's that installed the leader's,
+ * continues after it), or, with a truncation, at `truncateFrom`, unless that lies beyond where the log ends.
+ */
+export function nextAppendIndex(lastIndex: number, snapshotIndex: number, truncateFrom: number | null): number {
+  if (truncateFrom === null) return Math.max(lastIndex, snapshotIndex) + 1;
+  return Math.min(truncateFrom, Math.max(Math.min(lastIndex, truncateFrom - 1), snapshotIndex) + 1);
+}
+
 /** Apply one `SaveLog` to an in-memory log (shared by stores that keep a copy of the log in memory). */
 export function applySaveLog(entries: Entry[], write: SaveLog): void {
   if (write.truncateFrom !== null) {

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileLogStore } from './FileLogStore.js';
+import { LOG_FILE } from './fileLogRecovery.js';
 import { LevelLogStore } from './LevelLogStore.js';
 import type { LevelLogStoreObserver, StoreIdentity } from './levelLogStoreOptions.js';
 
@@ -13,7 +14,7 @@ export type DiskLogStoreKind = 'file' | 'level';
 
 /** The kind of store `directory` holds, or null when it holds none yet. */
 export function storeKindIn(directory: string): DiskLogStoreKind | null {
-  if (existsSync(join(directory, 'log'))) return 'file';
+  if (existsSync(join(directory, LOG_FILE))) return 'file';
   if (existsSync(join(directory, 'CURRENT'))) return 'level';
   return null;
 }

@@ -8,6 +8,7 @@
  */
 import type { Entry, HardState } from '../../src/core/index.js';
 import type { CurrentSnapshot } from './levelLayout.js';
+import { nextAppendIndex } from './LogStore.js';
 
 export class FileLogState {
   hardState: HardState = { term: 0, votedFor: null, commit: 0 };
@@ -60,9 +61,7 @@ export class FileLogState {
     if (first !== undefined && first <= snapshot.meta.index) this.entries = this.entries.slice(snapshot.meta.index - first + 1);
   }
 
-  /** Where the next entry of a write goes (levelGroupCommit.ts answers the same). */
   private nextIndex(truncateFrom: number | null): number {
-    const afterSnapshot = Math.max(this.lastIndex, this.snapshotIndex) + 1;
-    return truncateFrom === null ? afterSnapshot : Math.min(truncateFrom, Math.max(Math.min(this.lastIndex, truncateFrom - 1), this.snapshotIndex) + 1);
+    return nextAppendIndex(this.lastIndex, this.snapshotIndex, truncateFrom);
   }
 }

@@ -11,7 +11,7 @@
  * batch: levelBatch.ts), and applies the new `LogPosition` once it is durable.
  */
 import type { Entry, HardState } from '../../src/core/index.js';
-import type { CompactLog, SaveLog, WriteSnapshotChunk } from './LogStore.js';
+import { nextAppendIndex, type CompactLog, type SaveLog, type WriteSnapshotChunk } from './LogStore.js';
 import type { GroupBatch, StoreKeys } from './levelBatch.js';
 import { encodeEntry, encodeRecord, encodeRun, runKey, type RunBounds } from './levelCodec.js';
 import { acceptSnapshotMeta, type CurrentSnapshot, type PendingSnapshot } from './levelLayout.js';
@@ -89,9 +89,7 @@ export async function prepareGroup(batch: GroupBatch, context: GroupContext, pos
   for (const write of group) {
     switch (write.type) {
       case 'SaveLog': {
-        const snapshotIndex = current?.meta.index ?? 0;
-        // A log that ended before the snapshot (a follower that installed the leader's) continues right after it.
-        let next = Math.max(lastIndex, snapshotIndex) + 1;
+        let next = nextAppendIndex(lastIndex, current?.meta.index ?? 0, write.truncateFrom);
         if (write.truncateFrom !== null) {
           if (write.truncateFrom < 1) throw new InvalidWrite(`write ${write.writeId} truncates from ${write.truncateFrom}`);
           const { removed, cut } = runs.truncate(write.truncateFrom);
@@ -106,7 +104,6 @@ export async function prepareGroup(batch: GroupBatch, context: GroupContext, pos
             putRun(entries.slice(0, write.truncateFrom - cut.first));
           }
           lastIndex = Math.min(lastIndex, write.truncateFrom - 1);
-          next = Math.min(write.truncateFrom, Math.max(lastIndex, snapshotIndex) + 1);
         }
         for (const entry of write.entries) {
           if (entry.index !== next) {

@@ -18,6 +18,7 @@ import { Level } from 'level';
 import { storeKindIn } from '../../actors/log-store/diskLogStore.js';
 import { FileLogStore } from '../../actors/log-store/FileLogStore.js';
 import { readFrames } from '../../actors/log-store/fileLogFormat.js';
+import { LOG_FILE } from '../../actors/log-store/fileLogRecovery.js';
 import { LevelLogStore, type LevelDatabase } from '../../actors/log-store/LevelLogStore.js';
 import { decodeRecord } from '../../actors/log-store/levelCodec.js';
 import type { Entry, NodeId, RecoveredState } from '../core/index.js';
@@ -74,13 +75,13 @@ export async function readDataDirectory(dir: string): Promise<DataDirectory> {
 async function readFileDirectory(dir: string): Promise<DataDirectory> {
   const copy = mkdtempSync(join(tmpdir(), 'xraft-describe-'));
   try {
-    copyFileSync(join(dir, 'log'), join(copy, 'log'));
+    copyFileSync(join(dir, LOG_FILE), join(copy, LOG_FILE));
     const snapshots = join(dir, 'snapshots');
     if (existsSync(snapshots)) {
       mkdirSync(join(copy, 'snapshots'));
       for (const name of readdirSync(snapshots)) linkOrCopy(join(snapshots, name), join(copy, 'snapshots', name));
     }
-    const first = readFrames(readFileSync(join(copy, 'log')), 'log').frames[0]?.[0];
+    const first = readFrames(readFileSync(join(copy, LOG_FILE)), LOG_FILE).frames[0]?.[0];
     if (first?.kind !== 'identity') throw new DescribeError(`${dir} holds no xraft log (no identity record)`);
     const { clusterId, nodeId } = first.identity;
     const store = new FileLogStore({ location: copy, identity: { clusterId, nodeId } });

@@ -129,7 +129,11 @@ export function createNodeMetrics(options: NodeMetricsOptions = {}): NodeMetrics
     registers: [registry],
   });
   for (const how of ['taken', 'installed', 'restored']) snapshots.inc({ how }, 0);
-  for (const outcome of ['ok', 'error']) proposals.inc({ outcome }, 0);
+  // Once, not per proposal: a label set is hashed on every call that names it.
+  const proposalsOk = proposals.labels({ outcome: 'ok' });
+  const proposalsFailed = proposals.labels({ outcome: 'error' });
+  proposalsOk.inc(0);
+  proposalsFailed.inc(0);
 
   // A snapshot is stored chunk by chunk; it is measured from its first chunk until the node reports it current.
   let snapshotStarted: number | null = null;
@@ -174,12 +178,12 @@ export function createNodeMetrics(options: NodeMetricsOptions = {}): NodeMetrics
       });
     },
     timeProposal<T>(operation: Promise<T>): Promise<T> {
-      const stop = proposalSeconds.startTimer();
+      const started = performance.now();
       return operation.then(
-        (result) => (stop(), proposals.inc({ outcome: 'ok' }), result),
+        (result) => (proposalSeconds.observe((performance.now() - started) / 1000), proposalsOk.inc(), result),
         (error: unknown) => {
-          stop();
-          proposals.inc({ outcome: 'error' });
+          proposalSeconds.observe((performance.now() - started) / 1000);
+          proposalsFailed.inc();
           throw error;
         },
       );

@@ -150,7 +150,9 @@ const CORE_FIELDS = new Set(['index', 'term', 'kind', 'data']);
 
 function extrasOf(entry: Entry): string | null {
   let extras: Record<string, unknown> | null = null;
-  for (const [field, value] of Object.entries(entry)) {
+  // Keys, not entries: no [field, value] pair per field of every entry written.
+  for (const field of Object.keys(entry)) {
+    const value = (entry as unknown as Record<string, unknown>)[field];
     if (CORE_FIELDS.has(field) || value === undefined) continue;
     extras ??= {};
     extras[field] = value;

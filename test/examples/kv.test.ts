@@ -54,6 +54,9 @@ describe('the key-value example across processes', () => {
     expect(JSON.parse((await n2.request('GET', '/kv/x?consistency=psychic')).body).error.code).toBe('BAD_REQUEST');
     expect(JSON.parse((await n2.request('PATCH', '/kv/x')).body).error.code).toBe('NOT_FOUND');
     expect(await n2.request('GET', '/kv/a%E0%A4%A')).toMatchObject({ status: 400, body: expect.stringContaining('BAD_REQUEST') });
+    expect(await n2.request('PUT', '/kv/a%E0%A4%A', 'v')).toMatchObject({ status: 400, body: expect.stringContaining('BAD_REQUEST') });
+    // A key path with more segments is no key: PUT /kv/a/b is not found.
+    expect(JSON.parse((await n2.request('PUT', '/kv/a/b', 'v')).body).error.code).toBe('NOT_FOUND');
     // A body beyond 1 MiB is refused before it is read whole, and nothing is written.
     const large = await n1.request('PUT', '/kv/large', 'v'.repeat(1024 * 1024 + 1));
     expect(large.status).toBe(413);

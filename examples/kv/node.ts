@@ -111,8 +111,7 @@ export async function startKvNode(options: KvNodeOptions) {
     const route = `${request.method} ${pathname.replace(/^\/kv\/[^/]+/, '/kv/:key').replace(/^\/admin\/members\/[^/]+$/, '/admin/members/:id')}`;
     const [, , param = '', target = ''] = url.pathname.split('/').map(decodeURIComponent);
     switch (route) {
-      case 'PUT /kv/:key':
-        return await propose({ op: 'put', key: param, value: body }), { status: 204 };
+      // PUT /kv/:key is answered above.
       case 'POST /kv/:key/append':
         return { status: 200, text: (await propose({ op: 'append', key: param, suffix: body })) ?? '' };
       case 'DELETE /kv/:key':

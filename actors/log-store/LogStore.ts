@@ -51,6 +51,12 @@ export interface SaveLog {
   readonly hardState: HardState;
   readonly truncateFrom: number | null;
   readonly entries: readonly Entry[];
+  /**
+   * A leader's append of its own new entries, already sent to its followers (their acknowledgements can commit them
+   * without this write): a store may make it durable off its thread. It is acknowledged only once durable, all the
+   * same, and in order with every other write.
+   */
+  readonly background?: boolean;
 }
 export interface WriteSnapshotChunk {
   readonly type: 'WriteSnapshotChunk';

@@ -17,8 +17,8 @@ export function hardState(core: CoreState): HardState {
   return { term: core.currentTerm, votedFor: core.votedFor, commit: core.commit };
 }
 
-/** Issue one atomic write of the current hard state, an optional truncation and new entries. */
-export function persist(core: CoreState, truncateFrom: number | null, entries: readonly Entry[]): number {
+/** Issue one atomic write of the current hard state, an optional truncation and new entries (see Effect `persist`). */
+export function persist(core: CoreState, truncateFrom: number | null, entries: readonly Entry[], background = false): number {
   const writeId = core.nextWriteId++;
   if (truncateFrom !== null) {
     // The durable log beyond truncateFrom-1 no longer matches ours, whatever earlier writes report.
@@ -27,7 +27,7 @@ export function persist(core: CoreState, truncateFrom: number | null, entries: r
   }
   const durableIndex = entries.length > 0 ? entries[entries.length - 1]!.index : Math.min(core.stable, core.log.lastIndex);
   core.pendingWrites.push({ writeId, durableIndex });
-  core.effects.push({ type: 'persist', writeId, hardState: hardState(core), truncateFrom, entries });
+  core.effects.push(background ? { type: 'persist', writeId, hardState: hardState(core), truncateFrom, entries, background } : { type: 'persist', writeId, hardState: hardState(core), truncateFrom, entries });
   return writeId;
 }
 

@@ -29,7 +29,8 @@ export function appendProposals(core: CoreState, proposals: readonly Proposal[])
 
 export function appendAsLeader(core: CoreState, entries: readonly Entry[]): void {
   core.log.append(entries);
-  persist(core, null, entries);
+  // Sent to the followers below before the store writes it (see FileLogStore): their acknowledgements can commit it.
+  persist(core, null, entries, true);
   adoptConfigEntries(core, entries);
   for (const [peer, progress] of core.progress) sendAppendWhileAllowed(core, peer, progress);
   // A single-voter cluster commits as soon as its own write is durable (see RaftCore.persisted).

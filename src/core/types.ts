@@ -247,7 +247,9 @@ export type ProposalFailure =
  * Effects the core asks its driver to perform. The driver performs them in order.
  *
  * - `persist`: write the hard state, an optional truncation and new entries atomically (truncating from `truncateFrom` first when present), then
- *   report `persisted(writeId)`. Writes complete in the order they were issued.
+ *   report `persisted(writeId)`. Writes complete in the order they were issued. `background`: a leader's append of
+ *   its own new entries, which it has sent to its followers already and whose acknowledgements can commit them
+ *   without its own; the driver may make it durable off its thread (still reported only once durable, in order).
  * - `send`: deliver a message to a peer. Messages whose correctness depends on durable state (votes, append
  *   acknowledgements) are held back by the core until the writes they depend on are reported durable.
  * - `apply`: hand committed entries to the state machine, in index order, then report `applied(lastIndex)`.
@@ -280,6 +282,7 @@ export type Effect =
       readonly hardState: HardState;
       readonly truncateFrom: number | null;
       readonly entries: readonly Entry[];
+      readonly background?: true;
     }
   | { readonly type: 'send'; readonly to: NodeId; readonly message: RaftMessage }
   | { readonly type: 'apply'; readonly entries: readonly Entry[]; readonly proposals: ReadonlyMap<number, string> }

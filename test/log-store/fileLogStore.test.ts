@@ -1,16 +1,17 @@
 /**
- * What FileLogStore adds to the conformance suite: one synced frame per turn, a torn tail cut on open (and only a
- * tail), corruption and a stranger's file refused, the file rewritten without what a snapshot covers, and a rewrite
- * that a crash interrupted.
+ * What FileLogStore adds to the conformance suite: one synced frame per turn, a leader's appends synced off the loop,
+ * a torn tail cut on open (and only a tail), corruption and a stranger's file refused, the file rewritten without what
+ * a snapshot covers, and a rewrite that a crash interrupted.
  */
 import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { FileLogStore } from '../../actors/log-store/FileLogStore.js';
 import { FRAME_HEADER_BYTES } from '../../actors/log-store/fileLogFormat.js';
 import { crc32 } from '../../actors/log-store/levelCodec.js';
 import { LevelLogStore } from '../../actors/log-store/LevelLogStore.js';
 import type { LevelBatchWritten } from '../../actors/log-store/levelLogStoreOptions.js';
+import type { LogStoreMessage, LogStoreReply } from '../../actors/log-store/LogStore.js';
 import { bytes, drive, entries, freshDirectory, meta, openError, removeDirectories } from './levelStoreDriver.js';
 
 const identity = { clusterId: 'c1', nodeId: 'n1' };
@@ -66,6 +67,75 @@ describe('FileLogStore writes', () => {
     expect(driver.replies.filter((reply) => reply.type === 'LogSaved')).toEqual([]);
     const state = await readBack(store);
     expect(state.entries).toEqual(entries(1, 3, 1));
+  });
+});
+
+describe("FileLogStore: a leader's background appends", () => {
+  /** A leader's append of `from..to` (SaveLog.background), not waited for. */
+  const background = (writeId: number, from: number, to: number): LogStoreMessage => ({
+    type: 'SaveLog', writeId, hardState: { term: 1, votedFor: 'n1', commit: 0 }, truncateFrom: null, entries: entries(from, to, 1), background: true,
+  });
+  const acknowledged = (replies: readonly LogStoreReply[]): number[] => replies.flatMap((reply) => (reply.type === 'LogSaved' ? [reply.writeId] : []));
+
+  test('a frame of several entries is written on the loop and synced off it, and acknowledged once that sync completes', async () => {
+    const batches: LevelBatchWritten[] = [];
+    const store = new FileLogStore({ location: freshDirectory(), identity, observer: { batchWritten: (batch) => batches.push(batch) } });
+    const driver = drive(store);
+    await store.open();
+    driver.send(background(1, 1, 5));
+    await driver.until((reply) => reply.type === 'LogSaved' && reply.writeId === 1);
+    // Written (not synced), then synced on the thread pool; the acknowledgement came after both.
+    expect(batches).toEqual([expect.objectContaining({ entries: 5, synced: false }), expect.objectContaining({ entries: 0, synced: true })]);
+    await driver.stop();
+    expect((await readBack(store)).entries).toEqual(entries(1, 5, 1));
+  });
+
+  test('a frame of one entry (a leader with nothing else to do) is synced on the loop as any other', async () => {
+    const batches: LevelBatchWritten[] = [];
+    const store = new FileLogStore({ location: freshDirectory(), identity, observer: { batchWritten: (batch) => batches.push(batch) } });
+    const driver = drive(store);
+    await store.open();
+    driver.send(background(1, 1, 1));
+    await driver.until((reply) => reply.type === 'LogSaved' && reply.writeId === 1);
+    expect(batches).toEqual([expect.objectContaining({ entries: 1, synced: true })]);
+    await driver.stop();
+  });
+
+  test('a write synced on the loop while a background sync is under way acknowledges both; acknowledgements never go back', async () => {
+    const written: LevelBatchWritten[] = [];
+    const store = new FileLogStore({ location: freshDirectory(), identity, observer: { batchWritten: (batch) => written.push(batch) } });
+    const driver = drive(store);
+    await store.open();
+    driver.send(background(1, 1, 4));
+    // Once the background frame is written (its sync under way or done), a vote: a hard state synced on the loop.
+    await vi.waitFor(() => expect(written.some((batch) => !batch.synced)).toBe(true), { timeout: 5000 });
+    driver.send({ type: 'SaveLog', writeId: 2, hardState: { term: 2, votedFor: 'n2', commit: 0 }, truncateFrom: null, entries: [] });
+    await driver.until((reply) => reply.type === 'LogSaved' && reply.writeId === 2);
+    // Let the background sync (if it was still under way) complete: close waits for it.
+    await driver.stop();
+    const ids = acknowledged(driver.replies);
+    expect(ids.at(-1)).toBe(2);
+    expect(ids).toEqual([...new Set(ids)].sort((a, b) => a - b));
+    const state = await readBack(store);
+    expect(state.entries).toEqual(entries(1, 4, 1));
+    expect(state.hardState).toEqual({ term: 2, votedFor: 'n2', commit: 0 });
+  });
+
+  test('a compaction while a background sync is under way keeps the old file open for it; nothing fails, nothing is lost', async () => {
+    const store = await storeWith(200);
+    const again = reopen(store, { compactionBytes: 1000 });
+    const driver = drive(again);
+    await driver.chunk(meta(190), 0, bytes(100, 7), true);
+    // The CompactLog makes the store write the background frame (its sync goes to the pool) and then rewrite the file.
+    driver.send(background(1, 201, 205));
+    driver.send({ type: 'CompactLog', through: 190 });
+    driver.send(background(2, 206, 210));
+    const last = await driver.until((reply) => (reply.type === 'LogSaved' && reply.writeId === 2) || reply.type === 'StoreFailed');
+    expect(last).toEqual({ type: 'LogSaved', writeId: 2 });
+    await driver.stop();
+    const state = await readBack(store);
+    expect(state.snapshot).toEqual(meta(190));
+    expect(state.entries).toEqual(entries(191, 210, 1));
   });
 });
 

@@ -76,12 +76,17 @@ describe("FileLogStore: a leader's background appends", () => {
     type: 'SaveLog', writeId, hardState: { term: 1, votedFor: 'n1', commit: 0 }, truncateFrom: null, entries: entries(from, to, 1), background: true,
   });
   const acknowledged = (replies: readonly LogStoreReply[]): number[] => replies.flatMap((reply) => (reply.type === 'LogSaved' ? [reply.writeId] : []));
-
-  test('a frame of several entries is written on the loop and synced off it, and acknowledged once that sync completes', async () => {
+  /** A new store, open and driven, with the batches its observer was told of. */
+  const observedStore = async () => {
     const batches: LevelBatchWritten[] = [];
     const store = new FileLogStore({ location: freshDirectory(), identity, observer: { batchWritten: (batch) => batches.push(batch) } });
     const driver = drive(store);
     await store.open();
+    return { store, driver, batches };
+  };
+
+  test('a frame of several entries is written on the loop and synced off it, and acknowledged once that sync completes', async () => {
+    const { store, driver, batches } = await observedStore();
     driver.send(background(1, 1, 5));
     await driver.until((reply) => reply.type === 'LogSaved' && reply.writeId === 1);
     // Written (not synced), then synced on the thread pool; the acknowledgement came after both.
@@ -91,10 +96,7 @@ describe("FileLogStore: a leader's background appends", () => {
   });
 
   test('a frame of one entry (a leader with nothing else to do) is synced on the loop as any other', async () => {
-    const batches: LevelBatchWritten[] = [];
-    const store = new FileLogStore({ location: freshDirectory(), identity, observer: { batchWritten: (batch) => batches.push(batch) } });
-    const driver = drive(store);
-    await store.open();
+    const { driver, batches } = await observedStore();
     driver.send(background(1, 1, 1));
     await driver.until((reply) => reply.type === 'LogSaved' && reply.writeId === 1);
     expect(batches).toEqual([expect.objectContaining({ entries: 1, synced: true })]);
@@ -102,10 +104,7 @@ describe("FileLogStore: a leader's background appends", () => {
   });
 
   test('a write synced on the loop while a background sync is under way acknowledges both; acknowledgements never go back', async () => {
-    const written: LevelBatchWritten[] = [];
-    const store = new FileLogStore({ location: freshDirectory(), identity, observer: { batchWritten: (batch) => written.push(batch) } });
-    const driver = drive(store);
-    await store.open();
+    const { store, driver, batches: written } = await observedStore();
     driver.send(background(1, 1, 4));
     // Once the background frame is written (its sync under way or done), a vote: a hard state synced on the loop.
     await vi.waitFor(() => expect(written.some((batch) => !batch.synced)).toBe(true), { timeout: 5000 });

@@ -3,7 +3,8 @@
  * [--cpu-prof DIR] [--node-options FLAGS] [--kv-flags FLAGS]`:
  * the KV example (three processes from the build, its default log store on disk, HTTP/2 between them) under
  * closed-loop HTTP load from a process of its own, and with `--compare etcd` a local three-member etcd under the same
- * load, scenario by scenario, interleaved. Writes go to the leader (found from /status, or etcd's maintenance status); 100-byte values.
+ * load, scenario by scenario, interleaved. Writes go to the leader (found from /status, or etcd's maintenance
+ * status); 100-byte values.
  *
  * Each scenario: wait until the cluster is healthy and every member caught up, one second of warm-up, then `seconds`
  * measured: acknowledged requests per second, latency percentiles, each server's CPU (user + system from

@@ -51,8 +51,8 @@ class RequestMaker {
     this.etcdValue = Buffer.from(this.value).toString('base64');
   }
 
-  /** Send one request on `pool` (a pool or one connection); resolves with null when acknowledged, else why not. */
-  async send(pool: Dispatcher, read: boolean, options: { timeoutMs?: number; signal?: AbortSignal }): Promise<string | null> {
+  /** Send one request on `dispatcher` (a pool or one connection): null when acknowledged, else the reason why not. */
+  async send(dispatcher: Dispatcher, read: boolean, options: { timeoutMs?: number; signal?: AbortSignal }): Promise<string | null> {
     const keyAt = Math.floor(Math.random() * this.keyNames.length);
     const timeouts = options.timeoutMs === undefined ? {} : { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs };
     const signal = options.signal === undefined ? {} : { signal: options.signal };
@@ -60,15 +60,15 @@ class RequestMaker {
       if (this.target.system === 'xraft') {
         const key = this.keyNames[keyAt]!;
         const answer = read
-          ? await pool.request({ method: 'GET', path: `/kv/${key}?consistency=linearizable`, ...timeouts, ...signal })
-          : await pool.request({ method: 'PUT', path: `/kv/${key}`, body: this.value, ...timeouts, ...signal });
+          ? await dispatcher.request({ method: 'GET', path: `/kv/${key}?consistency=linearizable`, ...timeouts, ...signal })
+          : await dispatcher.request({ method: 'PUT', path: `/kv/${key}`, body: this.value, ...timeouts, ...signal });
         await answer.body.dump();
         const ok = read ? answer.statusCode === 200 || answer.statusCode === 404 : answer.statusCode === 204;
         return ok ? null : `status ${answer.statusCode}`;
       }
       const body = read ? `{"key":"${this.etcdKeys[keyAt]}"}` : `{"key":"${this.etcdKeys[keyAt]}","value":"${this.etcdValue}"}`;
       const path = `${this.target.gateway}/kv/${read ? 'range' : 'put'}`;
-      const answer = await pool.request({ method: 'POST', path, body, headers: { 'content-type': 'application/json' }, ...timeouts, ...signal });
+      const answer = await dispatcher.request({ method: 'POST', path, body, headers: { 'content-type': 'application/json' }, ...timeouts, ...signal });
       await answer.body.dump();
       return answer.statusCode === 200 ? null : `status ${answer.statusCode}`;
     } catch (error) {

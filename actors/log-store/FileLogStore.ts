@@ -70,8 +70,8 @@ export class FileLogStore extends QueuedLogStore {
   /** The last write in the file, and the last one acknowledged. */
   private writtenThrough: number | null = null;
   private acknowledgedThrough = Number.NEGATIVE_INFINITY;
-  /** The sync on libuv's thread pool, when one is under way: the write it makes durable, and the file it syncs. */
-  private backgroundSync: { readonly through: number; readonly fd: number; readonly done: Promise<void> } | null = null;
+  /** The sync on libuv's thread pool, when one is under way: the file it syncs, and when it is done. */
+  private backgroundSync: { readonly fd: number; readonly done: Promise<void> } | null = null;
   /** Opening, or a snapshot chunk being stored: later writes wait in `waiting`, in order. */
   private busy: Promise<void> | null = null;
   private waiting: Write[] = [];
@@ -191,13 +191,11 @@ export class FileLogStore extends QueuedLogStore {
     this.frameInBackground = true;
     const started = performance.now();
     try {
-      writeFully(this.fd!, frame);
-      if (!background) fdatasyncSync(this.fd!);
+      this.append(frame, !background);
     } catch (error) {
       this.fail(error);
       return false;
     }
-    this.fileBytes += frame.length;
     if (writeId !== null) this.writtenThrough = writeId;
     if (background) {
       this.observe({ entries: counts.entries, writes: counts.writes, snapshotChunks: 0, snapshotBytes: 0, synced: false, durationMs: 0 });
@@ -217,7 +215,7 @@ export class FileLogStore extends QueuedLogStore {
     const started = performance.now();
     let finished!: () => void;
     const done = new Promise<void>((resolve) => (finished = resolve));
-    this.backgroundSync = { through, fd, done };
+    this.backgroundSync = { fd, done };
     fdatasync(fd, (error) => {
       this.backgroundSync = null;
       // A compaction meanwhile replaced the file: the old one was kept open for this sync.
@@ -243,9 +241,10 @@ export class FileLogStore extends QueuedLogStore {
     this.saved(writeId);
   }
 
-  private append(bytes: Buffer): void {
+  /** Write `bytes` at the end of the log file, and sync it here unless `sync` is false. */
+  private append(bytes: Buffer, sync = true): void {
     writeFully(this.fd!, bytes);
-    fdatasyncSync(this.fd!);
+    if (sync) fdatasyncSync(this.fd!);
     this.fileBytes += bytes.length;
   }
 

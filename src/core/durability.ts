@@ -27,7 +27,7 @@ export function persist(core: CoreState, truncateFrom: number | null, entries: r
   }
   const durableIndex = entries.length > 0 ? entries[entries.length - 1]!.index : Math.min(core.stable, core.log.lastIndex);
   core.pendingWrites.push({ writeId, durableIndex });
-  core.effects.push(background ? { type: 'persist', writeId, hardState: hardState(core), truncateFrom, entries, background } : { type: 'persist', writeId, hardState: hardState(core), truncateFrom, entries });
+  core.effects.push({ type: 'persist', writeId, hardState: hardState(core), truncateFrom, entries, ...(background ? { background } : {}) });
   return writeId;
 }
 

@@ -33,10 +33,43 @@ export function plainJsonCopy(value: unknown): unknown {
   }
 }
 
-/** superjson's text for a plain JSON value (one `plainJsonCopy` made). */
+/**
+ * superjson's text for a plain JSON value (one `plainJsonCopy` made): `JSON.stringify({ json: plain })`, written by
+ * hand. V8's JSON.stringify builds every string through its escaping buffer (0.24 µs and 340 bytes of garbage for a
+ * 100-character string on Node 20, most of a command's encoding); a string with nothing to escape is quoted as it is.
+ * The text is a rope of concatenations until something reads it whole and flattens it, once (a follower's parse, a
+ * write); the in-process bench, which includes that, spent a median 8 % less CPU per proposal (13 of 14 pairs).
+ */
 export function plainJsonText(plain: unknown): string {
-  // Stringifying the wrapper gives one flat string; gluing text around the command's JSON would not.
-  return JSON.stringify({ json: plain });
+  return `{"json":${textOf(plain)}}`;
+}
+
+/** What JSON.stringify escapes: quote, backslash, control characters, and surrogates (a lone one is escaped). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function quoted(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
+}
+
+function textOf(plain: unknown): string {
+  switch (typeof plain) {
+    case 'string':
+      return quoted(plain);
+    case 'number':
+    case 'boolean':
+      return String(plain); // finite and not -0 (plainJsonCopy): what JSON.stringify writes
+  }
+  if (plain === null) return 'null';
+  if (Array.isArray(plain)) {
+    let text = '[';
+    for (let i = 0; i < plain.length; i++) text += i === 0 ? textOf(plain[i]) : `,${textOf(plain[i])}`;
+    return `${text}]`;
+  }
+  let text = '{';
+  for (const key in plain as Record<string, unknown>) {
+    text += `${text.length === 1 ? '' : ','}${quoted(key)}:${textOf((plain as Record<string, unknown>)[key])}`;
+  }
+  return `${text}}`;
 }
 
 let scratch: object[] | null = [];

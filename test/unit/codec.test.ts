@@ -12,7 +12,10 @@ const textOf = (value: unknown): string | null => {
 describe('plain JSON commands', () => {
   it('writes exactly what superjson writes for plain JSON', () => {
     const nullPrototype = Object.assign(Object.create(null) as object, { a: 1 });
-    const values: unknown[] = ['text', '', 0, 1.5, -7, true, false, null, [], {}, [1, 'two', null, [3]], { a: { b: [1, { c: 'x"\\\n' }] }, 'd.e': 2 }, nullPrototype, { 'ü': 'ω' }];
+    const values: unknown[] = ['text', '', 0, 1.5, -7, true, false, null, [], {}, [1, 'two', null, [3]], { a: { b: [1, { c: 'x"\\\n' }] }, 'd.e': 2 }, nullPrototype, { 'ü': 'ω' },
+      // What JSON.stringify escapes and leaves: controls, DEL, U+2028, pairs and lone surrogates, escapes in keys.
+      '\u0000\u001f\u007f\u2028\u2029', 'a\tb\r\n\b\f', '😀', '\ud800', 'x\udc00y', { 'k"\\\n': ['\ud83d', 'é'] },
+      1e21, 1e-7, 123456789.125, Number.MAX_SAFE_INTEGER, -1e-300, { '2': 'b', '1': 'a', z: [true, false, [null]] }];
     for (const value of values) {
       expect(textOf(value), JSON.stringify(value)).toBe(superjson.stringify(value));
       expect(plainJsonCopy(value)).toStrictEqual(superjson.parse(superjson.stringify(value)));

@@ -148,8 +148,8 @@ const ms = (value: number): string => (Number.isNaN(value) ? '-' : value < 10 ? 
 export function kvLoadMarkdown(report: KvLoadReport): string {
   const lines: string[] = [];
   const sustained = report.runs.some((run) => run.scenario.name === 'sustained');
-  lines.push('| system | scenario | acknowledged/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | CPU s per process (L = leader) | CPU ms per op (L / followers) | client CPU s | CPU wait s per process, client last |' + (sustained ? ' peak RSS MiB |' : ''));
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|' + (sustained ? '---|' : ''));
+  lines.push('| system | scenario | acknowledged/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | CPU s per process (L = leader) | CPU ms per op (L / followers) | client CPU s | client max event-loop delay ms | CPU wait s per process, client last |' + (sustained ? ' peak RSS MiB |' : ''));
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---|' + (sustained ? '---|' : ''));
   const seconds = (value: number): string => (Number.isNaN(value) ? '-' : value.toFixed(1));
   for (const { system, scenario, result, processes, clientCpuWaitSeconds } of report.runs) {
     const errors = Object.entries(result.errors).map(([reason, times]) => `${times} ${reason}`).join(', ') || '0';
@@ -161,7 +161,7 @@ export function kvLoadMarkdown(report: KvLoadReport): string {
     const rss = sustained ? ` ${processes.map((figures) => `${figures.member} ${Math.round(figures.peakRssMiB)}`).join(', ')} |` : '';
     lines.push(
       `| ${system} | ${scenario.title} | ${count(result.perSecond)} | ${ms(result.latency.p50)} | ${ms(result.latency.p90)} | ${ms(result.latency.p99)} | ` +
-        `${ms(result.latency.p999)} | ${ms(result.latency.max)} | ${errors} | ${cpu} | ${perOp} | ${result.clientCpuSeconds.toFixed(1)} | ${waits} |${rss}`,
+        `${ms(result.latency.p999)} | ${ms(result.latency.max)} | ${errors} | ${cpu} | ${perOp} | ${result.clientCpuSeconds.toFixed(1)} | ${ms(result.clientLoopDelayMaxMs)} | ${waits} |${rss}`,
     );
   }
   const withMemory = report.runs.filter((run) => run.processes.some((figures) => figures.memory !== null));

@@ -8,6 +8,7 @@
  *   etcd:  `POST <gateway>/kv/put` {key, value} base64 (200), `POST <gateway>/kv/range` {key} base64 (200; linearizable
  *          is etcd's default for range).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Client, Pool, type Dispatcher } from 'undici';
 import type { ClosedLoopJob, ClosedLoopResult, LatencySummary, LoadReply, LoadRequest, OpenLoopStart, OpenLoopWrite, Target } from './loadDriver.js';
 
@@ -111,6 +112,8 @@ async function closedLoop(job: ClosedLoopJob): Promise<ClosedLoopResult> {
   const reads = new Latencies();
   const errors: Record<string, number> = {};
   const timeline: number[] = [];
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const cpuBefore = cpuSeconds();
   const started = performance.now();
   const until = started + job.seconds * 1000;
@@ -136,6 +139,7 @@ async function closedLoop(job: ClosedLoopJob): Promise<ClosedLoopResult> {
   };
   await Promise.all(Array.from({ length: job.concurrency }, (_, at) => client(at)));
   const seconds = (performance.now() - started) / 1000;
+  loopDelay.disable();
   return {
     seconds,
     ok: all.length,
@@ -146,6 +150,7 @@ async function closedLoop(job: ClosedLoopJob): Promise<ClosedLoopResult> {
     errors,
     perSecondTimeline: Array.from({ length: Math.floor(job.seconds) }, (_, at) => timeline[at] ?? 0),
     clientCpuSeconds: cpuSeconds() - cpuBefore,
+    clientLoopDelayMaxMs: loopDelay.max / 1e6,
   };
 }
 

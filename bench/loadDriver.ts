@@ -54,6 +54,11 @@ export interface ClosedLoopResult {
   readonly perSecondTimeline: readonly number[];
   /** CPU seconds (user + system) the load generator itself used. */
   readonly clientCpuSeconds: number;
+  /**
+   * The load generator's longest event-loop delay over the run, in ms: a stall of the client's own (its garbage
+   * collection, or waiting for a core) adds to the latency of every request in flight, whichever system it measures.
+   */
+  readonly clientLoopDelayMaxMs: number;
 }
 
 export interface OpenLoopStart {

@@ -100,6 +100,24 @@ class Latencies {
   }
 }
 
+/** The `size` slowest requests seen: a request slower than the fastest of them takes its place. */
+class Slowest {
+  private readonly kept: { sentAt: number; ms: number }[] = [];
+
+  constructor(private readonly size: number) {}
+
+  offer(sent: number, ms: number): void {
+    if (this.kept.length === this.size && ms <= this.kept[this.kept.length - 1]!.ms) return;
+    if (this.kept.length === this.size) this.kept.pop();
+    this.kept.push({ sentAt: performance.timeOrigin + sent, ms });
+    this.kept.sort((a, b) => b.ms - a.ms);
+  }
+
+  get list(): readonly { readonly sentAt: number; readonly ms: number }[] {
+    return this.kept;
+  }
+}
+
 const cpuSeconds = (): number => {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
@@ -112,6 +130,7 @@ async function closedLoop(job: ClosedLoopJob): Promise<ClosedLoopResult> {
   const reads = new Latencies();
   const errors: Record<string, number> = {};
   const timeline: number[] = [];
+  const slowest = new Slowest(20);
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
   const cpuBefore = cpuSeconds();
@@ -132,6 +151,7 @@ async function closedLoop(job: ClosedLoopJob): Promise<ClosedLoopResult> {
       }
       const latency = done - sent;
       all.push(latency);
+      slowest.offer(sent, latency);
       (read ? reads : writes).push(latency);
       const second = Math.floor((done - started) / 1000);
       if (done < until) timeline[second] = (timeline[second] ?? 0) + 1;
@@ -151,6 +171,7 @@ async function closedLoop(job: ClosedLoopJob): Promise<ClosedLoopResult> {
     perSecondTimeline: Array.from({ length: Math.floor(job.seconds) }, (_, at) => timeline[at] ?? 0),
     clientCpuSeconds: cpuSeconds() - cpuBefore,
     clientLoopDelayMaxMs: loopDelay.max / 1e6,
+    slowest: slowest.list,
   };
 }
 

@@ -59,6 +59,8 @@ export interface ClosedLoopResult {
    * collection, or waiting for a core) adds to the latency of every request in flight, whichever system it measures.
    */
   readonly clientLoopDelayMaxMs: number;
+  /** The slowest requests of the run, slowest first: when each was sent (epoch ms) and how long it took (ms). */
+  readonly slowest: readonly { readonly sentAt: number; readonly ms: number }[];
 }
 
 export interface OpenLoopStart {

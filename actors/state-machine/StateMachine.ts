@@ -101,7 +101,9 @@ export abstract class StateMachine<Command, Result = unknown, AppError = unknown
   /**
    * The state as a stream of bytes, for a snapshot. Called once every entry up to the snapshot's index is applied;
    * later applies wait until the stream ends, so it may read the live state. Yield pieces of any size (they are
-   * re-chunked); never hold the whole state in memory if it is large. The default encodes `snapshotValue()`.
+   * re-chunked); never hold the whole state in memory if it is large. The snapshot is taken on the node's event loop:
+   * a large state is best yielded from an async generator that awaits `setImmediate` between pieces, so that the
+   * node's traffic goes on in between (the KV example's store does). The default encodes `snapshotValue()`.
    */
   snapshot(): AsyncIterable<Uint8Array> | Iterable<Uint8Array> {
     return [new TextEncoder().encode(superjson.stringify(this.snapshotValue()))];

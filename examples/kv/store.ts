@@ -2,6 +2,7 @@
  * The replicated state of the key-value example: the keys and their values. (Where the nodes are is the framework's
  * business: the configuration in the log carries every member's raft address.)
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { z } from 'zod';
 import { StateMachine } from '../../src/index.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshotFormat.js';
@@ -41,10 +42,11 @@ export class KvStore extends StateMachine<KvCommand, string | null> {
   /**
    * Every key and value, length-prefixed, in pieces (see snapshotFormat.ts): no one large string or object. The keys
    * and values are copied into two arrays first (a few ms for 100,000 keys; the strings themselves are shared), so
-   * that applies need not wait while the pieces are encoded and stored.
+   * that applies need not wait while the pieces are encoded and stored. Each piece is encoded in a turn of the event
+   * loop of its own (see oneTurnEach).
    */
-  override snapshot(): Iterable<Uint8Array> {
-    return encodeSnapshot([...this.data.keys()], [...this.data.values()]);
+  override snapshot(): AsyncIterable<Uint8Array> {
+    return oneTurnEach(encodeSnapshot([...this.data.keys()], [...this.data.values()]));
   }
 
   override async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
@@ -66,5 +68,18 @@ export class KvStore extends StateMachine<KvCommand, string | null> {
     const { data } = value as { data: Map<string, string> };
     this.data.clear();
     for (const [name, text] of data) this.data.set(name, text);
+  }
+}
+
+/**
+ * The pieces of `pieces`, the next one made only in a later turn of the event loop. The framework stores a snapshot
+ * in chunks of four pieces (1 MiB, node.ts). Encoded in one go, a chunk of the 100,000-key state held a loaded
+ * leader's loop for 13-17 ms, and writes waiting behind a few such turns in a row were a sustained run's slowest.
+ * Five alternated pairs of 40 s at 64 clients: max 31.9-50.9 ms against 41.6-62.5, p99.9 19.4-26.5 against 24.3-28.9.
+ */
+async function* oneTurnEach(pieces: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  for (const piece of pieces) {
+    yield piece;
+    await nextTurn();
   }
 }

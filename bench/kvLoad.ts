@@ -11,7 +11,8 @@
  * /proc/PID/stat, the difference over the measured run), the time its threads and the load client's waited for a CPU
  * (/proc/PID/task/TID/schedstat) and its peak resident memory (VmRSS sampled every 250 ms);
  * for xraft also its GC time and pauses, largest event-loop delay, heap at the end, synced log-store batches and
- * proposal times, from its /metrics (processMetrics.ts).
+ * proposal times, from its /metrics (processMetrics.ts). The load client reports its own longest event-loop delay, and
+ * (in the JSON) the run's 20 slowest requests with when each was sent, to set beside what the servers did then.
  */
 import type { BenchCluster, Member, SystemName } from './benchCluster.js';
 import { EtcdCluster, findEtcd } from './etcd.js';

@@ -103,15 +103,12 @@ export async function startKvNode(options: KvNodeOptions) {
   };
 
   async function serve(request: IncomingMessage, url: RequestTarget, body: string): Promise<Answer> {
-    const { pathname } = url;
-    // A write to a key, most of the traffic, without the route matching below (the same answer it would give).
-    if (request.method === 'PUT' && pathname.length > 4 && pathname.startsWith('/kv/') && !pathname.includes('/', 4)) {
-      return await propose({ op: 'put', key: decodeURIComponent(pathname.slice(4)), value: body }), { status: 204 };
-    }
-    const route = `${request.method} ${pathname.replace(/^\/kv\/[^/]+/, '/kv/:key').replace(/^\/admin\/members\/[^/]+$/, '/admin/members/:id')}`;
-    const [, , param = '', target = ''] = url.pathname.split('/').map(decodeURIComponent);
+    const segments = url.pathname.split('/');
+    const route = `${request.method} ${routeOf(segments)}`;
+    const [, , param = '', target = ''] = segments.map(decodeURIComponent);
     switch (route) {
-      // PUT /kv/:key is answered above.
+      case 'PUT /kv/:key':
+        return await propose({ op: 'put', key: param, value: body }), { status: 204 };
       case 'POST /kv/:key/append':
         return { status: 200, text: (await propose({ op: 'append', key: param, suffix: body })) ?? '' };
       case 'DELETE /kv/:key':
@@ -179,6 +176,16 @@ export async function startKvNode(options: KvNodeOptions) {
     }
   }
   return { node, store, network, http, httpAddresses, metrics, stop };
+}
+
+/**
+ * The route a path's segments (`pathname.split('/')`) take: `/kv/<key>...` as `/kv/:key...` and `/admin/members/<id>`
+ * as `/admin/members/:id`, any other path as it is. No regular expression: a write to a key is most of the traffic.
+ */
+function routeOf(segments: readonly string[]): string {
+  if (segments[1] === 'kv' && segments.length > 2 && segments[2] !== '') return ['/kv/:key', ...segments.slice(3)].join('/');
+  if (segments.length === 4 && segments[1] === 'admin' && segments[2] === 'members' && segments[3] !== '') return '/admin/members/:id';
+  return segments.join('/');
 }
 
 /** One HTTP/2 GET (the raft port speaks HTTP/2 only). */

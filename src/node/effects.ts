@@ -85,7 +85,7 @@ export function performEffects<Command, Result, AppError>(runtime: NodeRuntime<C
         sink.emit({ type: 'snapshot', how: effect.how, index: effect.meta.index, term: effect.meta.term });
         break;
       case 'persist':
-        sink.toChild('logStore', { type: 'SaveLog', writeId: effect.writeId, hardState: effect.hardState, truncateFrom: effect.truncateFrom, entries: effect.entries, ...(effect.background === true ? { background: true } : {}) });
+        sink.toChild('logStore', { type: 'SaveLog', writeId: effect.writeId, hardState: effect.hardState, truncateFrom: effect.truncateFrom, entries: effect.entries, background: effect.background });
         break;
       case 'send':
         sink.toChild('network', { type: 'Send', to: effect.to, message: effect.message });
